@@ -1,0 +1,85 @@
+// Mailbox: the lock-free multi-producer, single-consumer queue in front of one actor.
+//
+// Producers (any thread) Push(); the one consumer - the actor's current turn - Pop()s. Envelopes
+// are linked intrusively: a push allocates nothing. The mailbox also carries the actor's
+// scheduling state, so that "the mailbox went from idle to non-empty" and "the actor must be
+// scheduled" are one and the same atomic event: Push() returns kScheduleNeeded to exactly one
+// producer per idle period, and that producer hands the actor to the scheduler.
+//
+// States of the shared head word (see the invariants in mailbox.cc):
+//   kIdle      empty, the actor is not scheduled
+//   nullptr    empty of new messages, the actor is scheduled or running
+//   envelope*  non-empty (a LIFO stack of new messages), the actor is scheduled or running
+//   kClosed    the actor has stopped; pushes are refused
+//
+// System-priority envelopes (stop, child terminated) are taken before user envelopes that are
+// already waiting; each priority keeps FIFO order per producer.
+//
+// Thread safety: Push() from any thread; everything else is owner only (the consumer, i.e. the
+// actor's running turn, or whoever tears the actor down after its last turn).
+#ifndef FRAMEWORK_MAILBOX_MAILBOX_H_
+#define FRAMEWORK_MAILBOX_MAILBOX_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "framework/message/envelope.h"
+
+namespace troupe {
+
+class Mailbox {
+ public:
+  enum class PushResult {
+    kQueued,          // enqueued; the actor was already scheduled
+    kScheduleNeeded,  // enqueued into an idle mailbox: the caller must schedule the actor
+    kClosed,          // refused: the mailbox is closed; the caller still owns the envelope
+  };
+
+  // A new mailbox starts in the scheduled state (its actor is about to run its start hook).
+  Mailbox() = default;
+  ~Mailbox();  // destroys any envelope still queued
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  // Any thread. On kClosed ownership of `e` stays with the caller.
+  PushResult Push(Envelope* e);
+
+  // Owner only. The next envelope (system before user), or nullptr if none is queued.
+  Envelope* Pop();
+
+  // Owner only. Moves newly pushed envelopes into the consumer's cache (cheap when none).
+  void Fetch();
+
+  // Owner only, after Pop() returned nullptr: marks the mailbox idle. Returns false (and stays
+  // scheduled) if a producer pushed in the meantime; the owner must then keep popping.
+  bool TryMarkIdle();
+
+  // Owner only: refuses further pushes and returns every queued envelope,
+  // oldest first per priority (system envelopes first), linked through Envelope::next.
+  Envelope* Close();
+
+  bool closed() const { return head_.load(std::memory_order_acquire) == ClosedMarker(); }
+
+  // Owner only: true if the consumer's cache holds envelopes (no atomic access).
+  bool HasCached() const { return system_head_ != nullptr || user_head_ != nullptr; }
+
+ private:
+  static Envelope* IdleMarker() { return reinterpret_cast<Envelope*>(uintptr_t{1}); }
+  static Envelope* ClosedMarker() { return reinterpret_cast<Envelope*>(uintptr_t{2}); }
+  static bool IsEnvelope(Envelope* e) { return reinterpret_cast<uintptr_t>(e) > 2; }
+
+  void TakeStack(Envelope* stack);
+
+  // Shared with producers.
+  alignas(64) std::atomic<Envelope*> head_{nullptr};
+
+  // Consumer-owned FIFO caches (oldest at head).
+  alignas(64) Envelope* system_head_ = nullptr;
+  Envelope* system_tail_ = nullptr;
+  Envelope* user_head_ = nullptr;
+  Envelope* user_tail_ = nullptr;
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_MAILBOX_MAILBOX_H_

@@ -1,0 +1,41 @@
+// Parker: how an idle worker sleeps and how other threads wake it.
+//
+// The scheduler depends only on this interface. The default FutexParker sleeps on a futex;
+// the I/O layer supplies a Parker that sleeps inside the worker's IoBackend wait (epoll_wait /
+// io_uring) so that one wait covers both I/O readiness and new actor work.
+//
+// Contract: Unpark() before or during Park() makes that Park() (or the next one) return
+// promptly; a wake-up is never lost. Park() may also return spuriously or at its timeout.
+//
+// Thread safety: Park() by the owning worker only; Unpark() from any thread.
+#ifndef FRAMEWORK_SCHEDULER_PARKER_H_
+#define FRAMEWORK_SCHEDULER_PARKER_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace troupe {
+
+class Parker {
+ public:
+  virtual ~Parker() = default;
+  // Sleeps until Unpark() or until `timeout` passes (absl::InfiniteDuration() for none).
+  virtual void Park(absl::Duration timeout) = 0;
+  virtual void Unpark() = 0;
+};
+
+class FutexParker final : public Parker {
+ public:
+  void Park(absl::Duration timeout) override;
+  void Unpark() override;
+
+ private:
+  enum : uint32_t { kEmpty = 0, kParked = 1, kNotified = 2 };
+  std::atomic<uint32_t> state_{kEmpty};
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_SCHEDULER_PARKER_H_

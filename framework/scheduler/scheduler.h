@@ -1,0 +1,60 @@
+// Scheduler: runs Schedulables in turns and services timers.
+//
+// Two implementations: WorkStealingScheduler (production: one worker thread per core) and
+// DeterministicScheduler (framework/testing: one thread, step by step, manual clock).
+//
+// Thread safety: Schedule(), AddTimer(), Now(), IsWorkerThread() and stats() from any thread.
+// Shutdown() from a thread that is not one of the scheduler's workers.
+#ifndef FRAMEWORK_SCHEDULER_SCHEDULER_H_
+#define FRAMEWORK_SCHEDULER_SCHEDULER_H_
+
+#include <cstdint>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "framework/scheduler/schedulable.h"
+#include "framework/timer/timer_queue.h"
+
+namespace troupe {
+
+// Counters since start. Read without stopping the workers, so a snapshot is approximate.
+struct SchedulerStats {
+  uint64_t turns = 0;          // Schedulable::Run calls
+  uint64_t lifo_turns = 0;     // turns taken from a worker's LIFO slot
+  uint64_t steals = 0;         // successful steal operations
+  uint64_t stolen = 0;         // items moved by them
+  uint64_t injected = 0;       // items taken from the injection queue
+  uint64_t overflows = 0;      // local run queue overflows into the injection queue
+  uint64_t parks = 0;          // times a worker went to sleep
+  uint64_t timers_fired = 0;
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+
+  // Makes `s` runnable; its Run() is called later on some worker. `s` must not already be
+  // queued and must stay alive until its turn has run.
+  virtual void Schedule(Schedulable* s) = 0;
+
+  // Runs `callback` on a scheduler thread at `deadline` (then every `period` if > 0).
+  virtual TimerHandle AddTimer(absl::Time deadline, absl::Duration period,
+                               absl::AnyInvocable<void()> callback) = 0;
+
+  // The scheduler's notion of now (monotonic, or a manual clock in tests).
+  virtual absl::Time Now() const = 0;
+
+  // True if the calling thread runs this scheduler's turns: code there must never block.
+  virtual bool IsWorkerThread() const = 0;
+
+  // Stops the workers after their current turn, joins them and drops pending timers. Queued
+  // work that has not run is abandoned (the ActorSystem stops every actor before this).
+  virtual void Shutdown() = 0;
+
+  virtual SchedulerStats stats() const = 0;
+  virtual int num_workers() const = 0;
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_SCHEDULER_SCHEDULER_H_

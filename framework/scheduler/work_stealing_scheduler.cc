@@ -1,0 +1,289 @@
+// The worker loop, step by step:
+//  1. Every `injection_interval` turns: fire due timers and take one item from the injection
+//     queue first, so foreign work and timers are served even under a saturating local load.
+//  2. The LIFO slot, unless it already ran `max_lifo_streak` times in a row while other local
+//     work waits (then it moves to the back of the run queue).
+//  3. The local run queue, then the injection queue.
+//  4. Search: become a searcher (at most half the workers at once) and steal half of a
+//     victim's run queue, victims tried from a random start.
+//  5. Fire due timers; if any ran, go to 1.
+//  6. Spin for up to `spin_before_park`, watching every queue.
+//  7. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
+//     worker if it finds work (so work published during the transition is not stranded). Sleep
+//     in the Parker until woken or until the next timer deadline.
+// Wake-ups: pushing to a run queue or the injection queue wakes one sleeper, only if nobody is
+// searching (IdleSet). A woken worker counts as searching; when a searcher finds work and was
+// the last one, it wakes the next sleeper, so wake-ups propagate one at a time.
+#include "framework/scheduler/work_stealing_scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "framework/base/cpu_relax.h"
+
+namespace troupe {
+
+// Counters are written only by their worker and read by stats(): relaxed load+store, no RMW.
+struct Counter {
+  std::atomic<uint64_t> value{0};
+  void Add(uint64_t n = 1) {
+    value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t Get() const { return value.load(std::memory_order_relaxed); }
+};
+
+struct WorkStealingScheduler::Worker {
+  Worker(int i, uint32_t capacity, std::unique_ptr<Parker> p)
+      : index(i), queue(capacity), parker(std::move(p)), rng(0x9E3779B97F4A7C15ull * (i + 1)) {}
+
+  uint32_t NextRandom() {  // xorshift64*
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return static_cast<uint32_t>((rng * 0x2545F4914F6CDD1Dull) >> 32);
+  }
+
+  const int index;
+  RunQueue queue;
+  std::unique_ptr<Parker> parker;
+  std::thread thread;
+  // Owner-only state.
+  Schedulable* lifo = nullptr;
+  bool in_turn = false;
+  bool searching = false;
+  int lifo_streak = 0;
+  uint64_t tick = 0;
+  uint64_t rng;
+  // Statistics.
+  Counter turns, lifo_turns, steals, stolen, injected, overflows, parks, timers_fired;
+};
+
+namespace {
+thread_local WorkStealingScheduler* tls_scheduler = nullptr;
+thread_local void* tls_worker = nullptr;
+}  // namespace
+
+WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : &MonotonicClock::Get()),
+      idle_(options_.threads > 0 ? options_.threads
+                                 : std::max(1u, std::thread::hardware_concurrency())) {
+  const int n = options_.threads > 0 ? options_.threads
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  workers_.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    std::unique_ptr<Parker> parker =
+        options_.parker_factory ? options_.parker_factory(i) : std::make_unique<FutexParker>();
+    workers_.push_back(std::make_unique<Worker>(i, options_.run_queue_capacity, std::move(parker)));
+  }
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread = std::thread([this, worker] { WorkerLoop(*worker); });
+  }
+}
+
+WorkStealingScheduler::~WorkStealingScheduler() { Shutdown(); }
+
+bool WorkStealingScheduler::IsWorkerThread() const { return tls_scheduler == this; }
+
+void WorkStealingScheduler::Schedule(Schedulable* s) {
+  if (tls_scheduler == this) {
+    Worker& w = *static_cast<Worker*>(tls_worker);
+    if (w.in_turn) {
+      // Made runnable by the running turn: run it next, hot in cache.
+      Schedulable* displaced = w.lifo;
+      w.lifo = s;
+      if (displaced != nullptr) PushLocal(w, displaced);
+      return;
+    }
+    PushLocal(w, s);
+    return;
+  }
+  injection_.Push(s);
+  WakeOne();
+}
+
+void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
+  if (Schedulable* overflow = w.queue.Push(s)) {
+    injection_.PushChain(overflow);
+    w.overflows.Add();
+  }
+  WakeOne();
+}
+
+void WorkStealingScheduler::WakeOne(bool force) {
+  const int sleeper = idle_.PopSleeperToWake(force);
+  if (sleeper >= 0) workers_[sleeper]->parker->Unpark();
+}
+
+TimerHandle WorkStealingScheduler::AddTimer(absl::Time deadline, absl::Duration period,
+                                            absl::AnyInvocable<void()> callback) {
+  bool earliest_changed = false;
+  TimerHandle handle = timers_.Add(deadline, period, std::move(callback), &earliest_changed);
+  // A sleeping worker computed its timeout from the old earliest deadline: re-arm one.
+  if (earliest_changed) WakeOne(/*force=*/true);
+  return handle;
+}
+
+Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
+  ++w.tick;
+  if (w.tick % options_.injection_interval == 0) {
+    FireTimers(w);
+    if (Schedulable* s = injection_.Pop()) {
+      w.injected.Add();
+      return s;
+    }
+  }
+  if (w.lifo != nullptr) {
+    if (w.lifo_streak < options_.max_lifo_streak || w.queue.Size() == 0) {
+      Schedulable* s = w.lifo;
+      w.lifo = nullptr;
+      ++w.lifo_streak;
+      w.lifo_turns.Add();
+      return s;
+    }
+    // Fairness: the LIFO chain has had its turns; let the queued work run.
+    if (Schedulable* overflow = w.queue.Push(w.lifo)) {
+      injection_.PushChain(overflow);
+      w.overflows.Add();
+    }
+    w.lifo = nullptr;
+  }
+  w.lifo_streak = 0;
+  if (Schedulable* s = w.queue.Pop()) return s;
+  if (Schedulable* s = injection_.Pop()) {
+    w.injected.Add();
+    return s;
+  }
+  return nullptr;
+}
+
+Schedulable* WorkStealingScheduler::Search(Worker& w) {
+  if (!w.searching) {
+    if (!idle_.TryStartSearching()) return nullptr;
+    w.searching = true;
+  }
+  const int n = static_cast<int>(workers_.size());
+  const int start = static_cast<int>(w.NextRandom() % n);
+  for (int i = 0; i < n; ++i) {
+    Worker& victim = *workers_[(start + i) % n];
+    if (&victim == &w) continue;
+    const uint32_t before = w.queue.Size();
+    if (Schedulable* s = victim.queue.StealInto(w.queue)) {
+      w.steals.Add();
+      w.stolen.Add(w.queue.Size() - before + 1);
+      return s;
+    }
+  }
+  if (Schedulable* s = injection_.Pop()) {
+    w.injected.Add();
+    return s;
+  }
+  return nullptr;
+}
+
+void WorkStealingScheduler::RunTurn(Worker& w, Schedulable* s) {
+  if (w.searching) {
+    w.searching = false;
+    // The last searcher found work: wake another so searching continues while work remains.
+    if (idle_.StopSearching()) WakeOne();
+  }
+  w.in_turn = true;
+  const RunOutcome outcome = s->Run(options_.budget);
+  w.in_turn = false;
+  w.turns.Add();
+  if (outcome == RunOutcome::kYield) PushLocal(w, s);
+}
+
+bool WorkStealingScheduler::FireTimers(Worker& w) {
+  if (timers_.NextDeadline() > clock_->Now()) return false;
+  const int fired = timers_.FireDue(clock_->Now());
+  w.timers_fired.Add(fired);
+  return fired > 0;
+}
+
+bool WorkStealingScheduler::AnyWorkVisible() const {
+  if (!injection_.Empty()) return true;
+  for (const auto& w : workers_) {
+    if (w->queue.Size() > 0) return true;
+  }
+  return false;
+}
+
+bool WorkStealingScheduler::SpinForWork(const Worker& w) {
+  if (options_.spin_before_park <= absl::ZeroDuration()) return false;
+  const absl::Time until = clock_->Now() + options_.spin_before_park;
+  do {
+    for (int i = 0; i < 32; ++i) CpuRelax();
+    if (AnyWorkVisible() || w.lifo != nullptr) return true;
+    if (shutdown_.load(std::memory_order_relaxed)) return true;
+  } while (clock_->Now() < until);
+  return false;
+}
+
+void WorkStealingScheduler::Park(Worker& w) {
+  const bool was_searching = w.searching;
+  w.searching = false;
+  if (idle_.Park(w.index, was_searching)) {
+    // We were the last searcher: work published while we were giving up must not strand.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (AnyWorkVisible()) WakeOne();
+  }
+  if (!shutdown_.load(std::memory_order_acquire)) {
+    const absl::Time next = timers_.NextDeadline();
+    absl::Duration timeout = absl::InfiniteDuration();
+    if (next != absl::InfiniteFuture()) timeout = std::max(next - clock_->Now(), absl::ZeroDuration());
+    w.parks.Add();
+    w.parker->Park(timeout);
+  }
+  w.searching = idle_.Unparked(w.index);
+}
+
+void WorkStealingScheduler::WorkerLoop(Worker& w) {
+  tls_scheduler = this;
+  tls_worker = &w;
+  while (!shutdown_.load(std::memory_order_relaxed)) {
+    Schedulable* s = NextLocal(w);
+    if (s == nullptr) s = Search(w);
+    if (s != nullptr) {
+      RunTurn(w, s);
+      continue;
+    }
+    if (FireTimers(w)) continue;
+    if (SpinForWork(w)) continue;
+    Park(w);
+  }
+  if (w.searching) {
+    w.searching = false;
+    idle_.StopSearching();
+  }
+  tls_scheduler = nullptr;
+  tls_worker = nullptr;
+}
+
+void WorkStealingScheduler::Shutdown() {
+  if (joined_.exchange(true)) return;
+  shutdown_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->parker->Unpark();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  timers_.Clear();
+}
+
+SchedulerStats WorkStealingScheduler::stats() const {
+  SchedulerStats s;
+  for (const auto& w : workers_) {
+    s.turns += w->turns.Get();
+    s.lifo_turns += w->lifo_turns.Get();
+    s.steals += w->steals.Get();
+    s.stolen += w->stolen.Get();
+    s.injected += w->injected.Get();
+    s.overflows += w->overflows.Get();
+    s.parks += w->parks.Get();
+    s.timers_fired += w->timers_fired.Get();
+  }
+  return s;
+}
+
+}  // namespace troupe

@@ -1,0 +1,85 @@
+// WorkStealingScheduler: the production scheduler - one worker thread per core.
+//
+// Each worker has a LIFO slot (the Schedulable made runnable by the turn it is running, so a
+// reply runs next while its data is hot in cache; never stolen), a bounded local RunQueue that
+// idle workers steal half of, and shares one InjectionQueue fed by foreign threads. A worker
+// loop (see the numbered walk in work_stealing_scheduler.cc) takes work in this order: the
+// injection queue every `injection_interval` turns, the LIFO slot, its run queue, the injection
+// queue, stealing; with nothing found it fires due timers, spins briefly, then parks in its
+// Parker until woken or until the next timer is due. An idle scheduler uses no CPU.
+//
+// Thread safety: see Scheduler. Construction starts the workers; Shutdown() (or the destructor)
+// joins them.
+#ifndef FRAMEWORK_SCHEDULER_WORK_STEALING_SCHEDULER_H_
+#define FRAMEWORK_SCHEDULER_WORK_STEALING_SCHEDULER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "framework/base/clock.h"
+#include "framework/scheduler/idle_set.h"
+#include "framework/scheduler/injection_queue.h"
+#include "framework/scheduler/parker.h"
+#include "framework/scheduler/run_queue.h"
+#include "framework/scheduler/scheduler.h"
+#include "framework/timer/timer_queue.h"
+
+namespace troupe {
+
+struct WorkStealingOptions {
+  int threads = 0;                  // 0: one per core (std::thread::hardware_concurrency)
+  int budget = 64;                  // units of work (messages) per turn
+  uint32_t run_queue_capacity = 256;  // power of two; tests shrink it
+  int injection_interval = 61;      // turns between forced injection-queue checks (as Go/tokio)
+  int max_lifo_streak = 3;          // LIFO turns in a row before the run queue gets a turn
+  absl::Duration spin_before_park = absl::Microseconds(20);
+  // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
+  std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
+  const Clock* clock = nullptr;     // default MonotonicClock
+};
+
+class WorkStealingScheduler final : public Scheduler {
+ public:
+  explicit WorkStealingScheduler(WorkStealingOptions options = {});
+  ~WorkStealingScheduler() override;
+
+  void Schedule(Schedulable* s) override;
+  TimerHandle AddTimer(absl::Time deadline, absl::Duration period,
+                       absl::AnyInvocable<void()> callback) override;
+  absl::Time Now() const override { return clock_->Now(); }
+  bool IsWorkerThread() const override;
+  void Shutdown() override;
+  SchedulerStats stats() const override;
+  int num_workers() const override { return static_cast<int>(workers_.size()); }
+
+ private:
+  struct Worker;
+
+  void WorkerLoop(Worker& w);
+  Schedulable* NextLocal(Worker& w);
+  Schedulable* Search(Worker& w);
+  void RunTurn(Worker& w, Schedulable* s);
+  void PushLocal(Worker& w, Schedulable* s);
+  bool FireTimers(Worker& w);
+  bool SpinForWork(const Worker& w);
+  void Park(Worker& w);
+  bool AnyWorkVisible() const;
+  void WakeOne(bool force = false);
+
+  const WorkStealingOptions options_;
+  const Clock* clock_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  InjectionQueue injection_;
+  IdleSet idle_;
+  TimerQueue timers_;
+  std::atomic<bool> shutdown_{false};
+  std::atomic<bool> joined_{false};
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_SCHEDULER_WORK_STEALING_SCHEDULER_H_

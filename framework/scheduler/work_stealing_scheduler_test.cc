@@ -1,0 +1,197 @@
+#include "framework/scheduler/work_stealing_scheduler.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+
+namespace troupe {
+namespace {
+
+// Counts its runs; optionally busy-works, yields, or schedules children from inside its turn.
+struct CountingTask final : Schedulable {
+  RunOutcome Run(int) override {
+    runs.fetch_add(1, std::memory_order_relaxed);
+    if (busy > absl::ZeroDuration()) {
+      const absl::Time until = absl::Now() + busy;
+      while (absl::Now() < until) {
+      }
+    }
+    if (on_run) on_run();
+    if (yields_left > 0) {
+      --yields_left;
+      return RunOutcome::kYield;
+    }
+    if (done != nullptr) done->fetch_add(1, std::memory_order_acq_rel);
+    return RunOutcome::kIdle;
+  }
+  std::atomic<int> runs{0};
+  absl::Duration busy = absl::ZeroDuration();
+  int yields_left = 0;
+  std::function<void()> on_run;
+  std::atomic<int>* done = nullptr;
+};
+
+void WaitFor(const std::atomic<int>& counter, int target) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (counter.load() < target && absl::Now() < deadline) absl::SleepFor(absl::Microseconds(200));
+  ASSERT_EQ(counter.load(), target);
+}
+
+TEST(WorkStealingSchedulerTest, RunsEveryTaskScheduledFromForeignThreads) {
+  WorkStealingScheduler scheduler({.threads = 2});
+  constexpr int kTasks = 2000;
+  std::vector<CountingTask> tasks(kTasks);
+  std::atomic<int> done{0};
+  for (auto& t : tasks) t.done = &done;
+  std::thread a([&] { for (int i = 0; i < kTasks; i += 2) scheduler.Schedule(&tasks[i]); });
+  std::thread b([&] { for (int i = 1; i < kTasks; i += 2) scheduler.Schedule(&tasks[i]); });
+  a.join();
+  b.join();
+  WaitFor(done, kTasks);
+  scheduler.Shutdown();
+  for (auto& t : tasks) EXPECT_EQ(t.runs.load(), 1);
+  EXPECT_GE(scheduler.stats().injected, 1u);
+}
+
+TEST(WorkStealingSchedulerTest, YieldedTasksRunAgain) {
+  WorkStealingScheduler scheduler({.threads = 2});
+  CountingTask t;
+  std::atomic<int> done{0};
+  t.yields_left = 5;
+  t.done = &done;
+  scheduler.Schedule(&t);
+  WaitFor(done, 1);
+  EXPECT_EQ(t.runs.load(), 6);
+}
+
+// One task schedules busy children from its turn onto its own worker's run queue (which holds
+// them all); the other worker can only get them by stealing.
+TEST(WorkStealingSchedulerTest, IdleWorkersStealFromBusyOnes) {
+  WorkStealingScheduler scheduler({.threads = 2, .run_queue_capacity = 64});
+  constexpr int kChildren = 32;
+  std::vector<CountingTask> children(kChildren);
+  std::atomic<int> done{0};
+  for (auto& c : children) {
+    c.done = &done;
+    c.busy = absl::Microseconds(500);
+  }
+  CountingTask parent;
+  parent.on_run = [&] {
+    for (auto& c : children) scheduler.Schedule(&c);
+  };
+  scheduler.Schedule(&parent);
+  WaitFor(done, kChildren);
+  const SchedulerStats stats = scheduler.stats();
+  EXPECT_GE(stats.steals, 1u) << "the second worker never stole";
+  EXPECT_GE(stats.stolen, stats.steals);
+  EXPECT_EQ(stats.overflows, 0u);
+  for (auto& c : children) EXPECT_EQ(c.runs.load(), 1);
+}
+
+// A tiny ring overflows into the injection queue; nothing is lost or run twice.
+TEST(WorkStealingSchedulerTest, RunQueueOverflowMovesWorkToInjectionQueue) {
+  WorkStealingScheduler scheduler({.threads = 2, .run_queue_capacity = 4});
+  constexpr int kChildren = 200;
+  std::vector<CountingTask> children(kChildren);
+  std::atomic<int> done{0};
+  for (auto& c : children) c.done = &done;
+  CountingTask parent;
+  parent.on_run = [&] {
+    for (auto& c : children) scheduler.Schedule(&c);
+  };
+  scheduler.Schedule(&parent);
+  WaitFor(done, kChildren);
+  EXPECT_GE(scheduler.stats().overflows, 1u);
+  for (auto& c : children) EXPECT_EQ(c.runs.load(), 1);
+}
+
+TEST(WorkStealingSchedulerTest, ChainedSchedulingRunsInLifoSlot) {
+  WorkStealingScheduler scheduler({.threads = 2});
+  constexpr int kHops = 10000;
+  std::atomic<int> hops{0};
+  std::atomic<int> done{0};
+  CountingTask a, b;
+  a.on_run = [&] {
+    if (hops.fetch_add(1) + 1 < kHops) scheduler.Schedule(&b); else done = 1;
+  };
+  b.on_run = [&] {
+    if (hops.fetch_add(1) + 1 < kHops) scheduler.Schedule(&a); else done = 1;
+  };
+  scheduler.Schedule(&a);
+  WaitFor(done, 1);
+  EXPECT_GE(scheduler.stats().lifo_turns, static_cast<uint64_t>(kHops / 2));
+}
+
+TEST(WorkStealingSchedulerTest, TimersFireOnWorkersInOrder) {
+  WorkStealingScheduler scheduler({.threads = 2});
+  absl::Mutex mu;
+  std::vector<int> order;
+  absl::Notification all;
+  const absl::Time now = scheduler.Now();
+  for (int i : {3, 1, 2}) {
+    scheduler.AddTimer(now + absl::Milliseconds(10 * i), absl::ZeroDuration(), [&, i] {
+      absl::MutexLock lock(&mu);
+      order.push_back(i);
+      EXPECT_TRUE(scheduler.IsWorkerThread());
+      if (order.size() == 3) all.Notify();
+    });
+  }
+  ASSERT_TRUE(all.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_FALSE(scheduler.IsWorkerThread());
+}
+
+TEST(WorkStealingSchedulerTest, AnEarlierTimerWakesAParkedWorker) {
+  WorkStealingScheduler scheduler({.threads = 1});
+  absl::Notification fired;
+  scheduler.AddTimer(scheduler.Now() + absl::Hours(1), absl::ZeroDuration(), [] {});
+  absl::SleepFor(absl::Milliseconds(50));  // the worker parks until the one-hour timer
+  const absl::Time start = absl::Now();
+  scheduler.AddTimer(scheduler.Now() + absl::Milliseconds(5), absl::ZeroDuration(),
+                     [&] { fired.Notify(); });
+  ASSERT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+double ProcessCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
+         usage.ru_stime.tv_usec / 1e6;
+}
+
+TEST(WorkStealingSchedulerTest, IdleSchedulerUsesNearlyNoCpu) {
+  WorkStealingScheduler scheduler({.threads = 2});
+  CountingTask warmup;
+  std::atomic<int> done{0};
+  warmup.done = &done;
+  scheduler.Schedule(&warmup);
+  WaitFor(done, 1);
+  absl::SleepFor(absl::Milliseconds(50));
+  const double before = ProcessCpuSeconds();
+  absl::SleepFor(absl::Seconds(1));
+  const double used = ProcessCpuSeconds() - before;
+  // Busy-spinning workers would burn ~2 s here.
+  EXPECT_LT(used, 0.05) << "idle workers used " << used << " s of CPU in 1 s";
+}
+
+TEST(WorkStealingSchedulerTest, ShutdownJoinsPromptlyAndIsIdempotent) {
+  auto scheduler = std::make_unique<WorkStealingScheduler>(WorkStealingOptions{.threads = 4});
+  const absl::Time start = absl::Now();
+  scheduler->Shutdown();
+  scheduler->Shutdown();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  scheduler.reset();
+}
+
+}  // namespace
+}  // namespace troupe
