@@ -9,6 +9,7 @@
 #define FRAMEWORK_SCHEDULER_SCHEDULER_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
@@ -50,6 +51,10 @@ class Scheduler {
   // Stops the workers after their current turn, joins them and drops pending timers. Queued
   // work that has not run is abandoned (the ActorSystem stops every actor before this).
   virtual void Shutdown() = 0;
+
+  // Blocks the calling thread (never a worker) until `done()` holds. A scheduler whose turns
+  // run on the caller's thread (the deterministic one) runs them meanwhile.
+  virtual void RunUntil(const std::function<bool()>& done) = 0;
 
   virtual SchedulerStats stats() const = 0;
   virtual int num_workers() const = 0;

@@ -17,8 +17,10 @@
 #include "framework/scheduler/work_stealing_scheduler.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "framework/base/cpu_relax.h"
 
 namespace troupe {
@@ -269,6 +271,19 @@ void WorkStealingScheduler::Shutdown() {
     if (w->thread.joinable()) w->thread.join();
   }
   timers_.Clear();
+}
+
+void WorkStealingScheduler::RunUntil(const std::function<bool()>& done) {
+  absl::Duration backoff = absl::Microseconds(20);
+  absl::Time next_warning = clock_->Now() + absl::Seconds(5);
+  while (!done()) {
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(2));
+    if (clock_->Now() >= next_warning) {
+      std::fprintf(stderr, "troupe: still waiting for actors to stop (a handler may be blocked)\n");
+      next_warning = clock_->Now() + absl::Seconds(5);
+    }
+  }
 }
 
 SchedulerStats WorkStealingScheduler::stats() const {

@@ -53,6 +53,7 @@ class WorkStealingScheduler final : public Scheduler {
   absl::Time Now() const override { return clock_->Now(); }
   bool IsWorkerThread() const override;
   void Shutdown() override;
+  void RunUntil(const std::function<bool()>& done) override;
   SchedulerStats stats() const override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
 

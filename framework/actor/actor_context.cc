@@ -1,0 +1,15 @@
+#include "framework/actor/actor_context.h"
+
+#include <utility>
+
+namespace troupe {
+
+TimerHandle ActorContext::RunAfter(absl::Duration delay, internal::Closure fn) {
+  Scheduler& s = scheduler();
+  return Track(s.AddTimer(s.Now() + delay, absl::ZeroDuration(),
+                          [cell = internal::CellRef(cell_), fn = std::move(fn)]() mutable {
+                            cell->EnqueueClosure(std::move(fn));
+                          }));
+}
+
+}  // namespace troupe

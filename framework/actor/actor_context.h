@@ -1,0 +1,160 @@
+// ActorContext: what an actor can do from inside its handlers - spawn children, stop, ask
+// other actors, set timers, register names.
+//
+// Thread safety: owner only. Call these only from the actor's own handlers (including
+// OnStart/OnStop and coroutine handlers); never store the context and use it elsewhere.
+#ifndef FRAMEWORK_ACTOR_ACTOR_CONTEXT_H_
+#define FRAMEWORK_ACTOR_ACTOR_CONTEXT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "framework/actor/actor_cell.h"
+#include "framework/actor/actor_ref.h"
+#include "framework/actor/ask.h"
+#include "framework/actor/delayed_send.h"
+#include "framework/actor/system_core.h"
+#include "framework/actor/task.h"
+#include "framework/base/type_name.h"
+
+namespace troupe {
+
+class ActorSystem;
+
+// co_await-able result of ActorContext::Ask without a callback.
+template <typename R, typename Send>
+class [[nodiscard]] AskAwaiter {
+ public:
+  explicit AskAwaiter(Send send) : send_(std::move(send)) {}
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    send_(internal::ResumeWith<absl::StatusOr<R>>(h, h.promise().root, &result_));
+  }
+  absl::StatusOr<R> await_resume() { return std::move(*result_); }
+
+ private:
+  Send send_;
+  std::optional<absl::StatusOr<R>> result_;
+};
+
+class ActorContext {
+ public:
+  // Spawns a child actor of type A, constructed from `args`. The child stops when this actor
+  // stops. RESOURCE_EXHAUSTED: the system's actor limit is reached.
+  template <typename A, typename... Args>
+  absl::StatusOr<ActorRef<typename A::Protocol>> Spawn(Args&&... args) {
+    auto cell = cell_->system().Spawn(std::make_unique<A>(std::forward<Args>(args)...),
+                                      TypeName<A>(), cell_);
+    if (!cell.ok()) return cell.status();
+    return ActorRef<typename A::Protocol>::FromCell(*std::move(cell));
+  }
+
+  // Stops this actor after the current message: OnStop runs, children are stopped, queued
+  // messages become dead letters.
+  void Stop() { cell_->StopSelf(); }
+
+  // Sends request `msg` to `to` and runs `on_reply(absl::StatusOr<R>)` on this actor when the
+  // reply, an error, or DEADLINE_EXCEEDED after `timeout` arrives. Other messages keep being
+  // processed meanwhile.
+  template <typename P, typename M, typename F>
+  void Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F on_reply) {
+    using T = std::decay_t<M>;
+    using R = typename RequestEntry<P, T>::Response;
+    internal::AskStateRef<R> state(
+        new internal::ActorAskState<R, F>(internal::CellRef(cell_), std::move(on_reply)),
+        /*adopt=*/true);
+    SendRequest<P, T>(to, std::forward<M>(msg), timeout, std::move(state));
+  }
+
+  // The coroutine form: `absl::StatusOr<R> r = co_await ctx().Ask(to, msg, timeout);`
+  template <typename P, typename M>
+  auto Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout) {
+    using T = std::decay_t<M>;
+    using R = typename RequestEntry<P, T>::Response;
+    auto send = [this, to, msg = T(std::forward<M>(msg)), timeout](
+                    internal::ResumeWith<absl::StatusOr<R>> resume) mutable {
+      Ask(to, std::move(msg), timeout, std::move(resume));
+    };
+    return AskAwaiter<R, decltype(send)>(std::move(send));
+  }
+
+  // Delivers `msg` to `to` after `delay`. Timers set through the context are cancelled when
+  // this actor stops.
+  template <typename P, typename M>
+  TimerHandle SendAfter(absl::Duration delay, const ActorRef<P>& to, M&& msg) {
+    return Track(internal::SendAfter(scheduler(), delay, to, std::forward<M>(msg)));
+  }
+  // Delivers a copy of `msg` to `to` every `period`, until cancelled or this actor stops.
+  template <typename P, typename M>
+  TimerHandle SendPeriodically(absl::Duration period, const ActorRef<P>& to, M&& msg) {
+    return Track(internal::SendPeriodically(scheduler(), period, to, std::forward<M>(msg)));
+  }
+  // Runs `fn` on this actor (as a message) after `delay`.
+  TimerHandle RunAfter(absl::Duration delay, internal::Closure fn);
+  // Runs `fn` on this actor as a message, after the messages already queued.
+  void Post(internal::Closure fn) { cell_->EnqueueClosure(std::move(fn)); }
+
+  // Registers this actor under `name` (see ActorSystem::Register for errors). The name is
+  // released when the actor stops.
+  template <typename P>
+  absl::Status Register(std::string name, const ActorRef<P>& ref) {
+    return cell_->system().Register(std::move(name), internal::CellRef(ref.cell()), P::Id());
+  }
+  template <typename P>
+  absl::StatusOr<ActorRef<P>> Lookup(absl::string_view name) const {
+    auto cell = cell_->system().Lookup(name, P::Id());
+    if (!cell.ok()) return cell.status();
+    return ActorRef<P>::FromCell(*std::move(cell));
+  }
+
+  absl::Time Now() const { return scheduler().Now(); }
+  uint64_t id() const { return cell_->id(); }
+  ActorSystem& system() const { return cell_->system().facade(); }
+
+ private:
+  friend class ActorBase;
+  template <typename, typename>
+  friend class Actor;
+  friend class internal::ActorCell;
+  friend class internal::SystemCore;
+
+  template <typename P, typename T>
+  struct RequestEntry {
+    static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
+    static_assert(P::template EntryOf<T>::kIsRequest,
+                  "Ask() needs a Request<T, R> entry in the Protocol; use Tell() for T");
+    using Response = typename P::template EntryOf<T>::Response;
+  };
+
+  template <typename P, typename T, typename M, typename R>
+  static void SendRequest(const ActorRef<P>& to, M&& msg, absl::Duration timeout,
+                          internal::AskStateRef<R> state) {
+    if (!to) {
+      internal::RecordUnaddressed(TypeName<T>());
+      state->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
+      return;
+    }
+    internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg), timeout,
+                                std::move(state));
+  }
+
+  Scheduler& scheduler() const { return cell_->scheduler(); }
+  TimerHandle Track(TimerHandle h) {
+    cell_->TrackTimer(h);
+    return h;
+  }
+
+  internal::ActorCell* cell_ = nullptr;
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_ACTOR_ACTOR_CONTEXT_H_

@@ -1,0 +1,194 @@
+// Request/response plumbing: AskState (one pending request), Promise<R> (the responder's side)
+// and RequestEnvelope (a request message carrying its Promise).
+//
+// A request completes exactly once, with the first of: the responder's reply, its error, the
+// deadline (DEADLINE_EXCEEDED), the target being stopped (NOT_FOUND, at once), or the Promise
+// being dropped unanswered (CANCELLED). The result reaches an asking actor as a message, so its
+// continuation runs inside that actor's turn; a foreign thread gets it through a std::future.
+//
+// Thread safety: AskState::TryComplete from any thread; a Promise is owned by one handler at a
+// time (movable, not copyable).
+#ifndef FRAMEWORK_ACTOR_ASK_H_
+#define FRAMEWORK_ACTOR_ASK_H_
+
+#include <atomic>
+#include <future>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "framework/actor/actor_cell.h"
+#include "framework/message/envelope.h"
+
+namespace troupe {
+
+template <typename T>
+struct IsStatusOr : std::false_type {};
+template <typename T>
+struct IsStatusOr<absl::StatusOr<T>> : std::true_type {};
+
+namespace internal {
+
+template <typename R>
+class AskState {
+ public:
+  virtual ~AskState() = default;
+
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // Delivers `result` if nothing was delivered yet. Returns false if it was too late.
+  bool TryComplete(absl::StatusOr<R> result) {
+    if (done_.exchange(true, std::memory_order_acq_rel)) return false;
+    Deliver(std::move(result));
+    return true;
+  }
+  bool done() const { return done_.load(std::memory_order_acquire); }
+
+ protected:
+  virtual void Deliver(absl::StatusOr<R> result) = 0;
+
+ private:
+  std::atomic<int> refs_{1};
+  std::atomic<bool> done_{false};
+};
+
+// Counted pointer to an AskState.
+template <typename R>
+class AskStateRef {
+ public:
+  AskStateRef() = default;
+  explicit AskStateRef(AskState<R>* s, bool adopt) : state_(s) {
+    if (!adopt && state_ != nullptr) state_->Ref();
+  }
+  AskStateRef(const AskStateRef& o) : AskStateRef(o.state_, false) {}
+  AskStateRef(AskStateRef&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  AskStateRef& operator=(AskStateRef o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~AskStateRef() {
+    if (state_ != nullptr) state_->Unref();
+  }
+  AskState<R>* operator->() const { return state_; }
+  AskState<R>* get() const { return state_; }
+  explicit operator bool() const { return state_ != nullptr; }
+
+ private:
+  AskState<R>* state_ = nullptr;
+};
+
+// The asker is an actor: the result runs `continuation(StatusOr<R>)` as a message on it.
+template <typename R, typename F>
+class ActorAskState final : public AskState<R> {
+ public:
+  ActorAskState(CellRef asker, F continuation)
+      : asker_(std::move(asker)), continuation_(std::move(continuation)) {}
+
+ private:
+  void Deliver(absl::StatusOr<R> result) override {
+    asker_->EnqueueClosure(
+        [f = std::move(continuation_), r = std::move(result)]() mutable { f(std::move(r)); });
+    asker_.reset();
+  }
+  CellRef asker_;
+  F continuation_;
+};
+
+// The asker is a foreign thread waiting on a std::future.
+template <typename R>
+class FutureAskState final : public AskState<R> {
+ public:
+  std::future<absl::StatusOr<R>> future() { return promise_.get_future(); }
+
+ private:
+  void Deliver(absl::StatusOr<R> result) override { promise_.set_value(std::move(result)); }
+  std::promise<absl::StatusOr<R>> promise_;
+};
+
+}  // namespace internal
+
+// The responder's handle on one request. Reply() or Fail() at most once, from the actor that
+// received the request (later, e.g. after its own ask, is fine). Dropping a Promise that was
+// never answered fails the request with CANCELLED, so an asker never waits for a reply that
+// cannot come.
+template <typename R>
+class Promise {
+ public:
+  Promise() = default;
+  explicit Promise(internal::AskStateRef<R> state) : state_(std::move(state)) {}
+  Promise(Promise&&) noexcept = default;
+  Promise& operator=(Promise&& o) noexcept {
+    if (this != &o) {
+      Abandon();
+      state_ = std::move(o.state_);
+    }
+    return *this;
+  }
+  ~Promise() { Abandon(); }
+
+  // Completes the request with a value, or with the status of a StatusOr. Returns false if the
+  // request had already completed (deadline passed): the reply is dropped safely.
+  bool Reply(R value) { return Complete(absl::StatusOr<R>(std::move(value))); }
+  bool Fail(absl::Status status) {
+    if (status.ok()) status = absl::InternalError("Promise::Fail called with an OK status");
+    return Complete(absl::StatusOr<R>(std::move(status)));
+  }
+  bool Complete(absl::StatusOr<R> result) {
+    if (!state_) return false;
+    auto state = std::move(state_);
+    return state->TryComplete(std::move(result));
+  }
+
+  // True while the request can still be answered (not answered, not timed out).
+  bool pending() const { return state_ && !state_->done(); }
+
+ private:
+  void Abandon() {
+    if (state_) Complete(absl::CancelledError("the request was dropped without a reply"));
+  }
+  internal::AskStateRef<R> state_;
+};
+
+namespace internal {
+
+template <typename T, typename R>
+struct RequestEnvelope final : Envelope {
+  template <typename M>
+  RequestEnvelope(uint32_t t, M&& msg, Promise<R> p)
+      : payload(std::forward<M>(msg)), reply(std::move(p)) {
+    info = &kInfo;
+    tag = t;
+  }
+  T payload;
+  Promise<R> reply;
+
+  static void Destroy(Envelope* e) { delete static_cast<RequestEnvelope*>(e); }
+  static void Undeliverable(Envelope* e) {
+    static_cast<RequestEnvelope*>(e)->reply.Fail(
+        absl::NotFoundError("the target actor has stopped"));
+  }
+  static constexpr MessageInfo kInfo{TypeName<T>(), &Destroy, &Undeliverable};
+};
+
+// Sends request `msg` (tag `tag`) to `target`; `state` completes with DEADLINE_EXCEEDED if
+// nothing answers within `timeout`.
+template <typename T, typename R, typename M>
+void SendRequest(ActorCell* target, uint32_t tag, M&& msg, absl::Duration timeout,
+                 AskStateRef<R> state) {
+  Scheduler& scheduler = target->scheduler();
+  scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
+    state->TryComplete(absl::DeadlineExceededError(
+        "no reply within " + absl::FormatDuration(timeout)));
+  });
+  target->Enqueue(new RequestEnvelope<T, R>(tag, std::forward<M>(msg), Promise<R>(state)));
+}
+
+}  // namespace internal
+}  // namespace troupe
+
+#endif  // FRAMEWORK_ACTOR_ASK_H_

@@ -1,0 +1,164 @@
+#include "framework/actor/system_core.h"
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "framework/actor/actor.h"
+
+namespace troupe {
+namespace internal {
+namespace {
+
+std::atomic<uint64_t> g_unaddressed{0};
+
+std::string Describe(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "a non-standard exception";
+  }
+}
+
+}  // namespace
+
+void RecordUnaddressed(std::string_view type_name) {
+  g_unaddressed.fetch_add(1, std::memory_order_relaxed);
+  std::fprintf(stderr, "troupe: a %.*s was sent through an empty ActorRef (dead letter)\n",
+               static_cast<int>(type_name.size()), type_name.data());
+}
+
+SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors,
+                       ActorSystem* facade)
+    : owned_scheduler_(std::move(scheduler)),
+      scheduler_(owned_scheduler_.get()),
+      max_actors_(max_actors),
+      facade_(facade) {}
+
+absl::StatusOr<CellRef> SystemCore::Spawn(std::unique_ptr<ActorBase> behavior,
+                                          std::string_view type_name, ActorCell* parent) {
+  // Reserve a slot first so concurrent spawns cannot overshoot the limit.
+  if (live_.fetch_add(1, std::memory_order_acq_rel) >= max_actors_) {
+    live_.fetch_sub(1, std::memory_order_acq_rel);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("actor limit reached (max_actors = ", max_actors_, ")"));
+  }
+  auto make_cell = [&] {
+    auto* cell = new ActorCell(shared_from_this(), scheduler_, parent,
+                               next_id_.fetch_add(1, std::memory_order_relaxed), type_name);
+    cell->SetBehavior(std::move(behavior));
+    return cell;
+  };
+  ActorCell* cell;
+  if (parent != nullptr) {
+    cell = make_cell();
+    parent->AdoptChild(cell);  // the parent's turn is running: it stops the child when it stops
+  } else {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_.load(std::memory_order_acquire)) {
+      live_.fetch_sub(1, std::memory_order_acq_rel);
+      return absl::FailedPreconditionError("the actor system is shutting down");
+    }
+    cell = make_cell();
+    top_level_.insert(cell);
+  }
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+  CellRef ref(cell);
+  scheduler_->Schedule(cell);  // a new mailbox is in the scheduled state: run OnStart
+  return ref;
+}
+
+void SystemCore::Undeliverable(Envelope* e, uint64_t target_id) {
+  if (e->priority != Priority::kSystem) {
+    if (e->info->undeliverable != nullptr) e->info->undeliverable(e);
+    dead_letters_.Record({target_id, e->info->name, DeadLetterReason::kStopped});
+  }
+  DestroyEnvelope(e);
+}
+
+void SystemCore::OnTerminated(ActorCell* cell, bool top_level) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = names_of_.find(cell);
+    if (it != names_of_.end()) {
+      for (const std::string& name : it->second) names_.erase(name);
+      names_of_.erase(it);
+    }
+    if (top_level) top_level_.erase(cell);
+  }
+  live_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void SystemCore::ReportFailure(const ActorCell& cell, std::exception_ptr error,
+                               std::string_view context) {
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  const std::string what = Describe(error);
+  std::fprintf(stderr, "troupe: actor %llu (%.*s) failed in %.*s: %s; stopping it\n",
+               static_cast<unsigned long long>(cell.id()),
+               static_cast<int>(cell.type_name().size()), cell.type_name().data(),
+               static_cast<int>(context.size()), context.data(), what.c_str());
+}
+
+absl::Status SystemCore::Register(std::string name, const CellRef& cell,
+                                  const void* protocol_id) {
+  if (name.empty()) return absl::InvalidArgumentError("an actor name must not be empty");
+  if (!cell) return absl::InvalidArgumentError("cannot register an empty ActorRef");
+  absl::MutexLock lock(&mu_);
+  if (cell->stopped()) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot register '", name,
+                                                      "': the actor has stopped"));
+  }
+  auto [it, inserted] = names_.try_emplace(name, Registration{cell, protocol_id});
+  if (!inserted) {
+    return absl::AlreadyExistsError(absl::StrCat("the name '", name, "' is already registered"));
+  }
+  names_of_[cell.get()].push_back(std::move(name));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CellRef> SystemCore::Lookup(absl::string_view name,
+                                           const void* protocol_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = names_.find(name);
+  if (it == names_.end()) {
+    return absl::NotFoundError(absl::StrCat("no actor is registered as '", name, "'"));
+  }
+  if (it->second.protocol_id != protocol_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the actor registered as '", name, "' has a different protocol"));
+  }
+  return it->second.cell;
+}
+
+absl::Status SystemCore::Unregister(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = names_.find(name);
+  if (it == names_.end()) {
+    return absl::NotFoundError(absl::StrCat("no actor is registered as '", name, "'"));
+  }
+  auto& names = names_of_[it->second.cell.get()];
+  std::erase(names, std::string(name));  // absl::string_view -> std::string
+  if (names.empty()) names_of_.erase(it->second.cell.get());
+  names_.erase(it);
+  return absl::OkStatus();
+}
+
+void SystemCore::BeginShutdown() {
+  std::vector<CellRef> to_stop;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_.store(true, std::memory_order_release);
+    for (ActorCell* cell : top_level_) to_stop.emplace_back(cell);
+  }
+  for (const CellRef& cell : to_stop) cell->RequestStop();
+}
+
+}  // namespace internal
+
+uint64_t UnaddressedCount() { return internal::g_unaddressed.load(std::memory_order_relaxed); }
+
+}  // namespace troupe

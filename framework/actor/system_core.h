@@ -1,0 +1,103 @@
+// SystemCore: the state every actor of one ActorSystem shares - the scheduler, dead letters,
+// the name registry, the set of top-level actors and the live-actor count. ActorSystem (in
+// framework/system) is the user-facing owner; cells hold a shared_ptr to the core, so an
+// ActorRef that outlives its system still has somewhere to report dead letters.
+//
+// Thread safety: all methods from any thread unless noted.
+#ifndef FRAMEWORK_ACTOR_SYSTEM_CORE_H_
+#define FRAMEWORK_ACTOR_SYSTEM_CORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "framework/actor/actor_cell.h"
+#include "framework/actor/dead_letters.h"
+#include "framework/scheduler/scheduler.h"
+
+namespace troupe {
+
+class ActorSystem;
+
+namespace internal {
+
+class SystemCore : public std::enable_shared_from_this<SystemCore> {
+ public:
+  // Owns `scheduler`: it lives as long as any cell of this system, so late sends stay safe.
+  SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade);
+
+  Scheduler& scheduler() const { return *scheduler_; }
+  DeadLetters& dead_letters() { return dead_letters_; }
+  ActorSystem& facade() const { return *facade_; }
+
+  // Creates a cell for `behavior` and schedules its start. `parent` null means top-level;
+  // otherwise the call must come from inside the parent's turn.
+  // RESOURCE_EXHAUSTED: max_actors live actors already; FAILED_PRECONDITION: shutting down.
+  absl::StatusOr<CellRef> Spawn(std::unique_ptr<ActorBase> behavior, std::string_view type_name,
+                                ActorCell* parent);
+
+  // A message could not be delivered to actor `target_id`: fail it if it is a request, count it
+  // (unless it is a system signal), destroy it.
+  void Undeliverable(Envelope* e, uint64_t target_id);
+
+  // Called once by a terminating cell, from its last turn (while it still holds itself).
+  void OnTerminated(ActorCell* cell, bool top_level);
+
+  // A handler (or start/stop hook) threw: report it. The cell stops itself.
+  void ReportFailure(const ActorCell& cell, std::exception_ptr error, std::string_view context);
+
+  // ALREADY_EXISTS: the name is taken; FAILED_PRECONDITION: the actor has stopped;
+  // INVALID_ARGUMENT: empty name.
+  absl::Status Register(std::string name, const CellRef& cell, const void* protocol_id);
+  // NOT_FOUND: no such name; INVALID_ARGUMENT: registered with another protocol.
+  absl::StatusOr<CellRef> Lookup(absl::string_view name, const void* protocol_id) const;
+  // Removes a registration; NOT_FOUND if absent.
+  absl::Status Unregister(absl::string_view name);
+
+  // Refuses new top-level spawns and asks every top-level actor to stop (children follow).
+  void BeginShutdown();
+  bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
+
+  size_t live_actors() const { return live_.load(std::memory_order_acquire); }
+  uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  uint64_t spawned() const { return spawned_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Registration {
+    CellRef cell;
+    const void* protocol_id;
+  };
+
+  const std::unique_ptr<Scheduler> owned_scheduler_;
+  Scheduler* const scheduler_;
+  const size_t max_actors_;
+  ActorSystem* const facade_;
+  DeadLetters dead_letters_;
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<size_t> live_{0};
+  std::atomic<uint64_t> spawned_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<bool> shutting_down_{false};
+
+  mutable absl::Mutex mu_;
+  // Live top-level cells (no reference: each is removed here before its last reference goes).
+  absl::flat_hash_set<ActorCell*> top_level_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Registration> names_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<ActorCell*, std::vector<std::string>> names_of_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+}  // namespace troupe
+
+#endif  // FRAMEWORK_ACTOR_SYSTEM_CORE_H_

@@ -1,0 +1,146 @@
+// ActorSystem: the owner of a set of actors and of the scheduler that runs them.
+//
+//   troupe::ActorSystem system({.threads = 2});
+//   auto counter = system.Spawn<Counter>().value();
+//   counter.Tell(Increment{5});
+//   absl::StatusOr<int> total = system.Ask(counter, Get{}, absl::Seconds(1)).get();
+//
+// Spawn, Ask, Register/Lookup and timers are available from any thread. Shutdown (also run by
+// the destructor) proceeds in order:
+//   1. new top-level spawns are refused (FAILED_PRECONDITION);
+//   2. every top-level actor is asked to stop; each stops its children; messages still queued
+//      become dead letters (requests among them fail with NOT_FOUND);
+//   3. the caller waits until no actor is alive (a handler that never returns delays this: a
+//      warning is printed every 5 s);
+//   4. the workers are joined and pending timers dropped.
+// References that outlive the system stay safe: what is sent through them is a dead letter.
+//
+// Thread safety: all methods from any thread, except Shutdown() and the destructor, which must
+// not run on one of the system's own workers (from a handler, Shutdown() only requests the
+// stop of all actors and returns).
+#ifndef FRAMEWORK_SYSTEM_ACTOR_SYSTEM_H_
+#define FRAMEWORK_SYSTEM_ACTOR_SYSTEM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "framework/actor/actor.h"
+#include "framework/actor/actor_ref.h"
+#include "framework/actor/ask.h"
+#include "framework/actor/dead_letters.h"
+#include "framework/actor/delayed_send.h"
+#include "framework/actor/system_core.h"
+#include "framework/base/type_name.h"
+#include "framework/scheduler/parker.h"
+#include "framework/scheduler/scheduler.h"
+
+namespace troupe {
+
+struct ActorSystemOptions {
+  int threads = 0;            // worker threads; 0 = one per core
+  int budget = 64;            // messages an actor handles per turn before others get a turn
+  size_t max_actors = 1'000'000;  // Spawn past this returns RESOURCE_EXHAUSTED
+  uint32_t run_queue_capacity = 256;
+  absl::Duration spin_before_park = absl::Microseconds(20);
+  // Creates worker i's Parker (default: a futex). The I/O layer parks workers in its backend.
+  std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
+};
+
+struct ActorSystemStats {
+  size_t live_actors = 0;
+  uint64_t spawned = 0;
+  uint64_t failures = 0;      // handlers (or hooks) that threw
+  uint64_t dead_letters = 0;
+  SchedulerStats scheduler;
+};
+
+class ActorSystem {
+ public:
+  explicit ActorSystem(ActorSystemOptions options = {});
+  // Runs on the given scheduler (tests use the deterministic one).
+  ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler);
+  ~ActorSystem();
+  ActorSystem(const ActorSystem&) = delete;
+  ActorSystem& operator=(const ActorSystem&) = delete;
+
+  // Spawns a top-level actor of type A constructed from `args`.
+  // RESOURCE_EXHAUSTED: max_actors reached; FAILED_PRECONDITION: shutting down.
+  template <typename A, typename... Args>
+  absl::StatusOr<ActorRef<typename A::Protocol>> Spawn(Args&&... args) {
+    auto cell = core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), TypeName<A>(),
+                             nullptr);
+    if (!cell.ok()) return cell.status();
+    return ActorRef<typename A::Protocol>::FromCell(*std::move(cell));
+  }
+
+  // Sends request `msg` from outside the system. The future yields the reply, the responder's
+  // error, NOT_FOUND (stopped target) or DEADLINE_EXCEEDED after `timeout`. Do not wait on the
+  // future inside a handler: it would block a worker (use ActorContext::Ask there).
+  template <typename P, typename M>
+  auto Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout) {
+    using T = std::decay_t<M>;
+    static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
+    static_assert(P::template EntryOf<T>::kIsRequest,
+                  "Ask() needs a Request<T, R> entry in the Protocol; use Tell() for T");
+    using R = typename P::template EntryOf<T>::Response;
+    auto* state = new internal::FutureAskState<R>();
+    std::future<absl::StatusOr<R>> future = state->future();
+    internal::AskStateRef<R> ref(state, /*adopt=*/true);
+    if (!to) {
+      internal::RecordUnaddressed(TypeName<T>());
+      ref->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
+    } else {
+      internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg),
+                                  timeout, std::move(ref));
+    }
+    return future;
+  }
+
+  // Names: ALREADY_EXISTS if taken, FAILED_PRECONDITION if the actor stopped, INVALID_ARGUMENT
+  // for an empty name. A name is released when its actor stops.
+  template <typename P>
+  absl::Status Register(std::string name, const ActorRef<P>& ref) {
+    return core_->Register(std::move(name), internal::CellRef(ref.cell()), P::Id());
+  }
+  // NOT_FOUND if no actor has that name; INVALID_ARGUMENT if its protocol is not P.
+  template <typename P>
+  absl::StatusOr<ActorRef<P>> Lookup(absl::string_view name) const {
+    auto cell = core_->Lookup(name, P::Id());
+    if (!cell.ok()) return cell.status();
+    return ActorRef<P>::FromCell(*std::move(cell));
+  }
+  absl::Status Unregister(absl::string_view name) { return core_->Unregister(name); }
+
+  // Timers (not tied to an actor's lifetime; cancel through the handle).
+  template <typename P, typename M>
+  TimerHandle SendAfter(absl::Duration delay, const ActorRef<P>& to, M&& msg) {
+    return internal::SendAfter(scheduler(), delay, to, std::forward<M>(msg));
+  }
+  template <typename P, typename M>
+  TimerHandle SendPeriodically(absl::Duration period, const ActorRef<P>& to, M&& msg) {
+    return internal::SendPeriodically(scheduler(), period, to, std::forward<M>(msg));
+  }
+
+  void Shutdown();
+
+  DeadLetters& dead_letters() { return core_->dead_letters(); }
+  ActorSystemStats stats() const;
+  Scheduler& scheduler() const { return core_->scheduler(); }
+
+ private:
+  std::shared_ptr<internal::SystemCore> core_;
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_SYSTEM_ACTOR_SYSTEM_H_
