@@ -69,7 +69,8 @@ class ActorBase {
 template <typename Derived, typename P>
 class Actor : public ActorBase {
  public:
-  using Protocol = P;
+  // Named so as not to shadow troupe::Protocol inside derived actor classes.
+  using ActorProtocol = P;
 
  protected:
   ActorRef<P> self() const { return ActorRef<P>::FromCell(internal::CellRef(ctx().cell_)); }

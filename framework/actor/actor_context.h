@@ -50,11 +50,11 @@ class ActorContext {
   // Spawns a child actor of type A, constructed from `args`. The child stops when this actor
   // stops. RESOURCE_EXHAUSTED: the system's actor limit is reached.
   template <typename A, typename... Args>
-  absl::StatusOr<ActorRef<typename A::Protocol>> Spawn(Args&&... args) {
+  absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
     auto cell = cell_->system().Spawn(std::make_unique<A>(std::forward<Args>(args)...),
                                       TypeName<A>(), cell_);
     if (!cell.ok()) return cell.status();
-    return ActorRef<typename A::Protocol>::FromCell(*std::move(cell));
+    return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
   }
 
   // Stops this actor after the current message: OnStop runs, children are stopped, queued

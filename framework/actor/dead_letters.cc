@@ -7,12 +7,12 @@ namespace troupe {
 void DeadLetters::Record(const DeadLetter& letter) {
   count_.fetch_add(1, std::memory_order_relaxed);
   if (!has_observers_.load(std::memory_order_acquire)) return;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto& [id, observer] : observers_) observer(letter);
 }
 
 int DeadLetters::AddObserver(Observer observer) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const int id = next_id_++;
   observers_.emplace_back(id, std::move(observer));
   has_observers_.store(true, std::memory_order_release);
@@ -20,7 +20,7 @@ int DeadLetters::AddObserver(Observer observer) {
 }
 
 void DeadLetters::RemoveObserver(int id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   observers_.erase(std::remove_if(observers_.begin(), observers_.end(),
                                   [id](const auto& o) { return o.first == id; }),
                    observers_.end());

@@ -17,7 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "framework/base/mutex.h"
 
 namespace troupe {
 
@@ -46,7 +46,7 @@ class DeadLetters {
  private:
   std::atomic<uint64_t> count_{0};
   std::atomic<bool> has_observers_{false};
-  absl::Mutex mu_;
+  Mutex mu_;
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::pair<int, Observer>> observers_ ABSL_GUARDED_BY(mu_);
 };

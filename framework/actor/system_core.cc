@@ -58,7 +58,7 @@ absl::StatusOr<CellRef> SystemCore::Spawn(std::unique_ptr<ActorBase> behavior,
     cell = make_cell();
     parent->AdoptChild(cell);  // the parent's turn is running: it stops the child when it stops
   } else {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (shutting_down_.load(std::memory_order_acquire)) {
       live_.fetch_sub(1, std::memory_order_acq_rel);
       return absl::FailedPreconditionError("the actor system is shutting down");
@@ -82,7 +82,7 @@ void SystemCore::Undeliverable(Envelope* e, uint64_t target_id) {
 
 void SystemCore::OnTerminated(ActorCell* cell, bool top_level) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = names_of_.find(cell);
     if (it != names_of_.end()) {
       for (const std::string& name : it->second) names_.erase(name);
@@ -107,7 +107,7 @@ absl::Status SystemCore::Register(std::string name, const CellRef& cell,
                                   const void* protocol_id) {
   if (name.empty()) return absl::InvalidArgumentError("an actor name must not be empty");
   if (!cell) return absl::InvalidArgumentError("cannot register an empty ActorRef");
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (cell->stopped()) {
     return absl::FailedPreconditionError(absl::StrCat("cannot register '", name,
                                                       "': the actor has stopped"));
@@ -122,7 +122,7 @@ absl::Status SystemCore::Register(std::string name, const CellRef& cell,
 
 absl::StatusOr<CellRef> SystemCore::Lookup(absl::string_view name,
                                            const void* protocol_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = names_.find(name);
   if (it == names_.end()) {
     return absl::NotFoundError(absl::StrCat("no actor is registered as '", name, "'"));
@@ -135,7 +135,7 @@ absl::StatusOr<CellRef> SystemCore::Lookup(absl::string_view name,
 }
 
 absl::Status SystemCore::Unregister(absl::string_view name) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = names_.find(name);
   if (it == names_.end()) {
     return absl::NotFoundError(absl::StrCat("no actor is registered as '", name, "'"));
@@ -150,7 +150,7 @@ absl::Status SystemCore::Unregister(absl::string_view name) {
 void SystemCore::BeginShutdown() {
   std::vector<CellRef> to_stop;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     shutting_down_.store(true, std::memory_order_release);
     for (ActorCell* cell : top_level_) to_stop.emplace_back(cell);
   }

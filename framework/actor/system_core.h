@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "framework/base/mutex.h"
 #include "framework/actor/actor_cell.h"
 #include "framework/actor/dead_letters.h"
 #include "framework/scheduler/scheduler.h"
@@ -90,7 +90,7 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   std::atomic<uint64_t> failures_{0};
   std::atomic<bool> shutting_down_{false};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   // Live top-level cells (no reference: each is removed here before its last reference goes).
   absl::flat_hash_set<ActorCell*> top_level_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Registration> names_ ABSL_GUARDED_BY(mu_);

@@ -22,12 +22,12 @@ bool IdleSet::StopSearching() {
 }
 
 int IdleSet::PopSleeperToWake(bool force) {
-  // Pairs with the fence in the parking worker's re-check (Dekker): either we see it asleep or
-  // it sees the work we published before calling this.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  uint32_t s = state_.load(std::memory_order_seq_cst);
+  // A read-modify-write (not a plain load), as tokio does: it is ordered with the parking
+  // worker's RMW in Park(), so either we see that worker asleep, or it sees the work we
+  // published before calling this when it re-checks the queues.
+  uint32_t s = state_.fetch_add(0, std::memory_order_seq_cst);
   if (!force && (Searching(s) != 0 || Awake(s) >= num_workers_)) return -1;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   s = state_.load(std::memory_order_seq_cst);
   if (!force && Searching(s) != 0) return -1;
   if (sleepers_.empty()) return -1;
@@ -38,7 +38,7 @@ int IdleSet::PopSleeperToWake(bool force) {
 }
 
 bool IdleSet::Park(int worker, bool was_searching) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const uint32_t dec = kOneAwake | (was_searching ? kOneSearching : 0);
   const uint32_t prev = state_.fetch_sub(dec, std::memory_order_seq_cst);
   sleepers_.push_back(worker);
@@ -46,7 +46,7 @@ bool IdleSet::Park(int worker, bool was_searching) {
 }
 
 bool IdleSet::Unparked(int worker) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = std::find(sleepers_.begin(), sleepers_.end(), worker);
   if (it == sleepers_.end()) return true;  // popped by a waker, who counted us as searching
   sleepers_.erase(it);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "framework/base/mutex.h"
 
 namespace troupe {
 
@@ -47,7 +47,7 @@ class IdleSet {
 
   const int num_workers_;
   std::atomic<uint32_t> state_;  // awake << 16 | searching
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<int> sleepers_ ABSL_GUARDED_BY(mu_);
 };
 

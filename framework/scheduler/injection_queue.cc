@@ -14,7 +14,7 @@ void InjectionQueue::PushChain(Schedulable* first) {
     last = last->next_scheduled;
     ++n;
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (tail_ != nullptr) {
     tail_->next_scheduled = first;
   } else {
@@ -26,7 +26,7 @@ void InjectionQueue::PushChain(Schedulable* first) {
 
 Schedulable* InjectionQueue::Pop() {
   if (Empty()) return nullptr;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Schedulable* item = head_;
   if (item == nullptr) return nullptr;
   head_ = item->next_scheduled;

@@ -10,7 +10,7 @@
 #include <cstddef>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "framework/base/mutex.h"
 #include "framework/scheduler/schedulable.h"
 
 namespace troupe {
@@ -26,7 +26,7 @@ class InjectionQueue {
   size_t Size() const { return size_.load(std::memory_order_acquire); }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   Schedulable* head_ ABSL_GUARDED_BY(mu_) = nullptr;
   Schedulable* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::atomic<size_t> size_{0};

@@ -228,7 +228,7 @@ void WorkStealingScheduler::Park(Worker& w) {
   w.searching = false;
   if (idle_.Park(w.index, was_searching)) {
     // We were the last searcher: work published while we were giving up must not strand.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // (IdleSet::Park's read-modify-write orders this re-check after our registration.)
     if (AnyWorkVisible()) WakeOne();
   }
   if (!shutdown_.load(std::memory_order_acquire)) {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "absl/synchronization/notification.h"
+#include "framework/base/notification.h"
 #include "absl/time/clock.h"
 
 namespace troupe {
@@ -132,27 +132,27 @@ TEST(WorkStealingSchedulerTest, ChainedSchedulingRunsInLifoSlot) {
 
 TEST(WorkStealingSchedulerTest, TimersFireOnWorkersInOrder) {
   WorkStealingScheduler scheduler({.threads = 2});
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<int> order;
-  absl::Notification all;
+  Notification all;
   const absl::Time now = scheduler.Now();
   for (int i : {3, 1, 2}) {
     scheduler.AddTimer(now + absl::Milliseconds(10 * i), absl::ZeroDuration(), [&, i] {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       order.push_back(i);
       EXPECT_TRUE(scheduler.IsWorkerThread());
       if (order.size() == 3) all.Notify();
     });
   }
   ASSERT_TRUE(all.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  absl::MutexLock lock(&mu);
+  MutexLock lock(&mu);
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
   EXPECT_FALSE(scheduler.IsWorkerThread());
 }
 
 TEST(WorkStealingSchedulerTest, AnEarlierTimerWakesAParkedWorker) {
   WorkStealingScheduler scheduler({.threads = 1});
-  absl::Notification fired;
+  Notification fired;
   scheduler.AddTimer(scheduler.Now() + absl::Hours(1), absl::ZeroDuration(), [] {});
   absl::SleepFor(absl::Milliseconds(50));  // the worker parks until the one-hour timer
   const absl::Time start = absl::Now();

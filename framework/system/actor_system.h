@@ -76,11 +76,11 @@ class ActorSystem {
   // Spawns a top-level actor of type A constructed from `args`.
   // RESOURCE_EXHAUSTED: max_actors reached; FAILED_PRECONDITION: shutting down.
   template <typename A, typename... Args>
-  absl::StatusOr<ActorRef<typename A::Protocol>> Spawn(Args&&... args) {
+  absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
     auto cell = core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), TypeName<A>(),
                              nullptr);
     if (!cell.ok()) return cell.status();
-    return ActorRef<typename A::Protocol>::FromCell(*std::move(cell));
+    return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
   }
 
   // Sends request `msg` from outside the system. The future yields the reply, the responder's

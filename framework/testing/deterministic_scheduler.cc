@@ -8,7 +8,7 @@ DeterministicScheduler::DeterministicScheduler(int budget, absl::Time start)
     : budget_(budget), now_(start) {}
 
 void DeterministicScheduler::Schedule(Schedulable* s) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   queue_.push_back(s);
 }
 
@@ -18,14 +18,14 @@ TimerHandle DeterministicScheduler::AddTimer(absl::Time deadline, absl::Duration
 }
 
 absl::Time DeterministicScheduler::Now() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return now_;
 }
 
 bool DeterministicScheduler::RunOne() {
   Schedulable* s;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (queue_.empty()) return false;
     s = queue_.front();
     queue_.pop_front();
@@ -47,7 +47,7 @@ size_t DeterministicScheduler::RunUntilIdle() {
 void DeterministicScheduler::AdvanceClock(absl::Duration d) {
   absl::Time now;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     now_ += d;
     now = now_;
   }
@@ -55,7 +55,7 @@ void DeterministicScheduler::AdvanceClock(absl::Duration d) {
 }
 
 size_t DeterministicScheduler::runnable() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 

@@ -18,7 +18,7 @@
 #include <functional>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "framework/base/mutex.h"
 #include "absl/time/time.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/timer/timer_queue.h"
@@ -51,7 +51,7 @@ class DeterministicScheduler final : public Scheduler {
 
  private:
   const int budget_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<Schedulable*> queue_ ABSL_GUARDED_BY(mu_);
   absl::Time now_ ABSL_GUARDED_BY(mu_);
   TimerQueue timers_;

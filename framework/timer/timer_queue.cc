@@ -50,7 +50,7 @@ TimerHandle TimerQueue::Add(absl::Time deadline, absl::Duration period,
   entry->deadline = deadline;
   entry->period = period;
   entry->callback = std::move(callback);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   entry->seq = next_seq_++;
   heap_.push_back(entry);
   std::push_heap(heap_.begin(), heap_.end(), Later());
@@ -64,7 +64,7 @@ int TimerQueue::FireDue(absl::Time now) {
   if (absl::ToUnixNanos(now) < next_deadline_ns_.load(std::memory_order_acquire)) return 0;
   std::vector<std::shared_ptr<TimerEntry>> due;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     while (!heap_.empty() && heap_.front()->deadline <= now) {
       std::pop_heap(heap_.begin(), heap_.end(), Later());
       due.push_back(std::move(heap_.back()));
@@ -94,7 +94,7 @@ int TimerQueue::FireDue(absl::Time now) {
         const int64_t missed = (now - entry->deadline) / entry->period + 1;
         entry->deadline += entry->period * missed;
       }
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       entry->seq = next_seq_++;
       heap_.push_back(std::move(entry));
       std::push_heap(heap_.begin(), heap_.end(), Later());
@@ -112,7 +112,7 @@ absl::Time TimerQueue::NextDeadline() const {
 size_t TimerQueue::Clear() {
   std::vector<std::shared_ptr<TimerEntry>> dropped;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     dropped.swap(heap_);
     PublishNextLocked();
   }
@@ -120,7 +120,7 @@ size_t TimerQueue::Clear() {
 }
 
 size_t TimerQueue::Size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return heap_.size();
 }
 

@@ -20,7 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "framework/base/mutex.h"
 #include "absl/time/time.h"
 
 namespace troupe {
@@ -75,7 +75,7 @@ class TimerQueue {
   };
   void PublishNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::shared_ptr<internal::TimerEntry>> heap_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> next_deadline_ns_{INT64_MAX};
