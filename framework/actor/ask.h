@@ -19,7 +19,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/base/thread_annotations.h"
 #include "framework/actor/actor_cell.h"
+#include "framework/base/mutex.h"
+#include "framework/timer/timer_queue.h"
 #include "framework/message/envelope.h"
 
 namespace troupe {
@@ -44,8 +47,19 @@ class AskState {
   // Delivers `result` if nothing was delivered yet. Returns false if it was too late.
   bool TryComplete(absl::StatusOr<R> result) {
     if (done_.exchange(true, std::memory_order_acq_rel)) return false;
+    CancelTimer();
     Deliver(std::move(result));
     return true;
+  }
+
+  // The deadline timer, cancelled on completion so an answered ask frees its timer entry.
+  void SetTimer(TimerHandle timer) {
+    MutexLock lock(&timer_mu_);
+    if (done()) {
+      timer.Cancel();  // completed before the timer was stored
+      return;
+    }
+    timer_ = std::move(timer);
   }
   bool done() const { return done_.load(std::memory_order_acquire); }
 
@@ -53,8 +67,16 @@ class AskState {
   virtual void Deliver(absl::StatusOr<R> result) = 0;
 
  private:
+  void CancelTimer() {
+    MutexLock lock(&timer_mu_);
+    timer_.Cancel();
+    timer_ = TimerHandle();  // the timer's callback refers to us: break the cycle
+  }
+
   std::atomic<int> refs_{1};
   std::atomic<bool> done_{false};
+  Mutex timer_mu_;
+  TimerHandle timer_ ABSL_GUARDED_BY(timer_mu_);
 };
 
 // Counted pointer to an AskState.
@@ -181,11 +203,14 @@ template <typename T, typename R, typename M>
 void SendRequest(ActorCell* target, uint32_t tag, M&& msg, absl::Duration timeout,
                  AskStateRef<R> state) {
   Scheduler& scheduler = target->scheduler();
-  scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
-    state->TryComplete(absl::DeadlineExceededError(
-        "no reply within " + absl::FormatDuration(timeout)));
-  });
-  target->Enqueue(new RequestEnvelope<T, R>(tag, std::forward<M>(msg), Promise<R>(state)));
+  // The timer's callback holds a reference until the entry leaves the heap; completion cancels it.
+  AskState<R>* raw = state.get();
+  raw->SetTimer(scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(),
+                                   [state, timeout] {
+                                     state->TryComplete(absl::DeadlineExceededError(
+                                         "no reply within " + absl::FormatDuration(timeout)));
+                                   }));
+  target->Enqueue(new RequestEnvelope<T, R>(tag, std::forward<M>(msg), Promise<R>(std::move(state))));
 }
 
 }  // namespace internal

@@ -120,6 +120,18 @@ TEST(AskTest, PendingRequestsFailWhenTheResponderStops) {
   EXPECT_THAT(queued.get(), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST(AskTest, AnsweredAsksDoNotKeepTheirTimersUntilTheDeadline) {
+  TestSystem t;
+  auto calc = t.system().Spawn<Calculator>().value();
+  for (int i = 0; i < 20000; ++i) {
+    auto r = t.system().Ask(calc, Add{i, 1}, absl::Hours(1));
+    t.RunUntilIdle();
+    ASSERT_THAT(r.get(), IsOkAndHolds(i + 1));
+  }
+  // Each answered ask cancels its timer; cancelled timers are compacted away.
+  EXPECT_LT(t.scheduler().pending_timers(), 2100u);
+}
+
 TEST(AskTest, EmptyRefAskFailsWithNotFound) {
   TestSystem t;
   ActorRef<CalcProtocol> empty;

@@ -15,6 +15,7 @@ struct TimerEntry {
   // Cancel() that returns true guarantees the callback does not run afterwards.
   enum State : int { kPending, kFired, kCancelled };
   std::atomic<int> state{kPending};
+  std::shared_ptr<TimerQueueCounters> counters;
 };
 
 }  // namespace internal
@@ -24,8 +25,12 @@ using internal::TimerEntry;
 bool TimerHandle::Cancel() {
   if (entry_ == nullptr) return false;
   int expected = TimerEntry::kPending;
-  return entry_->state.compare_exchange_strong(expected, TimerEntry::kCancelled,
-                                               std::memory_order_acq_rel);
+  if (!entry_->state.compare_exchange_strong(expected, TimerEntry::kCancelled,
+                                             std::memory_order_acq_rel)) {
+    return false;
+  }
+  entry_->counters->cancelled.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 bool TimerHandle::active() const {
@@ -50,7 +55,9 @@ TimerHandle TimerQueue::Add(absl::Time deadline, absl::Duration period,
   entry->deadline = deadline;
   entry->period = period;
   entry->callback = std::move(callback);
+  entry->counters = counters_;
   MutexLock lock(&mu_);
+  CompactLocked();
   entry->seq = next_seq_++;
   heap_.push_back(entry);
   std::push_heap(heap_.begin(), heap_.end(), Later());
@@ -58,6 +65,23 @@ TimerHandle TimerQueue::Add(absl::Time deadline, absl::Duration period,
   if (earliest_changed != nullptr) *earliest_changed = first;
   if (first) PublishNextLocked();
   return TimerHandle(std::move(entry));
+}
+
+void TimerQueue::CompactLocked() {
+  constexpr size_t kMinSizeToCompact = 1024;
+  const int64_t cancelled = counters_->cancelled.load(std::memory_order_relaxed);
+  if (heap_.size() < kMinSizeToCompact || cancelled * 2 < static_cast<int64_t>(heap_.size())) {
+    return;
+  }
+  int64_t removed = 0;
+  std::erase_if(heap_, [&removed](const std::shared_ptr<TimerEntry>& e) {
+    const bool gone = e->state.load(std::memory_order_acquire) == TimerEntry::kCancelled;
+    removed += gone;
+    return gone;
+  });
+  std::make_heap(heap_.begin(), heap_.end(), Later());
+  counters_->cancelled.fetch_sub(removed, std::memory_order_relaxed);
+  PublishNextLocked();
 }
 
 int TimerQueue::FireDue(absl::Time now) {
@@ -77,17 +101,29 @@ int TimerQueue::FireDue(absl::Time now) {
     const bool periodic = entry->period > absl::ZeroDuration();
     if (periodic) {
       // A periodic timer stays kPending; a Cancel() racing with this firing stops the next.
-      if (entry->state.load(std::memory_order_acquire) != TimerEntry::kPending) continue;
+      if (entry->state.load(std::memory_order_acquire) != TimerEntry::kPending) {
+        counters_->cancelled.fetch_sub(1, std::memory_order_relaxed);  // left the heap
+        continue;
+      }
     } else {
       int expected = TimerEntry::kPending;
       if (!entry->state.compare_exchange_strong(expected, TimerEntry::kFired,
                                                 std::memory_order_acq_rel)) {
-        continue;  // cancelled
+        counters_->cancelled.fetch_sub(1, std::memory_order_relaxed);  // left the heap
+        continue;
       }
     }
     entry->callback();
     ++fired;
-    if (periodic && entry->state.load(std::memory_order_acquire) == TimerEntry::kPending) {
+    if (!periodic) {
+      entry->callback = nullptr;  // free what it captured now; handles may keep the entry
+      continue;
+    }
+    if (periodic && entry->state.load(std::memory_order_acquire) != TimerEntry::kPending) {
+      counters_->cancelled.fetch_sub(1, std::memory_order_relaxed);  // cancelled by its callback
+      continue;
+    }
+    if (periodic) {
       // Re-arm from the scheduled deadline (no drift); skip periods that were missed entirely.
       entry->deadline += entry->period;
       if (entry->deadline <= now) {
@@ -114,6 +150,7 @@ size_t TimerQueue::Clear() {
   {
     MutexLock lock(&mu_);
     dropped.swap(heap_);
+    counters_->cancelled.store(0, std::memory_order_relaxed);
     PublishNextLocked();
   }
   return dropped.size();  // callbacks are destroyed here, outside the lock

@@ -5,8 +5,10 @@
 // calls FireDue(), outside the queue's lock, so they may add or cancel timers. They must be
 // short (in troupe they only send a message).
 //
-// Cancellation is lazy: a cancelled entry stays in the heap until its deadline and is then
-// dropped without running. Timers with equal deadlines fire in the order they were added.
+// Cancellation is lazy: a cancelled entry stays in the heap until its deadline, or until
+// cancelled entries make up more than half of a large heap, which is then compacted. So memory
+// stays proportional to the live timers even when most timers are cancelled (an ask's timeout
+// is cancelled by its reply). Timers with equal deadlines fire in the order they were added.
 //
 // Thread safety: all methods from any thread. TimerHandle is a cheap, copyable, thread-safe
 // handle; it may outlive the queue.
@@ -27,6 +29,12 @@ namespace troupe {
 
 namespace internal {
 struct TimerEntry;
+// Shared by a queue and its entries, so a handle that outlives the queue can still cancel.
+struct TimerQueueCounters {
+  // Cancelled entries still in the heap. A heuristic for compaction: a Cancel() racing with a
+  // Clear() may leave it off by a few, never unsafe.
+  std::atomic<int64_t> cancelled{0};
+};
 }  // namespace internal
 
 class TimerHandle {
@@ -74,11 +82,14 @@ class TimerQueue {
                     const std::shared_ptr<internal::TimerEntry>& b) const;
   };
   void PublishNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable Mutex mu_;
   std::vector<std::shared_ptr<internal::TimerEntry>> heap_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> next_deadline_ns_{INT64_MAX};
+  const std::shared_ptr<internal::TimerQueueCounters> counters_ =
+      std::make_shared<internal::TimerQueueCounters>();
 };
 
 }  // namespace troupe

@@ -1,6 +1,7 @@
 #include "framework/timer/timer_queue.h"
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,6 +91,26 @@ TEST(TimerQueueTest, ReportsWhenANewTimerBecomesTheEarliest) {
   EXPECT_TRUE(changed);
   EXPECT_EQ(q.Clear(), 3u);
   EXPECT_EQ(q.NextDeadline(), absl::InfiniteFuture());
+}
+
+TEST(TimerQueueTest, CancelledTimersAreCompactedAwayLongBeforeTheirDeadline) {
+  TimerQueue q;
+  for (int i = 0; i < 100000; ++i) {
+    q.Add(kT0 + absl::Hours(1), absl::ZeroDuration(), [] {}).Cancel();
+  }
+  // Without compaction all 100000 would wait an hour in the heap.
+  EXPECT_LT(q.Size(), 2100u);
+  TimerHandle live = q.Add(kT0 + absl::Hours(1), absl::ZeroDuration(), [] {});
+  EXPECT_TRUE(live.active());
+}
+
+TEST(TimerQueueTest, FiredOneShotReleasesWhatItCaptured) {
+  TimerQueue q;
+  auto resource = std::make_shared<int>(7);
+  std::weak_ptr<int> weak = resource;
+  TimerHandle h = q.Add(kT0, absl::ZeroDuration(), [r = std::move(resource)] { (void)r; });
+  q.FireDue(kT0);
+  EXPECT_TRUE(weak.expired());  // although the handle still refers to the entry
 }
 
 TEST(TimerQueueTest, ConcurrentAddCancelFire) {
