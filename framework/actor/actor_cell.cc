@@ -13,7 +13,7 @@ namespace {
 struct StopSignal {};
 
 struct ChildStopped {
-  ActorCell* child;  // not a reference: the parent's children_ set holds the reference
+  ActorCell* child;  // not a reference: the parent's child list holds one
 };
 
 template <typename T, typename... Args>
@@ -68,7 +68,21 @@ void ActorCell::SetBehavior(std::unique_ptr<ActorBase> behavior) {
 
 void ActorCell::AdoptChild(ActorCell* child) {
   child->Ref();
-  children_.insert(child);
+  child->prev_sibling_ = nullptr;
+  child->next_sibling_ = first_child_;
+  if (first_child_ != nullptr) first_child_->prev_sibling_ = child;
+  first_child_ = child;
+}
+
+void ActorCell::UnlinkChild(ActorCell* child) {
+  if (child->prev_sibling_ != nullptr) {
+    child->prev_sibling_->next_sibling_ = child->next_sibling_;
+  } else {
+    first_child_ = child->next_sibling_;
+  }
+  if (child->next_sibling_ != nullptr) child->next_sibling_->prev_sibling_ = child->prev_sibling_;
+  child->prev_sibling_ = child->next_sibling_ = nullptr;
+  child->Unref();
 }
 
 void ActorCell::TrackTimer(TimerHandle handle) {
@@ -95,8 +109,8 @@ void ActorCell::Deliver(Envelope* e) {
         stop_requested_ = true;
         break;
       case kChildStoppedTag: {
-        ActorCell* child = static_cast<MessageEnvelope<ChildStopped>*>(e)->payload.child;
-        if (children_.erase(child) > 0) child->Unref();
+        // The child is still listed: only this handler (or our Terminate) unlinks it.
+        UnlinkChild(static_cast<MessageEnvelope<ChildStopped>*>(e)->payload.child);
         break;
       }
       case kClosureTag:
@@ -149,11 +163,11 @@ RunOutcome ActorCell::Run(int budget) {
 void ActorCell::Terminate() {
   for (TimerHandle& t : timers_) t.Cancel();
   timers_.clear();
-  for (ActorCell* child : children_) {
+  while (first_child_ != nullptr) {
+    ActorCell* child = first_child_;
     child->RequestStop();
-    child->Unref();
+    UnlinkChild(child);
   }
-  children_.clear();
 
   if (behavior_ != nullptr) {
     try {

@@ -23,7 +23,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "framework/mailbox/mailbox.h"
 #include "framework/message/envelope.h"
@@ -103,6 +102,7 @@ class ActorCell final : public Schedulable {
 
  private:
   void Deliver(Envelope* e);
+  void UnlinkChild(ActorCell* child);
   void Fail(std::exception_ptr error, std::string_view while_doing);
   void Terminate();
 
@@ -115,7 +115,11 @@ class ActorCell final : public Schedulable {
   // Owner-only state.
   std::unique_ptr<ActorBase> behavior_;
   CellRef parent_;
-  absl::flat_hash_set<ActorCell*> children_;  // each holds one reference
+  // Children: an intrusive doubly-linked list through the children's sibling links, which
+  // only this (the parent's) turn touches. Each listed child holds one reference.
+  ActorCell* first_child_ = nullptr;
+  ActorCell* prev_sibling_ = nullptr;  // owned by the parent's turn
+  ActorCell* next_sibling_ = nullptr;  // owned by the parent's turn
   std::vector<TimerHandle> timers_;
   size_t timers_pruned_at_ = 16;
   bool started_ = false;

@@ -52,7 +52,7 @@ class ActorContext {
   template <typename A, typename... Args>
   absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
     auto cell = cell_->system().Spawn(std::make_unique<A>(std::forward<Args>(args)...),
-                                      TypeName<A>(), cell_);
+                                      kTypeName<A>, cell_);
     if (!cell.ok()) return cell.status();
     return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
   }
@@ -138,7 +138,7 @@ class ActorContext {
   static void SendRequest(const ActorRef<P>& to, M&& msg, absl::Duration timeout,
                           internal::AskStateRef<R> state) {
     if (!to) {
-      internal::RecordUnaddressed(TypeName<T>());
+      internal::RecordUnaddressed(kTypeName<T>);
       state->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
       return;
     }

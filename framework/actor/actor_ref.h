@@ -49,7 +49,7 @@ class ActorRef {
     static_assert(!P::template EntryOf<T>::kIsRequest,
                   "this message is a Request<> in the Protocol: send it with Ask()");
     if (!cell_) {
-      internal::RecordUnaddressed(TypeName<T>());
+      internal::RecordUnaddressed(kTypeName<T>);
       return;
     }
     cell_->Enqueue(new MessageEnvelope<T>(P::template kTagOf<T>, std::forward<M>(msg)));

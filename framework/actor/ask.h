@@ -194,7 +194,7 @@ struct RequestEnvelope final : Envelope {
     static_cast<RequestEnvelope*>(e)->reply.Fail(
         absl::NotFoundError("the target actor has stopped"));
   }
-  static constexpr MessageInfo kInfo{TypeName<T>(), &Destroy, &Undeliverable};
+  static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, &Undeliverable};
 };
 
 // Sends request `msg` (tag `tag`) to `target`; `state` completes with DEADLINE_EXCEEDED if

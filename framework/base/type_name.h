@@ -19,6 +19,10 @@ constexpr std::string_view TypeName() {
   return name.substr(0, end);
 }
 
+// The same, guaranteed to be computed at compile time (use this on hot paths).
+template <typename T>
+inline constexpr std::string_view kTypeName = TypeName<T>();
+
 }  // namespace troupe
 
 #endif  // FRAMEWORK_BASE_TYPE_NAME_H_

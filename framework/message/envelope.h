@@ -53,7 +53,7 @@ struct MessageEnvelope final : Envelope {
   T payload;
 
   static void Destroy(Envelope* e) { delete static_cast<MessageEnvelope*>(e); }
-  static constexpr MessageInfo kInfo{TypeName<T>(), &Destroy, nullptr};
+  static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, nullptr};
 };
 
 inline void DestroyEnvelope(Envelope* e) { e->info->destroy(e); }

@@ -77,7 +77,7 @@ class ActorSystem {
   // RESOURCE_EXHAUSTED: max_actors reached; FAILED_PRECONDITION: shutting down.
   template <typename A, typename... Args>
   absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
-    auto cell = core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), TypeName<A>(),
+    auto cell = core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), kTypeName<A>,
                              nullptr);
     if (!cell.ok()) return cell.status();
     return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
@@ -97,7 +97,7 @@ class ActorSystem {
     std::future<absl::StatusOr<R>> future = state->future();
     internal::AskStateRef<R> ref(state, /*adopt=*/true);
     if (!to) {
-      internal::RecordUnaddressed(TypeName<T>());
+      internal::RecordUnaddressed(kTypeName<T>);
       ref->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
     } else {
       internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg),
