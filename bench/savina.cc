@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ ABSL_FLAG(std::string, bench, "all", "pingpong | ring | fanin | fjthrput | creat
 ABSL_FLAG(int64_t, n, 0, "messages (or actors for create); 0 = the workload's default");
 ABSL_FLAG(int, threads, 2, "worker threads");
 ABSL_FLAG(int, reps, 1, "repetitions of each workload");
+ABSL_FLAG(int, spin_us, 50, "how long an idle worker spins before parking (ActorSystemOptions)");
 
 namespace troupe::bench {
 namespace {
@@ -71,6 +73,7 @@ double PingPong(ActorSystem& system, int64_t n) {
   ActorRef<PingProtocol> ping_ref;
   auto pong = system.Spawn<Pong>(&ping_ref).value();
   ping_ref = system.Spawn<Ping>(pong, n / 2, &done).value();
+  absl::SleepFor(absl::Milliseconds(20));  // let the start hooks run (as in the CAF peer)
   const absl::Time start = absl::Now();
   ping_ref.Tell(Go{});
   done.WaitForNotification();
@@ -162,6 +165,7 @@ double FanIn(ActorSystem& system, int64_t n) {
   auto receiver = system.Spawn<Receiver>(per * kProducers, &done).value();
   std::vector<ActorRef<ProducerProtocol>> producers;
   for (int i = 0; i < kProducers; ++i) producers.push_back(system.Spawn<Producer>(receiver, per).value());
+  absl::SleepFor(absl::Milliseconds(20));
   const absl::Time start = absl::Now();
   for (auto& p : producers) p.Tell(Go{});
   done.WaitForNotification();
@@ -296,8 +300,8 @@ int64_t Hundreds(int64_t n) { return n / 100 * 100; }
 int64_t Sixties(int64_t n) { return n / 60 * 60; }
 
 const Workload kWorkloads[] = {
-    {"pingpong", 2'000'000, &PingPong, &Even},  {"ring", 2'000'000, &Ring, &Same},
-    {"fanin", 2'000'000, &FanIn, &Hundreds},    {"fjthrput", 1'200'000, &FjThrput, &Sixties},
+    {"pingpong", 10'000'000, &PingPong, &Even},  {"ring", 10'000'000, &Ring, &Same},
+    {"fanin", 10'000'000, &FanIn, &Hundreds},    {"fjthrput", 6'000'000, &FjThrput, &Sixties},
     {"create", 200'000, &Create, &Same},
 };
 
@@ -310,9 +314,23 @@ int Main() {
     if (which != "all" && which != w.name) continue;
     matched = true;
     const int64_t n = w.effective_n(absl::GetFlag(FLAGS_n) > 0 ? absl::GetFlag(FLAGS_n) : w.default_n);
+    if (n <= 0) {
+      std::fprintf(stderr, "--n=%lld is too small for %s\n",
+                   static_cast<long long>(absl::GetFlag(FLAGS_n)), w.name);
+      return 2;
+    }
     for (int rep = 0; rep < reps; ++rep) {
-      ActorSystem system({.threads = threads});
+      ActorSystem system({.threads = threads,
+                          .max_actors = static_cast<size_t>(n) + 1000,  // create spawns n at once
+                          .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us))});
       const double seconds = w.run(system, n);
+      if (getenv("TROUPE_BENCH_STATS") != nullptr) {
+        const SchedulerStats st = system.stats().scheduler;
+        std::fprintf(stderr, "  turns=%llu lifo=%llu steals=%llu stolen=%llu injected=%llu parks=%llu\n",
+                     (unsigned long long)st.turns, (unsigned long long)st.lifo_turns,
+                     (unsigned long long)st.steals, (unsigned long long)st.stolen,
+                     (unsigned long long)st.injected, (unsigned long long)st.parks);
+      }
       std::printf("%s n=%lld threads=%d seconds=%.4f msgs_per_s=%.0f\n", w.name,
                   static_cast<long long>(n), threads, seconds, n / seconds);
       std::fflush(stdout);

@@ -135,6 +135,9 @@ RunOutcome ActorCell::Run(int budget) {
       Fail(std::current_exception(), "OnStart");
     }
   }
+  // Take what arrived since the last turn, so a stop signal waits at most one turn even behind
+  // a backlog already taken in.
+  mailbox_.Fetch();
   if (!stop_requested_) {
     for (int i = 0; i < budget; ++i) {
       Envelope* e = mailbox_.Pop();

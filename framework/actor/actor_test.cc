@@ -252,5 +252,20 @@ TEST(ActorTest, BudgetBoundsMessagesPerTurn) {
   EXPECT_THAT(journal, ElementsAre("busy", "busy", "busy", "other", "busy", "busy", "busy", "busy"));
 }
 
+TEST(ActorTest, StopOvertakesABacklogAlreadyTakenIntoTheActor) {
+  Journal journal;
+  TestSystem t({.budget = 10});
+  auto busy = t.system().Spawn<Ticker>("t", &journal).value();
+  t.RunUntilIdle();
+  for (int i = 0; i < 100; ++i) busy.Tell(Tick{});
+  ASSERT_TRUE(t.RunOne());  // one turn: the whole backlog is taken, 10 handled
+  EXPECT_EQ(journal.size(), 10u);
+  busy.Stop();
+  t.RunUntilIdle();
+  // The stop is seen at the next turn, not after the other 90 messages.
+  EXPECT_EQ(journal.size(), 10u);
+  EXPECT_EQ(t.system().dead_letters().count(), 90u);
+}
+
 }  // namespace
 }  // namespace troupe

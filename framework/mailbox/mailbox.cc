@@ -6,7 +6,8 @@
 //     idle period.
 //  3. kClosed is terminal: once set, no push succeeds and nothing else is ever stored.
 //  4. Envelopes on the shared stack are newest-first; TakeStack reverses them so each
-//     priority's cache is oldest-first, keeping per-producer FIFO order.
+//     priority's cache is oldest-first, keeping per-producer FIFO order. A new batch is newer
+//     than everything already cached, so it is appended behind it.
 //  5. Memory order: a push is a release CAS publishing the envelope's contents; the consumer
 //     takes the stack with an acquire exchange. TryMarkIdle's CAS is acq_rel so that the next
 //     turn (scheduled by a producer that read kIdle) sees everything the last turn wrote.
@@ -34,11 +35,10 @@ Mailbox::PushResult Mailbox::Push(Envelope* e) {
 }
 
 void Mailbox::TakeStack(Envelope* stack) {
-  // Reverse the newest-first stack into two oldest-first chains, then append them.
+  // One read-only walk (newest first): user envelopes are recorded in scratch_, the rare system
+  // envelopes are relinked into an oldest-first chain.
   Envelope* sys = nullptr;
   Envelope* sys_last = nullptr;
-  Envelope* user = nullptr;
-  Envelope* user_last = nullptr;
   while (stack != nullptr) {
     Envelope* next = stack->next;
     if (stack->priority == Priority::kSystem) {
@@ -46,9 +46,7 @@ void Mailbox::TakeStack(Envelope* stack) {
       stack->next = sys;
       sys = stack;
     } else {
-      if (user == nullptr) user_last = stack;
-      stack->next = user;
-      user = stack;
+      scratch_.push_back(stack);
     }
     stack = next;
   }
@@ -60,13 +58,13 @@ void Mailbox::TakeStack(Envelope* stack) {
     }
     system_tail_ = sys_last;
   }
-  if (user != nullptr) {
-    if (user_tail_ != nullptr) {
-      user_tail_->next = user;
-    } else {
-      user_head_ = user;
+  if (!scratch_.empty()) {
+    if (user_pos_ == user_.size()) {
+      user_.clear();
+      user_pos_ = 0;
     }
-    user_tail_ = user_last;
+    user_.insert(user_.end(), scratch_.rbegin(), scratch_.rend());
+    scratch_.clear();
   }
 }
 
@@ -77,19 +75,37 @@ void Mailbox::Fetch() {
 }
 
 Envelope* Mailbox::Pop() {
-  if (system_head_ == nullptr && user_head_ == nullptr) Fetch();
+  if (system_head_ == nullptr && user_pos_ == user_.size()) Fetch();
   Envelope* e = system_head_;
   if (e != nullptr) {
     system_head_ = e->next;
     if (system_head_ == nullptr) system_tail_ = nullptr;
-  } else {
-    e = user_head_;
-    if (e == nullptr) return nullptr;
-    user_head_ = e->next;
-    if (user_head_ == nullptr) user_tail_ = nullptr;
+    e->next = nullptr;
+    return e;
+  }
+  if (user_pos_ == user_.size()) {
+    ReleaseDrainedArrays();
+    return nullptr;
+  }
+  e = user_[user_pos_++];
+  // The envelope kPrefetchDistance ahead is likely out of cache: start loading it now.
+  constexpr size_t kPrefetchDistance = 4;
+  if (user_pos_ + kPrefetchDistance < user_.size()) {
+    __builtin_prefetch(user_[user_pos_ + kPrefetchDistance]);
   }
   e->next = nullptr;
   return e;
+}
+
+void Mailbox::ReleaseDrainedArrays() {
+  // After a large backlog, give the memory back rather than keeping it per (idle) actor.
+  constexpr size_t kKeepCapacity = 256;
+  user_.clear();
+  user_pos_ = 0;
+  if (user_.capacity() > kKeepCapacity) {
+    std::vector<Envelope*>().swap(user_);
+    std::vector<Envelope*>().swap(scratch_);
+  }
 }
 
 bool Mailbox::TryMarkIdle() {
@@ -101,14 +117,18 @@ bool Mailbox::TryMarkIdle() {
 Envelope* Mailbox::Close() {
   Envelope* stack = head_.exchange(ClosedMarker(), std::memory_order_acq_rel);
   if (IsEnvelope(stack)) TakeStack(stack);
-  // System envelopes first, then user envelopes.
+  // One chain: system envelopes first, then user envelopes, each oldest first.
   Envelope* all = system_head_;
-  if (all != nullptr) {
-    system_tail_->next = user_head_;
-  } else {
-    all = user_head_;
+  Envelope** link = system_tail_ != nullptr ? &system_tail_->next : &all;
+  for (size_t i = user_pos_; i < user_.size(); ++i) {
+    *link = user_[i];
+    link = &user_[i]->next;
   }
-  system_head_ = system_tail_ = user_head_ = user_tail_ = nullptr;
+  *link = nullptr;
+  system_head_ = system_tail_ = nullptr;
+  user_pos_ = 0;
+  std::vector<Envelope*>().swap(user_);
+  std::vector<Envelope*>().swap(scratch_);
   return all;
 }
 

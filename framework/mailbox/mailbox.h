@@ -13,7 +13,10 @@
 //   kClosed    the actor has stopped; pushes are refused
 //
 // System-priority envelopes (stop, child terminated) are taken before user envelopes that are
-// already waiting; each priority keeps FIFO order per producer.
+// already waiting; each priority keeps FIFO order per producer. The consumer takes the shared
+// stack whole, walking it once without writing to it, and keeps user envelopes in an array it
+// consumes oldest first, prefetching a few envelopes ahead: a long backlog (written earlier by
+// other threads and out of cache) costs one cache miss per message, not two.
 //
 // Thread safety: Push() from any thread; everything else is owner only (the consumer, i.e. the
 // actor's running turn, or whoever tears the actor down after its last turn).
@@ -21,7 +24,9 @@
 #define FRAMEWORK_MAILBOX_MAILBOX_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "framework/message/envelope.h"
 
@@ -61,7 +66,7 @@ class Mailbox {
   bool closed() const { return head_.load(std::memory_order_acquire) == ClosedMarker(); }
 
   // Owner only: true if the consumer's cache holds envelopes (no atomic access).
-  bool HasCached() const { return system_head_ != nullptr || user_head_ != nullptr; }
+  bool HasCached() const { return system_head_ != nullptr || user_pos_ < user_.size(); }
 
  private:
   static Envelope* IdleMarker() { return reinterpret_cast<Envelope*>(uintptr_t{1}); }
@@ -69,15 +74,18 @@ class Mailbox {
   static bool IsEnvelope(Envelope* e) { return reinterpret_cast<uintptr_t>(e) > 2; }
 
   void TakeStack(Envelope* stack);
+  void ReleaseDrainedArrays();
 
   // Shared with producers.
   alignas(64) std::atomic<Envelope*> head_{nullptr};
 
-  // Consumer-owned FIFO caches (oldest at head).
+  // Consumer-owned caches: system envelopes as a FIFO list (rare), user envelopes as an array
+  // consumed from user_pos_ (oldest first).
   alignas(64) Envelope* system_head_ = nullptr;
   Envelope* system_tail_ = nullptr;
-  Envelope* user_head_ = nullptr;
-  Envelope* user_tail_ = nullptr;
+  std::vector<Envelope*> user_;
+  size_t user_pos_ = 0;
+  std::vector<Envelope*> scratch_;  // newest-first user envelopes of the stack being taken
 };
 
 }  // namespace troupe
