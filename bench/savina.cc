@@ -12,20 +12,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/savina_driver.h"
 #include "framework/base/notification.h"
 #include "framework/system/actor_system.h"
 
-ABSL_FLAG(std::string, bench, "all", "pingpong | ring | fanin | fjthrput | create | all");
-ABSL_FLAG(int64_t, n, 0, "messages (or actors for create); 0 = the workload's default");
-ABSL_FLAG(int, threads, 2, "worker threads");
-ABSL_FLAG(int, reps, 1, "repetitions of each workload");
 ABSL_FLAG(int, spin_us, 50, "how long an idle worker spins before parking (ActorSystemOptions)");
 
 namespace troupe::bench {
@@ -287,68 +283,29 @@ double Create(ActorSystem& system, int64_t n) {
   return seconds;
 }
 
-struct Workload {
-  const char* name;
-  int64_t default_n;
-  double (*run)(ActorSystem&, int64_t);
-  int64_t (*effective_n)(int64_t);
-};
-
-int64_t Same(int64_t n) { return n; }
-int64_t Even(int64_t n) { return n / 2 * 2; }
-int64_t Hundreds(int64_t n) { return n / 100 * 100; }
-int64_t Sixties(int64_t n) { return n / 60 * 60; }
-
-const Workload kWorkloads[] = {
-    {"pingpong", 10'000'000, &PingPong, &Even},  {"ring", 10'000'000, &Ring, &Same},
-    {"fanin", 10'000'000, &FanIn, &Hundreds},    {"fjthrput", 6'000'000, &FjThrput, &Sixties},
-    {"create", 200'000, &Create, &Same},
-};
-
-int Main() {
-  const std::string which = absl::GetFlag(FLAGS_bench);
-  const int threads = absl::GetFlag(FLAGS_threads);
-  const int reps = absl::GetFlag(FLAGS_reps);
-  bool matched = false;
-  for (const Workload& w : kWorkloads) {
-    if (which != "all" && which != w.name) continue;
-    matched = true;
-    const int64_t n = w.effective_n(absl::GetFlag(FLAGS_n) > 0 ? absl::GetFlag(FLAGS_n) : w.default_n);
-    if (n <= 0) {
-      std::fprintf(stderr, "--n=%lld is too small for %s\n",
-                   static_cast<long long>(absl::GetFlag(FLAGS_n)), w.name);
-      return 2;
-    }
-    for (int rep = 0; rep < reps; ++rep) {
-      ActorSystem system({.threads = threads,
-                          .max_actors = static_cast<size_t>(n) + 1000,  // create spawns n at once
-                          .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us))});
-      const double seconds = w.run(system, n);
-      if (getenv("TROUPE_BENCH_STATS") != nullptr) {
-        const SchedulerStats st = system.stats().scheduler;
-        std::fprintf(stderr, "  turns=%llu lifo=%llu steals=%llu stolen=%llu injected=%llu parks=%llu\n",
-                     (unsigned long long)st.turns, (unsigned long long)st.lifo_turns,
-                     (unsigned long long)st.steals, (unsigned long long)st.stolen,
-                     (unsigned long long)st.injected, (unsigned long long)st.parks);
-      }
-      std::printf("%s n=%lld threads=%d seconds=%.4f msgs_per_s=%.0f\n", w.name,
-                  static_cast<long long>(n), threads, seconds, n / seconds);
-      std::fflush(stdout);
-    }
+double RunOnce(std::string_view name, int64_t n, int threads) {
+  ActorSystem system({.threads = threads,
+                      .max_actors = static_cast<size_t>(n) + 1000,  // create spawns n at once
+                      .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us))});
+  double seconds = 0;
+  if (name == "pingpong") seconds = PingPong(system, n);
+  if (name == "ring") seconds = Ring(system, n);
+  if (name == "fanin") seconds = FanIn(system, n);
+  if (name == "fjthrput") seconds = FjThrput(system, n);
+  if (name == "create") seconds = Create(system, n);
+  if (getenv("TROUPE_BENCH_STATS") != nullptr) {
+    const SchedulerStats st = system.stats().scheduler;
+    std::fprintf(stderr, "  turns=%llu lifo=%llu steals=%llu stolen=%llu injected=%llu parks=%llu\n",
+                 (unsigned long long)st.turns, (unsigned long long)st.lifo_turns,
+                 (unsigned long long)st.steals, (unsigned long long)st.stolen,
+                 (unsigned long long)st.injected, (unsigned long long)st.parks);
   }
-  if (!matched) {
-    std::fprintf(stderr, "unknown --bench=%s (pingpong|ring|fanin|fjthrput|create|all)\n",
-                 which.c_str());
-    return 2;
-  }
-  return 0;
+  return seconds;
 }
 
 }  // namespace
 }  // namespace troupe::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Savina-style actor benchmarks on troupe");
-  absl::ParseCommandLine(argc, argv);
-  return troupe::bench::Main();
+  return troupe::bench::RunSavina(argc, argv, "troupe", &troupe::bench::RunOnce);
 }

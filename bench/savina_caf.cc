@@ -19,19 +19,15 @@
 #include <cstdio>
 #include <future>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/savina_driver.h"
 #include "caf/all.hpp"
 
-ABSL_FLAG(std::string, bench, "all", "pingpong | ring | fanin | fjthrput | create | all");
-ABSL_FLAG(int64_t, n, 0, "messages (or actors for create); 0 = the workload's default");
-ABSL_FLAG(int, threads, 2, "scheduler threads (CAF scheduler.max-threads)");
-ABSL_FLAG(int, reps, 1, "repetitions of each workload");
 ABSL_FLAG(bool, create_self_spawn, false,
           "create: spawn with self->spawn (lands on the creator's worker queue, where CAF 0.17's "
           "O(queue length) steal makes it quadratic) instead of home_system().spawn");
@@ -273,25 +269,7 @@ double Create(caf::actor_system& system, int64_t n, Done* done) {
 
 // ---------------------------------------------------------------- driver
 
-struct Workload {
-  const char* name;
-  int64_t default_n;
-  double (*run)(caf::actor_system&, int64_t, Done*);
-  int64_t (*effective_n)(int64_t);
-};
-
-int64_t Same(int64_t n) { return n; }
-int64_t Even(int64_t n) { return n / 2 * 2; }
-int64_t Hundreds(int64_t n) { return n / 100 * 100; }
-int64_t Sixties(int64_t n) { return n / 60 * 60; }
-
-const Workload kWorkloads[] = {
-    {"pingpong", 10'000'000, &PingPong, &Even}, {"ring", 10'000'000, &Ring, &Same},
-    {"fanin", 10'000'000, &FanIn, &Hundreds},   {"fjthrput", 6'000'000, &FjThrput, &Sixties},
-    {"create", 200'000, &Create, &Same},
-};
-
-double RunOnce(const Workload& w, int64_t n, int threads) {
+double RunOnce(std::string_view name, int64_t n, int threads) {
   Done done;  // declared first: destroyed after the system, which waits for every actor
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
@@ -300,48 +278,17 @@ double RunOnce(const Workload& w, int64_t n, int threads) {
     std::fprintf(stderr, "warning: CAF started %zu scheduler threads, asked for %d\n",
                  system.scheduler().num_workers(), threads);
   }
-  return w.run(system, n, &done);
-}
-
-int Main() {
-  const std::string which = absl::GetFlag(FLAGS_bench);
-  const int threads = absl::GetFlag(FLAGS_threads);
-  const int reps = absl::GetFlag(FLAGS_reps);
-  if (threads < 1) {
-    std::fprintf(stderr, "--threads must be >= 1\n");
-    return 2;
-  }
-  bool matched = false;
-  for (const Workload& w : kWorkloads) {
-    if (which != "all" && which != w.name) continue;
-    matched = true;
-    const int64_t flag_n = absl::GetFlag(FLAGS_n);
-    const int64_t n = w.effective_n(flag_n > 0 ? flag_n : w.default_n);
-    if (n <= 0) {
-      std::fprintf(stderr, "%s: --n=%lld is too small\n", w.name, static_cast<long long>(flag_n));
-      return 2;
-    }
-    for (int rep = 0; rep < reps; ++rep) {
-      const double seconds = RunOnce(w, n, threads);
-      std::printf("%s n=%lld threads=%d seconds=%.4f msgs_per_s=%.0f\n", w.name,
-                  static_cast<long long>(n), threads, seconds, n / seconds);
-      std::fflush(stdout);
-    }
-  }
-  if (!matched) {
-    std::fprintf(stderr, "unknown --bench=%s (pingpong|ring|fanin|fjthrput|create|all)\n",
-                 which.c_str());
-    return 2;
-  }
-  return 0;
+  if (name == "pingpong") return PingPong(system, n, &done);
+  if (name == "ring") return Ring(system, n, &done);
+  if (name == "fanin") return FanIn(system, n, &done);
+  if (name == "fjthrput") return FjThrput(system, n, &done);
+  return Create(system, n, &done);
 }
 
 }  // namespace
 }  // namespace troupe::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Savina-style actor benchmarks on CAF 0.17 (peer of //bench:savina)");
-  absl::ParseCommandLine(argc, argv);
-  return troupe::bench::Main();
+  return troupe::bench::RunSavina(argc, argv, "CAF 0.17 (peer of //bench:savina)",
+                                  &troupe::bench::RunOnce);
 }

@@ -1,7 +1,5 @@
 #include "framework/scheduler/work_stealing_scheduler.h"
 
-#include <sys/resource.h>
-
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -10,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/base/notification.h"
+#include "framework/base/process_cpu.h"
 #include "absl/time/clock.h"
 
 namespace troupe {
@@ -160,13 +159,6 @@ TEST(WorkStealingSchedulerTest, AnEarlierTimerWakesAParkedWorker) {
                      [&] { fired.Notify(); });
   ASSERT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
-}
-
-double ProcessCpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
-         usage.ru_stime.tv_usec / 1e6;
 }
 
 TEST(WorkStealingSchedulerTest, IdleSchedulerUsesNearlyNoCpu) {

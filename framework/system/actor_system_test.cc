@@ -2,8 +2,6 @@
 // handlers, stealing, idle CPU, asks and shutdown under load.
 #include "framework/system/actor_system.h"
 
-#include <sys/resource.h>
-
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -13,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/base/notification.h"
+#include "framework/base/process_cpu.h"
 #include "absl/time/clock.h"
 #include "framework/base/status_matchers.h"
 
@@ -172,13 +171,6 @@ TEST(ActorSystemTest, IdleWorkersStealWork) {
   while (done.load() < 100 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   ASSERT_EQ(done.load(), 100);
   EXPECT_GE(system.stats().scheduler.steals, 1u);
-}
-
-double ProcessCpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
-         usage.ru_stime.tv_usec / 1e6;
 }
 
 TEST(ActorSystemTest, AnIdleSystemUsesNearlyNoCpu) {
