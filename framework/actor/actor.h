@@ -83,7 +83,7 @@ class Actor : public ActorBase {
   template <std::size_t... I>
   void DispatchTo(Envelope* e, std::index_sequence<I...>) {
     // Folds into a switch-like chain on the tag.
-    (void)((e->tag == I ? (HandleEntry<I>(e), true) : false) || ...);
+    (void)((e->tag() == I ? (HandleEntry<I>(e), true) : false) || ...);
   }
 
   template <std::size_t I>

@@ -19,7 +19,7 @@ struct ChildStopped {
 template <typename T, typename... Args>
 Envelope* MakeSystemEnvelope(uint32_t tag, Args&&... args) {
   auto* e = new MessageEnvelope<T>(tag, std::forward<Args>(args)...);
-  e->priority = Priority::kSystem;
+  e->set_priority(Priority::kSystem);
   return e;
 }
 
@@ -104,7 +104,7 @@ void ActorCell::FailFromCoroutine(std::exception_ptr error) {
 
 void ActorCell::Deliver(Envelope* e) {
   try {
-    switch (e->tag) {
+    switch (e->tag()) {
       case kStopTag:
         stop_requested_ = true;
         break;
@@ -121,7 +121,7 @@ void ActorCell::Deliver(Envelope* e) {
         break;
     }
   } catch (...) {
-    Fail(std::current_exception(), e->info->name);
+    Fail(std::current_exception(), e->info()->name);
   }
   DestroyEnvelope(e);
 }

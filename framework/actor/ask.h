@@ -183,8 +183,7 @@ struct RequestEnvelope final : Envelope {
   template <typename M>
   RequestEnvelope(uint32_t t, M&& msg, Promise<R> p)
       : payload(std::forward<M>(msg)), reply(std::move(p)) {
-    info = &kInfo;
-    tag = t;
+    Init(&kInfo, t);
   }
   T payload;
   Promise<R> reply;

@@ -73,9 +73,9 @@ absl::StatusOr<CellRef> SystemCore::Spawn(std::unique_ptr<ActorBase> behavior,
 }
 
 void SystemCore::Undeliverable(Envelope* e, uint64_t target_id) {
-  if (e->priority != Priority::kSystem) {
-    if (e->info->undeliverable != nullptr) e->info->undeliverable(e);
-    dead_letters_.Record({target_id, e->info->name, DeadLetterReason::kStopped});
+  if (e->priority() != Priority::kSystem) {
+    if (e->info()->undeliverable != nullptr) e->info()->undeliverable(e);
+    dead_letters_.Record({target_id, e->info()->name, DeadLetterReason::kStopped});
   }
   DestroyEnvelope(e);
 }

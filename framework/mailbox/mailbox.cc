@@ -41,7 +41,7 @@ void Mailbox::TakeStack(Envelope* stack) {
   Envelope* sys_last = nullptr;
   while (stack != nullptr) {
     Envelope* next = stack->next;
-    if (stack->priority == Priority::kSystem) {
+    if (stack->priority() == Priority::kSystem) {
       if (sys == nullptr) sys_last = stack;
       stack->next = sys;
       sys = stack;

@@ -18,7 +18,7 @@ struct Numbered {
 
 Envelope* Make(int producer, int seq, Priority priority = Priority::kUser) {
   auto* e = new MessageEnvelope<Numbered>(0, Numbered{producer, seq});
-  e->priority = priority;
+  e->set_priority(priority);
   return e;
 }
 

@@ -32,10 +32,23 @@ struct Tracked {
 
 TEST(EnvelopeTest, CarriesPayloadTagAndName) {
   auto* e = new MessageEnvelope<Increment>(CounterProtocol::kTagOf<Increment>, Increment{5});
-  EXPECT_EQ(e->tag, 0u);
+  EXPECT_EQ(e->tag(), 0u);
   EXPECT_EQ(e->payload.by, 5);
-  EXPECT_EQ(e->info->name, "{anonymous}::Increment");
-  EXPECT_EQ(e->priority, Priority::kUser);
+  EXPECT_EQ(e->info()->name, "{anonymous}::Increment");
+  EXPECT_EQ(e->priority(), Priority::kUser);
+  DestroyEnvelope(e);
+}
+
+TEST(EnvelopeTest, PacksInfoTagAndPriorityIntoSixteenBytes) {
+  static_assert(sizeof(MessageEnvelope<int64_t>) == 24);  // a 32-byte malloc chunk
+  auto* e = new MessageEnvelope<int64_t>(kStopTag, 7);
+  e->set_priority(Priority::kSystem);
+  EXPECT_EQ(e->tag(), kStopTag);
+  EXPECT_EQ(e->priority(), Priority::kSystem);
+  EXPECT_EQ(e->info(), &MessageEnvelope<int64_t>::kInfo);
+  e->set_priority(Priority::kUser);
+  EXPECT_EQ(e->priority(), Priority::kUser);
+  EXPECT_EQ(e->tag(), kStopTag);
   DestroyEnvelope(e);
 }
 
