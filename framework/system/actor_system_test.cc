@@ -81,8 +81,14 @@ class Producer : public Actor<Producer, ProducerProtocol> {
   ActorRef<SinkProtocol> sink_;
 };
 
-TEST(ActorSystemTest, FifoPerSenderAndExactlyOnceFromActorsAndForeignThreads) {
-  ActorSystem system({.threads = 4});
+class ActorSystemStressTest : public ::testing::TestWithParam<uint32_t> {};
+
+// With the default run queue, and with a tiny one (4 slots) so that overflow into the injection
+// queue and stealing run constantly.
+INSTANTIATE_TEST_SUITE_P(RunQueueCapacity, ActorSystemStressTest, ::testing::Values(256u, 4u));
+
+TEST_P(ActorSystemStressTest, FifoPerSenderAndExactlyOnceFromActorsAndForeignThreads) {
+  ActorSystem system({.threads = 4, .run_queue_capacity = GetParam()});
   constexpr int kActorSenders = 4, kThreadSenders = 4;
   const int per_sender = 100000 / kScale;
   Sink::Report report;
@@ -107,8 +113,8 @@ TEST(ActorSystemTest, FifoPerSenderAndExactlyOnceFromActorsAndForeignThreads) {
 
 // Many actors, each flooded by several producers on more workers than cores: a handler never
 // overlaps with itself.
-TEST(ActorSystemTest, HandlersNeverRunConcurrentlyWithThemselves) {
-  ActorSystem system({.threads = 4, .budget = 8});
+TEST_P(ActorSystemStressTest, HandlersNeverRunConcurrentlyWithThemselves) {
+  ActorSystem system({.threads = 4, .budget = 8, .run_queue_capacity = GetParam()});
   constexpr int kSinks = 16, kProducersPerSink = 4;
   const int per_producer = 5000 / kScale;
   std::vector<std::unique_ptr<Sink::Report>> reports;
