@@ -47,6 +47,10 @@ class IdleSet {
 
   const int num_workers_;
   std::atomic<uint32_t> state_;  // awake << 16 | searching
+  // Workers registered as sleepers. Changes only when a worker parks or is woken, so the check
+  // every new piece of work makes stays in the notifying core's cache, unlike state_, which
+  // searching workers update constantly.
+  alignas(64) std::atomic<int> num_sleeping_{0};
   Mutex mu_;
   std::vector<int> sleepers_ ABSL_GUARDED_BY(mu_);
 };
