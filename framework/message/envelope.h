@@ -7,11 +7,14 @@
 #ifndef FRAMEWORK_MESSAGE_ENVELOPE_H_
 #define FRAMEWORK_MESSAGE_ENVELOPE_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string_view>
 #include <utility>
 
 #include "framework/base/type_name.h"
+#include "framework/message/envelope_slab.h"
 
 namespace troupe {
 
@@ -55,6 +58,28 @@ struct Envelope {
     meta_ = reinterpret_cast<uintptr_t>(info) | (static_cast<uint64_t>(tag) << kTagShift);
   }
   void set_priority(Priority p) { meta_ = (meta_ & ~uint64_t{1}) | static_cast<uint64_t>(p); }
+
+#ifndef TROUPE_SANITIZED
+  // Envelopes (every subclass) come from per-thread slabs (envelope_slab.h).
+  static void* operator new(std::size_t size) {
+    return size <= internal::kMaxSlabAllocation ? internal::SlabAllocate(size)
+                                                : ::operator new(size);
+  }
+  static void operator delete(void* p, std::size_t size) {
+    if (size <= internal::kMaxSlabAllocation) {
+      internal::SlabFree(p);
+    } else {
+      ::operator delete(p);
+    }
+  }
+  // Payloads aligned beyond 16 bytes use the global allocator.
+  static void* operator new(std::size_t size, std::align_val_t al) {
+    return ::operator new(size, al);
+  }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) {
+    ::operator delete(p, size, al);
+  }
+#endif
 
  private:
   static constexpr int kTagShift = 48;
