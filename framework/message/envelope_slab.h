@@ -9,8 +9,9 @@
 // free, and a reuse pool scatters consecutive messages; both measured slower, see
 // bench/results/README.md.)
 //
-// Memory: one live envelope keeps its 64 KiB slab alive. Up to kMaxFreeSlabs empty slabs are
-// kept for reuse. Envelopes larger than kMaxSize, or over-aligned, use operator new.
+// Memory: one live envelope keeps its 64 KiB slab alive, and each thread that has sent a
+// message holds its current slab until it exits (so at most 64 KiB per idle sending thread).
+// Up to 64 empty slabs (4 MiB) are kept for reuse; beyond that they are freed. Envelopes larger than kMaxSize, or over-aligned, use operator new.
 // Under the sanitizers (TROUPE_SANITIZED) Envelope bypasses this so ASan sees each envelope;
 // the allocator itself is tested directly.
 //
