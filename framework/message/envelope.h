@@ -1,9 +1,12 @@
-// Envelope: the unit a mailbox holds. One heap allocation carries the intrusive queue link,
-// the message's type information and the message itself (MessageEnvelope<T>), so sending a
-// message costs exactly one allocation and no virtual dispatch.
+// Envelope: the unit a mailbox holds. One allocation (from the sending thread's slab, see
+// envelope_slab.h) carries the intrusive queue link, the message's type information and the
+// message itself (MessageEnvelope<T>), so sending a message costs one allocation and no virtual
+// dispatch.
 //
 // Ownership: whoever holds an Envelope* owns it until it hands it to a Mailbox, which owns it
 // until Pop() hands it to the consumer. Destroy it with DestroyEnvelope().
+// Thread safety: an envelope is used by its one owner at a time; it may be created on one
+// thread and destroyed on another.
 #ifndef FRAMEWORK_MESSAGE_ENVELOPE_H_
 #define FRAMEWORK_MESSAGE_ENVELOPE_H_
 
