@@ -160,7 +160,8 @@ double FanIn(ActorSystem& system, int64_t n) {
   Notification done;
   auto receiver = system.Spawn<Receiver>(per * kProducers, &done).value();
   std::vector<ActorRef<ProducerProtocol>> producers;
-  for (int i = 0; i < kProducers; ++i) producers.push_back(system.Spawn<Producer>(receiver, per).value());
+  for (int i = 0; i < kProducers; ++i)
+    producers.push_back(system.Spawn<Producer>(receiver, per).value());
   absl::SleepFor(absl::Milliseconds(20));
   const absl::Time start = absl::Now();
   for (auto& p : producers) p.Tell(Go{});
@@ -222,7 +223,8 @@ double FjThrput(ActorSystem& system, int64_t n) {
   Notification done;
   ActorRef<DriverProtocol> driver;
   std::vector<ActorRef<FjWorkerProtocol>> workers;
-  for (int i = 0; i < kWorkers; ++i) workers.push_back(system.Spawn<FjWorker>(per, &driver).value());
+  for (int i = 0; i < kWorkers; ++i)
+    workers.push_back(system.Spawn<FjWorker>(per, &driver).value());
   driver = system.Spawn<Driver>(workers, per * kWorkers, &done).value();
   absl::SleepFor(absl::Milliseconds(20));
   const absl::Time start = absl::Now();
@@ -295,7 +297,8 @@ double RunOnce(std::string_view name, int64_t n, int threads) {
   if (name == "create") seconds = Create(system, n);
   if (getenv("TROUPE_BENCH_STATS") != nullptr) {
     const SchedulerStats st = system.stats().scheduler;
-    std::fprintf(stderr, "  turns=%llu lifo=%llu steals=%llu stolen=%llu injected=%llu parks=%llu\n",
+    std::fprintf(stderr,
+                 "  turns=%llu lifo=%llu steals=%llu stolen=%llu injected=%llu parks=%llu\n",
                  (unsigned long long)st.turns, (unsigned long long)st.lifo_turns,
                  (unsigned long long)st.steals, (unsigned long long)st.stolen,
                  (unsigned long long)st.injected, (unsigned long long)st.parks);

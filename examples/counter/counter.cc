@@ -3,17 +3,19 @@
 
 #include "framework/system/actor_system.h"
 
-struct Increment { int by; };
+struct Increment {
+  int by;
+};
 struct Get {};
 // The messages the actor accepts. Request<T, R> entries are asked and answered with an R.
 using CounterProtocol = troupe::Protocol<Increment, troupe::Request<Get, int>>;
 
 class Counter : public troupe::Actor<Counter, CounterProtocol> {
  public:
-  void Handle(Increment m) { total_ += m.by; }   // one Handle per protocol entry
-  int Handle(Get) { return total_; }              // the return value is the reply
+  void Handle(Increment m) { total_ += m.by; }  // one Handle per protocol entry
+  int Handle(Get) { return total_; }            // the return value is the reply
  private:
-  int total_ = 0;                                 // owned state: no locks needed
+  int total_ = 0;  // owned state: no locks needed
 };
 
 int main() {
@@ -23,4 +25,4 @@ int main() {
   // counter.Tell(std::string("x"));   // compile error: not in CounterProtocol
   absl::StatusOr<int> total = system.Ask(counter, Get{}, absl::Seconds(1)).get();
   std::printf("total = %d\n", total.value());
-}   // the destructor shuts the system down: actors stop, threads are joined
+}  // the destructor shuts the system down: actors stop, threads are joined

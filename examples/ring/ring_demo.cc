@@ -50,7 +50,8 @@ int Run() {
   const int tokens = absl::GetFlag(FLAGS_tokens);
   const int seconds = absl::GetFlag(FLAGS_seconds);
   if (n < 2 || tokens < 1 || tokens > n || seconds < 1) {
-    std::fprintf(stderr, "ring_demo: need --actors >= 2, 1 <= --tokens <= --actors, --seconds >= 1\n");
+    std::fprintf(stderr,
+                 "ring_demo: need --actors >= 2, 1 <= --tokens <= --actors, --seconds >= 1\n");
     return 2;
   }
   troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads)});
@@ -76,10 +77,11 @@ int Run() {
   }
   system.Shutdown();
   const troupe::ActorSystemStats stats = system.stats();
-  std::printf("done: %llu hops in total, %llu steals, %llu dead letters (tokens in flight at shutdown)\n",
-              static_cast<unsigned long long>(last),
-              static_cast<unsigned long long>(stats.scheduler.steals),
-              static_cast<unsigned long long>(stats.dead_letters));
+  std::printf(
+      "done: %llu hops in total, %llu steals, %llu dead letters (tokens in flight at shutdown)\n",
+      static_cast<unsigned long long>(last),
+      static_cast<unsigned long long>(stats.scheduler.steals),
+      static_cast<unsigned long long>(stats.dead_letters));
   return 0;
 }
 

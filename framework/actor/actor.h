@@ -76,9 +76,7 @@ class Actor : public ActorBase {
   ActorRef<P> self() const { return ActorRef<P>::FromCell(internal::CellRef(ctx().cell_)); }
 
  private:
-  void Dispatch(Envelope* e) final {
-    DispatchTo(e, std::make_index_sequence<P::kSize>());
-  }
+  void Dispatch(Envelope* e) final { DispatchTo(e, std::make_index_sequence<P::kSize>()); }
 
   template <std::size_t... I>
   void DispatchTo(Envelope* e, std::index_sequence<I...>) {
@@ -93,8 +91,9 @@ class Actor : public ActorBase {
     Derived& self = static_cast<Derived&>(*this);
     if constexpr (!Entry::kIsRequest) {
       T& msg = static_cast<MessageEnvelope<T>*>(e)->payload;
-      static_assert(requires { self.Handle(std::move(msg)); },
-                    "the actor has no Handle() for a message in its Protocol");
+      static_assert(
+          requires { self.Handle(std::move(msg)); },
+          "the actor has no Handle() for a message in its Protocol");
       using Ret = decltype(self.Handle(std::move(msg)));
       if constexpr (internal::IsTask<Ret>::value) {
         self.Handle(std::move(msg)).StartDetached(ctx().cell_);
@@ -108,8 +107,9 @@ class Actor : public ActorBase {
       if constexpr (requires { self.Handle(std::move(msg), std::move(re->reply)); }) {
         self.Handle(std::move(msg), std::move(re->reply));
       } else {
-        static_assert(requires { self.Handle(std::move(msg)); },
-                      "the actor has no Handle() for a request in its Protocol");
+        static_assert(
+            requires { self.Handle(std::move(msg)); },
+            "the actor has no Handle() for a request in its Protocol");
         using Ret = decltype(self.Handle(std::move(msg)));
         if constexpr (internal::IsTask<Ret>::value) {
           ReplyWhenDone<R>(self.Handle(std::move(msg)), std::move(re->reply))

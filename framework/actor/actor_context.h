@@ -79,8 +79,8 @@ class ActorContext {
   auto Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout) {
     using T = std::decay_t<M>;
     using R = typename RequestEntry<P, T>::Response;
-    auto send = [this, to, msg = T(std::forward<M>(msg)), timeout](
-                    internal::ResumeWith<absl::StatusOr<R>> resume) mutable {
+    auto send = [this, to, msg = T(std::forward<M>(msg)),
+                 timeout](internal::ResumeWith<absl::StatusOr<R>> resume) mutable {
       Ask(to, std::move(msg), timeout, std::move(resume));
     };
     return AskAwaiter<R, decltype(send)>(std::move(send));

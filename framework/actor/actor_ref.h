@@ -5,8 +5,8 @@
 //   counter.Tell(std::string("x"));  // compile error: not in the protocol
 //
 // Thread safety: cheap to copy (one atomic increment) and safe to use from any thread: an
-// actor, a foreign thread, a timer or I/O callback. Messages from one sender to one actor arrive in the order
-// sent. A message sent to a stopped actor is recorded in the system's dead letters (and a
+// actor, a foreign thread, a timer or I/O callback. Messages from one sender to one actor arrive in
+// the order sent. A message sent to a stopped actor is recorded in the system's dead letters (and a
 // request among them fails at once with NOT_FOUND); it never crashes and never vanishes
 // unaccounted. An empty (default-constructed) reference counts what is sent through it as a
 // process-wide dead letter (UnaddressedCount()).

@@ -1,13 +1,13 @@
 // Actor lifecycle, messaging, dead letters and names, on the deterministic scheduler.
 #include "framework/actor/actor.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "framework/base/status_matchers.h"
 #include "framework/system/actor_system.h"
@@ -122,8 +122,8 @@ TEST(ActorTest, ChildrenStopWithTheirParent) {
   parent.Stop();
   t.RunUntilIdle();
   EXPECT_EQ(t.system().stats().live_actors, 0u);
-  for (const char* event : {"c1:stop", "c2:stop", "parent:stop", "c1:destroyed",
-                            "c2:destroyed", "parent:destroyed"}) {
+  for (const char* event :
+       {"c1:stop", "c2:stop", "parent:stop", "c1:destroyed", "c2:destroyed", "parent:destroyed"}) {
     EXPECT_THAT(journal, ::testing::Contains(event));
   }
 }
@@ -207,14 +207,12 @@ TEST(ActorTest, RegistryRegistersLooksUpAndReleasesNames) {
   using OtherProtocol = Protocol<int>;
   EXPECT_THAT(t.system().Lookup<OtherProtocol>("recorder"),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(t.system().Lookup<RecorderProtocol>("nobody"),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(t.system().Lookup<RecorderProtocol>("nobody"), StatusIs(absl::StatusCode::kNotFound));
   a.Stop();
   t.RunUntilIdle();
   EXPECT_THAT(t.system().Lookup<RecorderProtocol>("recorder"),
               StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(t.system().Register("recorder", a),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(t.system().Register("recorder", a), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(ActorTest, UnregisterReleasesAName) {
@@ -249,7 +247,8 @@ TEST(ActorTest, BudgetBoundsMessagesPerTurn) {
   for (int i = 0; i < 7; ++i) busy.Tell(Tick{});
   other.Tell(Tick{});
   t.RunUntilIdle();
-  EXPECT_THAT(journal, ElementsAre("busy", "busy", "busy", "other", "busy", "busy", "busy", "busy"));
+  EXPECT_THAT(journal,
+              ElementsAre("busy", "busy", "busy", "other", "busy", "busy", "busy", "busy"));
 }
 
 TEST(ActorTest, StopOvertakesABacklogAlreadyTakenIntoTheActor) {

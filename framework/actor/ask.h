@@ -16,14 +16,14 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "absl/base/thread_annotations.h"
 #include "framework/actor/actor_cell.h"
 #include "framework/base/mutex.h"
-#include "framework/timer/timer_queue.h"
 #include "framework/message/envelope.h"
+#include "framework/timer/timer_queue.h"
 
 namespace troupe {
 
@@ -204,12 +204,13 @@ void SendRequest(ActorCell* target, uint32_t tag, M&& msg, absl::Duration timeou
   Scheduler& scheduler = target->scheduler();
   // The timer's callback holds a reference until the entry leaves the heap; completion cancels it.
   AskState<R>* raw = state.get();
-  raw->SetTimer(scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(),
-                                   [state, timeout] {
-                                     state->TryComplete(absl::DeadlineExceededError(
-                                         "no reply within " + absl::FormatDuration(timeout)));
-                                   }));
-  target->Enqueue(new RequestEnvelope<T, R>(tag, std::forward<M>(msg), Promise<R>(std::move(state))));
+  raw->SetTimer(
+      scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
+        state->TryComplete(
+            absl::DeadlineExceededError("no reply within " + absl::FormatDuration(timeout)));
+      }));
+  target->Enqueue(
+      new RequestEnvelope<T, R>(tag, std::forward<M>(msg), Promise<R>(std::move(state))));
 }
 
 }  // namespace internal

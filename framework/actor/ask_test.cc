@@ -1,11 +1,11 @@
 // Request/response: asks with deadlines, deferred replies, coroutine handlers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "framework/actor/actor.h"
 #include "framework/base/status_matchers.h"
@@ -22,10 +22,10 @@ using ::troupe::testing::TestSystem;
 struct Add {
   int a, b;
 };
-struct Slow {};          // replied to later, through a Promise
-struct ReleaseSlow {};   // makes the Slow replies happen
-struct Ignore {};        // drops its Promise without replying
-struct Never {};         // keeps its Promise forever
+struct Slow {};         // replied to later, through a Promise
+struct ReleaseSlow {};  // makes the Slow replies happen
+struct Ignore {};       // drops its Promise without replying
+struct Never {};        // keeps its Promise forever
 struct Fails {};
 using CalcProtocol = Protocol<Request<Add, int>, Request<Slow, std::string>, ReleaseSlow,
                               Request<Ignore, int>, Request<Never, int>, Request<Fails, int>>;
@@ -160,7 +160,8 @@ class CoroutineClient : public Actor<CoroutineClient, ClientProtocol> {
     absl::StatusOr<int> a = co_await ctx().Ask(calc_, Add{1, 2}, absl::Seconds(1));
     log_.push_back("a=" + std::to_string(a.value_or(-1)));
     absl::StatusOr<std::string> s = co_await ctx().Ask(calc_, Slow{}, absl::Seconds(1));
-    log_.push_back("slow=" + (s.ok() ? *s : std::string(absl::StatusCodeToString(s.status().code()))));
+    log_.push_back("slow=" +
+                   (s.ok() ? *s : std::string(absl::StatusCodeToString(s.status().code()))));
     co_return Result{log_};
   }
   void Handle(Poke p) { log_.push_back("poke" + std::to_string(p.id)); }
@@ -211,7 +212,8 @@ struct Wait {};
 using WaiterProtocol = Protocol<Wait>;
 class Waiter : public Actor<Waiter, WaiterProtocol> {
  public:
-  Waiter(ActorRef<CalcProtocol> calc, int* destroyed) : calc_(std::move(calc)), destroyed_(destroyed) {}
+  Waiter(ActorRef<CalcProtocol> calc, int* destroyed)
+      : calc_(std::move(calc)), destroyed_(destroyed) {}
   Task<> Handle(Wait) {
     Tracker local(destroyed_);
     co_await Inner();

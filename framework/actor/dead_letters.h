@@ -22,8 +22,8 @@
 namespace troupe {
 
 enum class DeadLetterReason {
-  kStopped,    // the target had stopped (or stopped with the message still queued)
-  kEmptyRef,   // sent through a default-constructed (empty) reference
+  kStopped,   // the target had stopped (or stopped with the message still queued)
+  kEmptyRef,  // sent through a default-constructed (empty) reference
 };
 
 struct DeadLetter {

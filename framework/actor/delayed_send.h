@@ -14,13 +14,11 @@
 namespace troupe::internal {
 
 template <typename P, typename M>
-TimerHandle SendAfter(Scheduler& scheduler, absl::Duration delay, const ActorRef<P>& to,
-                      M&& msg) {
+TimerHandle SendAfter(Scheduler& scheduler, absl::Duration delay, const ActorRef<P>& to, M&& msg) {
   using T = std::decay_t<M>;
-  return scheduler.AddTimer(scheduler.Now() + delay, absl::ZeroDuration(),
-                            [to, msg = T(std::forward<M>(msg))]() mutable {
-                              to.Tell(std::move(msg));
-                            });
+  return scheduler.AddTimer(
+      scheduler.Now() + delay, absl::ZeroDuration(),
+      [to, msg = T(std::forward<M>(msg))]() mutable { to.Tell(std::move(msg)); });
 }
 
 template <typename P, typename M>

@@ -32,8 +32,7 @@ void RecordUnaddressed(std::string_view type_name) {
                static_cast<int>(type_name.size()), type_name.data());
 }
 
-SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors,
-                       ActorSystem* facade)
+SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade)
     : owned_scheduler_(std::move(scheduler)),
       scheduler_(owned_scheduler_.get()),
       max_actors_(max_actors),
@@ -103,14 +102,13 @@ void SystemCore::ReportFailure(const ActorCell& cell, std::exception_ptr error,
                static_cast<int>(context.size()), context.data(), what.c_str());
 }
 
-absl::Status SystemCore::Register(std::string name, const CellRef& cell,
-                                  const void* protocol_id) {
+absl::Status SystemCore::Register(std::string name, const CellRef& cell, const void* protocol_id) {
   if (name.empty()) return absl::InvalidArgumentError("an actor name must not be empty");
   if (!cell) return absl::InvalidArgumentError("cannot register an empty ActorRef");
   MutexLock lock(&mu_);
   if (cell->stopped()) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot register '", name,
-                                                      "': the actor has stopped"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot register '", name, "': the actor has stopped"));
   }
   auto [it, inserted] = names_.try_emplace(name, Registration{cell, protocol_id});
   if (!inserted) {
@@ -120,8 +118,7 @@ absl::Status SystemCore::Register(std::string name, const CellRef& cell,
   return absl::OkStatus();
 }
 
-absl::StatusOr<CellRef> SystemCore::Lookup(absl::string_view name,
-                                           const void* protocol_id) const {
+absl::StatusOr<CellRef> SystemCore::Lookup(absl::string_view name, const void* protocol_id) const {
   MutexLock lock(&mu_);
   auto it = names_.find(name);
   if (it == names_.end()) {

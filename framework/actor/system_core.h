@@ -21,9 +21,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "framework/base/mutex.h"
 #include "framework/actor/actor_cell.h"
 #include "framework/actor/dead_letters.h"
+#include "framework/base/mutex.h"
 #include "framework/scheduler/scheduler.h"
 
 namespace troupe {

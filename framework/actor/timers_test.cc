@@ -1,9 +1,9 @@
 // Delayed and periodic sends, cancellation, and timers owned by an actor.
-#include <string>
-#include <vector>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "framework/actor/actor.h"
 #include "framework/system/actor_system.h"

@@ -6,9 +6,9 @@
 #ifndef FRAMEWORK_BASE_STATUS_MATCHERS_H_
 #define FRAMEWORK_BASE_STATUS_MATCHERS_H_
 
-#include <ostream>
-
 #include <gmock/gmock.h>
+
+#include <ostream>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

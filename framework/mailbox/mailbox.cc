@@ -29,8 +29,8 @@ Mailbox::PushResult Mailbox::Push(Envelope* e) {
   do {
     if (head == ClosedMarker()) return PushResult::kClosed;
     e->next = (head == IdleMarker()) ? nullptr : head;
-  } while (!head_.compare_exchange_weak(head, e, std::memory_order_acq_rel,
-                                        std::memory_order_relaxed));
+  } while (
+      !head_.compare_exchange_weak(head, e, std::memory_order_acq_rel, std::memory_order_relaxed));
   return head == IdleMarker() ? PushResult::kScheduleNeeded : PushResult::kQueued;
 }
 

@@ -1,10 +1,10 @@
 #include "framework/mailbox/mailbox.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "framework/base/cpu_relax.h"
 

@@ -25,8 +25,8 @@ struct Envelope;
 
 // Per-type descriptor: one static instance per message type (an explicit, two-entry vtable).
 struct alignas(8) MessageInfo {
-  std::string_view name;             // readable type name, for dead letters and logs
-  void (*destroy)(Envelope*);        // deletes the concrete MessageEnvelope<T>
+  std::string_view name;       // readable type name, for dead letters and logs
+  void (*destroy)(Envelope*);  // deletes the concrete MessageEnvelope<T>
   // Called before destroy() when the envelope could not be delivered (dead letter): fails a
   // pending request so the asker hears NOT_FOUND at once. Null for plain messages.
   void (*undeliverable)(Envelope*);

@@ -11,9 +11,9 @@
 //
 // Memory: one live envelope keeps its 64 KiB slab alive, and each thread that has sent a
 // message holds its current slab until it exits (so at most 64 KiB per idle sending thread).
-// Up to 64 empty slabs (4 MiB) are kept for reuse; beyond that they are freed. Envelopes larger than kMaxSize, or over-aligned, use operator new.
-// Under the sanitizers (TROUPE_SANITIZED) Envelope bypasses this so ASan sees each envelope;
-// the allocator itself is tested directly.
+// Up to 64 empty slabs (4 MiB) are kept for reuse; beyond that they are freed. Envelopes larger
+// than kMaxSize, or over-aligned, use operator new. Under the sanitizers (TROUPE_SANITIZED)
+// Envelope bypasses this so ASan sees each envelope; the allocator itself is tested directly.
 //
 // Thread safety: Allocate() and Free() from any thread.
 #ifndef FRAMEWORK_MESSAGE_ENVELOPE_SLAB_H_

@@ -1,13 +1,13 @@
 #include "framework/message/envelope_slab.h"
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "framework/message/envelope.h"
 
@@ -39,7 +39,7 @@ TEST(EnvelopeSlabTest, ALiveBlockKeepsItsSlabUntilFreed) {
   SlabRetireCurrent();
   const size_t before = SlabFreeListSize();
   std::memset(keep, 0xAB, 32);  // still valid memory after its slab was retired
-  SlabFree(keep);                // the last block: the slab is recycled now
+  SlabFree(keep);               // the last block: the slab is recycled now
   EXPECT_EQ(SlabFreeListSize(), before + 1);
 }
 

@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "framework/message/envelope.h"
 #include "framework/message/protocol.h"

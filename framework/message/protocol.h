@@ -42,8 +42,7 @@ struct EntryTraits<Request<T, R>> {
 
 template <typename T, typename... Entries>
 constexpr std::size_t IndexOfMessage() {
-  constexpr bool matches[] = {std::is_same_v<T, typename EntryTraits<Entries>::Message>...,
-                              false};
+  constexpr bool matches[] = {std::is_same_v<T, typename EntryTraits<Entries>::Message>..., false};
   for (std::size_t i = 0; i < sizeof...(Entries); ++i) {
     if (matches[i]) return i;
   }
@@ -71,7 +70,8 @@ struct Protocol {
   static constexpr bool kAccepts = internal::IndexOfMessage<T, Entries...>() < kSize;
 
   template <typename T>
-  static constexpr uint32_t kTagOf = static_cast<uint32_t>(internal::IndexOfMessage<T, Entries...>());
+  static constexpr uint32_t kTagOf =
+      static_cast<uint32_t>(internal::IndexOfMessage<T, Entries...>());
 
   template <typename T>
   using EntryOf = Entry<internal::IndexOfMessage<T, Entries...>()>;
@@ -83,10 +83,11 @@ struct Protocol {
   }
 
  private:
-  static_assert(((internal::CountOfMessage<typename internal::EntryTraits<Entries>::Message,
-                                           Entries...>() == 1) &&
-                 ...),
-                "a message type may appear only once in a Protocol");
+  static_assert(
+      ((internal::CountOfMessage<typename internal::EntryTraits<Entries>::Message, Entries...>() ==
+        1) &&
+       ...),
+      "a message type may appear only once in a Protocol");
 };
 
 }  // namespace troupe

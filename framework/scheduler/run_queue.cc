@@ -12,9 +12,7 @@
 namespace troupe {
 
 RunQueue::RunQueue(uint32_t capacity)
-    : capacity_(capacity),
-      mask_(capacity - 1),
-      slots_(new std::atomic<Schedulable*>[capacity]) {
+    : capacity_(capacity), mask_(capacity - 1), slots_(new std::atomic<Schedulable*>[capacity]) {
   for (uint32_t i = 0; i < capacity; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
 }
 

@@ -1,7 +1,8 @@
-// Micro-benchmarks of the local run queue: bazel run -c opt //framework/scheduler:run_queue_benchmark
-#include <vector>
-
+// Micro-benchmarks of the local run queue: bazel run -c opt
+// //framework/scheduler:run_queue_benchmark
 #include <benchmark/benchmark.h>
+
+#include <vector>
 
 #include "framework/scheduler/run_queue.h"
 

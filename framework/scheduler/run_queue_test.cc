@@ -1,10 +1,10 @@
 #include "framework/scheduler/run_queue.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "framework/scheduler/injection_queue.h"
 
@@ -54,8 +54,8 @@ TEST(RunQueueTest, StealTakesHalfRoundedUp) {
   for (auto& it : items) ASSERT_EQ(victim.Push(&it), nullptr);
   Schedulable* first = victim.StealInto(thief);
   ASSERT_NE(first, nullptr);
-  EXPECT_EQ(Id(first), 2);        // the last stolen item is returned to run now
-  EXPECT_EQ(thief.Size(), 2u);    // 3 stolen: one to run, two queued
+  EXPECT_EQ(Id(first), 2);      // the last stolen item is returned to run now
+  EXPECT_EQ(thief.Size(), 2u);  // 3 stolen: one to run, two queued
   EXPECT_EQ(Id(thief.Pop()), 0);
   EXPECT_EQ(Id(thief.Pop()), 1);
   EXPECT_EQ(victim.Size(), 2u);

@@ -20,13 +20,13 @@ namespace troupe {
 
 // Counters since start. Read without stopping the workers, so a snapshot is approximate.
 struct SchedulerStats {
-  uint64_t turns = 0;          // Schedulable::Run calls
-  uint64_t lifo_turns = 0;     // turns taken from a worker's LIFO slot
-  uint64_t steals = 0;         // successful steal operations
-  uint64_t stolen = 0;         // items moved by them
-  uint64_t injected = 0;       // items taken from the injection queue
-  uint64_t overflows = 0;      // local run queue overflows into the injection queue
-  uint64_t parks = 0;          // times a worker went to sleep
+  uint64_t turns = 0;       // Schedulable::Run calls
+  uint64_t lifo_turns = 0;  // turns taken from a worker's LIFO slot
+  uint64_t steals = 0;      // successful steal operations
+  uint64_t stolen = 0;      // items moved by them
+  uint64_t injected = 0;    // items taken from the injection queue
+  uint64_t overflows = 0;   // local run queue overflows into the injection queue
+  uint64_t parks = 0;       // times a worker went to sleep
   uint64_t timers_fired = 0;
 };
 

@@ -70,8 +70,9 @@ WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
       clock_(options_.clock != nullptr ? options_.clock : &MonotonicClock::Get()),
       idle_(options_.threads > 0 ? options_.threads
                                  : std::max(1u, std::thread::hardware_concurrency())) {
-  const int n = options_.threads > 0 ? options_.threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = options_.threads > 0
+                    ? options_.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   workers_.reserve(n);
   for (int i = 0; i < n; ++i) {
     std::unique_ptr<Parker> parker =
@@ -234,7 +235,8 @@ void WorkStealingScheduler::Park(Worker& w) {
   if (!shutdown_.load(std::memory_order_acquire)) {
     const absl::Time next = timers_.NextDeadline();
     absl::Duration timeout = absl::InfiniteDuration();
-    if (next != absl::InfiniteFuture()) timeout = std::max(next - clock_->Now(), absl::ZeroDuration());
+    if (next != absl::InfiniteFuture())
+      timeout = std::max(next - clock_->Now(), absl::ZeroDuration());
     w.parks.Add();
     w.parker->Park(timeout);
   }

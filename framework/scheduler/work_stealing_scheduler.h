@@ -31,15 +31,15 @@
 namespace troupe {
 
 struct WorkStealingOptions {
-  int threads = 0;                  // 0: one per core (std::thread::hardware_concurrency)
-  int budget = 64;                  // units of work (messages) per turn
+  int threads = 0;                    // 0: one per core (std::thread::hardware_concurrency)
+  int budget = 64;                    // units of work (messages) per turn
   uint32_t run_queue_capacity = 256;  // power of two; tests shrink it
-  int injection_interval = 61;      // turns between forced injection-queue checks (as Go/tokio)
-  int max_lifo_streak = 3;          // LIFO turns in a row before the run queue gets a turn
+  int injection_interval = 61;        // turns between forced injection-queue checks (as Go/tokio)
+  int max_lifo_streak = 3;            // LIFO turns in a row before the run queue gets a turn
   absl::Duration spin_before_park = absl::Microseconds(50);  // see ActorSystemOptions
   // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
-  const Clock* clock = nullptr;     // default MonotonicClock
+  const Clock* clock = nullptr;  // default MonotonicClock
 };
 
 class WorkStealingScheduler final : public Scheduler {

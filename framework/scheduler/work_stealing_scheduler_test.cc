@@ -1,15 +1,15 @@
 #include "framework/scheduler/work_stealing_scheduler.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
+#include "absl/time/clock.h"
 #include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
-#include "absl/time/clock.h"
 
 namespace troupe {
 namespace {
@@ -50,8 +50,12 @@ TEST(WorkStealingSchedulerTest, RunsEveryTaskScheduledFromForeignThreads) {
   std::vector<CountingTask> tasks(kTasks);
   std::atomic<int> done{0};
   for (auto& t : tasks) t.done = &done;
-  std::thread a([&] { for (int i = 0; i < kTasks; i += 2) scheduler.Schedule(&tasks[i]); });
-  std::thread b([&] { for (int i = 1; i < kTasks; i += 2) scheduler.Schedule(&tasks[i]); });
+  std::thread a([&] {
+    for (int i = 0; i < kTasks; i += 2) scheduler.Schedule(&tasks[i]);
+  });
+  std::thread b([&] {
+    for (int i = 1; i < kTasks; i += 2) scheduler.Schedule(&tasks[i]);
+  });
   a.join();
   b.join();
   WaitFor(done, kTasks);
@@ -119,10 +123,16 @@ TEST(WorkStealingSchedulerTest, ChainedSchedulingRunsInLifoSlot) {
   std::atomic<int> done{0};
   CountingTask a, b;
   a.on_run = [&] {
-    if (hops.fetch_add(1) + 1 < kHops) scheduler.Schedule(&b); else done = 1;
+    if (hops.fetch_add(1) + 1 < kHops)
+      scheduler.Schedule(&b);
+    else
+      done = 1;
   };
   b.on_run = [&] {
-    if (hops.fetch_add(1) + 1 < kHops) scheduler.Schedule(&a); else done = 1;
+    if (hops.fetch_add(1) + 1 < kHops)
+      scheduler.Schedule(&a);
+    else
+      done = 1;
   };
   scheduler.Schedule(&a);
   WaitFor(done, 1);

@@ -24,8 +24,8 @@ ActorSystem::ActorSystem(ActorSystemOptions options)
     : ActorSystem(options, MakeScheduler(options)) {}
 
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler)
-    : core_(std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors,
-                                                   this)) {}
+    : core_(
+          std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this)) {}
 
 ActorSystem::~ActorSystem() {
   if (core_->scheduler().IsWorkerThread()) {

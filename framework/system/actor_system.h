@@ -47,8 +47,8 @@
 namespace troupe {
 
 struct ActorSystemOptions {
-  int threads = 0;            // worker threads; 0 = one per core
-  int budget = 64;            // messages an actor handles per turn before others get a turn
+  int threads = 0;                // worker threads; 0 = one per core
+  int budget = 64;                // messages an actor handles per turn before others get a turn
   size_t max_actors = 1'000'000;  // Spawn past this returns RESOURCE_EXHAUSTED
   uint32_t run_queue_capacity = 256;
   // Spinning counts as searching, so work pushed meanwhile needs no futex wake-up (~8 us on
@@ -61,7 +61,7 @@ struct ActorSystemOptions {
 struct ActorSystemStats {
   size_t live_actors = 0;
   uint64_t spawned = 0;
-  uint64_t failures = 0;      // handlers (or hooks) that threw
+  uint64_t failures = 0;  // handlers (or hooks) that threw
   uint64_t dead_letters = 0;
   SchedulerStats scheduler;
 };
@@ -79,8 +79,8 @@ class ActorSystem {
   // RESOURCE_EXHAUSTED: max_actors reached; FAILED_PRECONDITION: shutting down.
   template <typename A, typename... Args>
   absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
-    auto cell = core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), kTypeName<A>,
-                             nullptr);
+    auto cell =
+        core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), kTypeName<A>, nullptr);
     if (!cell.ok()) return cell.status();
     return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
   }
@@ -102,8 +102,8 @@ class ActorSystem {
       internal::RecordUnaddressed(kTypeName<T>);
       ref->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
     } else {
-      internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg),
-                                  timeout, std::move(ref));
+      internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg), timeout,
+                                  std::move(ref));
     }
     return future;
   }

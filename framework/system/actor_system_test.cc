@@ -2,17 +2,17 @@
 // handlers, stealing, idle CPU, asks and shutdown under load.
 #include "framework/system/actor_system.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
+#include "absl/time/clock.h"
 #include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
-#include "absl/time/clock.h"
 #include "framework/base/status_matchers.h"
 
 namespace troupe {
@@ -92,8 +92,7 @@ TEST_P(ActorSystemStressTest, FifoPerSenderAndExactlyOnceFromActorsAndForeignThr
   constexpr int kActorSenders = 4, kThreadSenders = 4;
   const int per_sender = 100000 / kScale;
   Sink::Report report;
-  auto sink =
-      system.Spawn<Sink>(kActorSenders + kThreadSenders, per_sender, &report).value();
+  auto sink = system.Spawn<Sink>(kActorSenders + kThreadSenders, per_sender, &report).value();
   for (int i = 0; i < kActorSenders; ++i) {
     system.Spawn<Producer>(i, per_sender, sink).value().Tell(Start{});
   }
@@ -121,7 +120,8 @@ TEST_P(ActorSystemStressTest, HandlersNeverRunConcurrentlyWithThemselves) {
   std::vector<ActorRef<SinkProtocol>> sinks;
   for (int s = 0; s < kSinks; ++s) {
     reports.push_back(std::make_unique<Sink::Report>());
-    sinks.push_back(system.Spawn<Sink>(kProducersPerSink, per_producer, reports.back().get()).value());
+    sinks.push_back(
+        system.Spawn<Sink>(kProducersPerSink, per_producer, reports.back().get()).value());
   }
   for (int s = 0; s < kSinks; ++s) {
     for (int p = 0; p < kProducersPerSink; ++p) {

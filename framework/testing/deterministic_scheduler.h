@@ -18,8 +18,8 @@
 #include <functional>
 
 #include "absl/base/thread_annotations.h"
-#include "framework/base/mutex.h"
 #include "absl/time/time.h"
+#include "framework/base/mutex.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/timer/timer_queue.h"
 

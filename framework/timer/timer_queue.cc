@@ -34,8 +34,7 @@ bool TimerHandle::Cancel() {
 }
 
 bool TimerHandle::active() const {
-  return entry_ != nullptr &&
-         entry_->state.load(std::memory_order_acquire) == TimerEntry::kPending;
+  return entry_ != nullptr && entry_->state.load(std::memory_order_acquire) == TimerEntry::kPending;
 }
 
 bool TimerQueue::Later::operator()(const std::shared_ptr<TimerEntry>& a,

@@ -22,8 +22,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "framework/base/mutex.h"
 #include "absl/time/time.h"
+#include "framework/base/mutex.h"
 
 namespace troupe {
 

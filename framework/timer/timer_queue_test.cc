@@ -1,12 +1,12 @@
 #include "framework/timer/timer_queue.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace troupe {
 namespace {
@@ -83,11 +83,14 @@ TEST(TimerQueueTest, CallbacksMayAddTimers) {
 TEST(TimerQueueTest, ReportsWhenANewTimerBecomesTheEarliest) {
   TimerQueue q;
   bool changed = false;
-  q.Add(kT0 + absl::Seconds(5), absl::ZeroDuration(), [] {}, &changed);
+  q.Add(
+      kT0 + absl::Seconds(5), absl::ZeroDuration(), [] {}, &changed);
   EXPECT_TRUE(changed);
-  q.Add(kT0 + absl::Seconds(9), absl::ZeroDuration(), [] {}, &changed);
+  q.Add(
+      kT0 + absl::Seconds(9), absl::ZeroDuration(), [] {}, &changed);
   EXPECT_FALSE(changed);
-  q.Add(kT0 + absl::Seconds(1), absl::ZeroDuration(), [] {}, &changed);
+  q.Add(
+      kT0 + absl::Seconds(1), absl::ZeroDuration(), [] {}, &changed);
   EXPECT_TRUE(changed);
   EXPECT_EQ(q.Clear(), 3u);
   EXPECT_EQ(q.NextDeadline(), absl::InfiniteFuture());
