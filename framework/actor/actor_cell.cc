@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <utility>
 
 #include "framework/actor/actor.h"
@@ -37,7 +38,36 @@ ActorCell::ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, A
       type_name_(type_name),
       parent_(parent) {}
 
-ActorCell::~ActorCell() = default;
+ActorCell* ActorCell::Create(std::shared_ptr<SystemCore> system, Scheduler* scheduler,
+                             ActorCell* parent, uint64_t id, std::string_view type_name,
+                             size_t behavior_size, size_t behavior_align,
+                             absl::FunctionRef<ActorBase*(void* storage)> construct) {
+  const size_t offset = (sizeof(ActorCell) + behavior_align - 1) / behavior_align * behavior_align;
+  void* block = ::operator new(offset + behavior_size);
+  ActorCell* cell = new (block) ActorCell(std::move(system), scheduler, parent, id, type_name);
+  try {
+    cell->behavior_ = construct(static_cast<char*>(block) + offset);
+  } catch (...) {
+    cell->Destroy();
+    throw;
+  }
+  cell->behavior_->ctx_.cell_ = cell;
+  return cell;
+}
+
+ActorCell::~ActorCell() { DestroyBehavior(); }
+
+void ActorCell::Destroy() {
+  this->~ActorCell();
+  ::operator delete(static_cast<void*>(this));
+}
+
+void ActorCell::DestroyBehavior() {
+  if (behavior_ != nullptr) {
+    ActorBase* b = std::exchange(behavior_, nullptr);
+    b->~ActorBase();  // the memory belongs to the cell's block
+  }
+}
 
 void ActorCell::Enqueue(Envelope* e) {
   switch (mailbox_.Push(e)) {
@@ -59,11 +89,6 @@ void ActorCell::EnqueueClosure(Closure fn) {
 void ActorCell::RequestStop() {
   if (mailbox_.closed()) return;
   Enqueue(MakeSystemEnvelope<StopSignal>(kStopTag));
-}
-
-void ActorCell::SetBehavior(std::unique_ptr<ActorBase> behavior) {
-  behavior_ = std::move(behavior);
-  behavior_->ctx_.cell_ = this;
 }
 
 void ActorCell::AdoptChild(ActorCell* child) {
@@ -178,7 +203,7 @@ void ActorCell::Terminate() {
     } catch (...) {
       system_->ReportFailure(*this, std::current_exception(), "OnStop");
     }
-    behavior_.reset();
+    DestroyBehavior();
   }
 
   Envelope* rest = mailbox_.Close();

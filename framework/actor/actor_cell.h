@@ -16,6 +16,7 @@
 #define FRAMEWORK_ACTOR_ACTOR_CELL_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "framework/mailbox/mailbox.h"
 #include "framework/message/envelope.h"
 #include "framework/scheduler/schedulable.h"
@@ -66,15 +68,22 @@ using Closure = absl::AnyInvocable<void()>;
 
 class ActorCell final : public Schedulable {
  public:
-  ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, ActorCell* parent,
-            uint64_t id, std::string_view type_name);
-  ~ActorCell();
+  // Allocates a cell and its user object in one block; `construct` builds the user object in
+  // the storage it is given (if it throws, nothing leaks and the exception propagates).
+  // Returns the cell holding its own reference.
+  static ActorCell* Create(std::shared_ptr<SystemCore> system, Scheduler* scheduler,
+                           ActorCell* parent, uint64_t id, std::string_view type_name,
+                           size_t behavior_size, size_t behavior_align,
+                           absl::FunctionRef<ActorBase*(void* storage)> construct);
+  // The largest alignment a user actor class may have.
+  static constexpr size_t kMaxBehaviorAlign = alignof(std::max_align_t);
+
   ActorCell(const ActorCell&) = delete;
   ActorCell& operator=(const ActorCell&) = delete;
 
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Destroy();
   }
 
   // Any thread: delivers `e` (ownership passes), or records it as a dead letter.
@@ -93,7 +102,6 @@ class ActorCell final : public Schedulable {
   bool stopped() const { return mailbox_.closed(); }
 
   // ---- Owner only ----
-  void SetBehavior(std::unique_ptr<ActorBase> behavior);
   void StopSelf() { stop_requested_ = true; }
   void AdoptChild(ActorCell* child);  // takes a reference on the child
   void TrackTimer(TimerHandle handle);
@@ -101,6 +109,11 @@ class ActorCell final : public Schedulable {
   void FailFromCoroutine(std::exception_ptr error);
 
  private:
+  ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, ActorCell* parent,
+            uint64_t id, std::string_view type_name);
+  ~ActorCell();
+  void Destroy();
+  void DestroyBehavior();
   void Deliver(Envelope* e);
   void UnlinkChild(ActorCell* child);
   void Fail(std::exception_ptr error, std::string_view while_doing);
@@ -112,8 +125,9 @@ class ActorCell final : public Schedulable {
   const std::shared_ptr<SystemCore> system_;
   const uint64_t id_;
   const std::string_view type_name_;
-  // Owner-only state.
-  std::unique_ptr<ActorBase> behavior_;
+  // Owner-only state. The user object lives in the same allocation, right after the cell; it is
+  // destroyed when the actor stops, the memory when the last reference goes.
+  ActorBase* behavior_ = nullptr;
   CellRef parent_;
   // Children: an intrusive doubly-linked list through the children's sibling links, which
   // only this (the parent's) turn touches. Each listed child holds one reference.

@@ -7,6 +7,7 @@
 #define FRAMEWORK_ACTOR_ACTOR_CONTEXT_H_
 
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,26 @@
 namespace troupe {
 
 class ActorSystem;
+class ActorBase;
+
+namespace internal {
+
+// Spawns an actor of type A (built from `args` inside the cell's own allocation) under
+// `parent` (null: top level). Shared by ActorContext::Spawn and ActorSystem::Spawn.
+template <typename A, typename... Args>
+absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core, ActorCell* parent,
+                                                               Args&&... args) {
+  static_assert(alignof(A) <= ActorCell::kMaxBehaviorAlign,
+                "actor classes may not be over-aligned (alignas beyond max_align_t)");
+  auto construct = [&](void* storage) -> ActorBase* {
+    return new (storage) A(std::forward<Args>(args)...);
+  };
+  auto cell = core.Spawn({sizeof(A), alignof(A), construct}, kTypeName<A>, parent);
+  if (!cell.ok()) return cell.status();
+  return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
+}
+
+}  // namespace internal
 
 // co_await-able result of ActorContext::Ask without a callback.
 template <typename R, typename Send>
@@ -51,10 +72,7 @@ class ActorContext {
   // stops. RESOURCE_EXHAUSTED: the system's actor limit is reached.
   template <typename A, typename... Args>
   absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
-    auto cell = cell_->system().Spawn(std::make_unique<A>(std::forward<Args>(args)...),
-                                      kTypeName<A>, cell_);
-    if (!cell.ok()) return cell.status();
-    return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
+    return internal::SpawnActor<A>(cell_->system(), cell_, std::forward<Args>(args)...);
   }
 
   // Stops this actor after the current message: OnStop runs, children are stopped, queued

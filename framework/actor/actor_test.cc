@@ -238,6 +238,38 @@ class Ticker : public Actor<Ticker, TickProtocol> {
   Journal* journal_;
 };
 
+struct Constructed {
+  int* count;
+  bool fail;
+};
+class Fragile : public Actor<Fragile, Protocol<Tick>> {
+ public:
+  explicit Fragile(Constructed c) {
+    ++*c.count;
+    if (c.fail) throw std::runtime_error("constructor failed");
+  }
+  void Handle(Tick) {}
+};
+
+TEST(ActorTest, AThrowingConstructorPropagatesAndLeaksNothing) {
+  int constructed = 0;
+  TestSystem t;
+  EXPECT_THROW((void)t.system().Spawn<Fragile>(Constructed{&constructed, true}),
+               std::runtime_error);
+  EXPECT_EQ(constructed, 1);
+  EXPECT_EQ(t.system().stats().live_actors, 0u);  // the slot was given back (ASan: no leak)
+  EXPECT_TRUE(t.system().Spawn<Fragile>(Constructed{&constructed, false}).ok());
+}
+
+TEST(ActorTest, ARefusedSpawnNeverConstructsTheActor) {
+  int constructed = 0;
+  TestSystem t({.max_actors = 1});
+  ASSERT_TRUE(t.system().Spawn<Fragile>(Constructed{&constructed, false}).ok());
+  EXPECT_THAT(t.system().Spawn<Fragile>(Constructed{&constructed, false}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(constructed, 1);
+}
+
 TEST(ActorTest, BudgetBoundsMessagesPerTurn) {
   Journal journal;
   TestSystem t({.budget = 3});

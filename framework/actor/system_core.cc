@@ -38,7 +38,7 @@ SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, 
       max_actors_(max_actors),
       facade_(facade) {}
 
-absl::StatusOr<CellRef> SystemCore::Spawn(std::unique_ptr<ActorBase> behavior,
+absl::StatusOr<CellRef> SystemCore::Spawn(const BehaviorFactory& behavior,
                                           std::string_view type_name, ActorCell* parent) {
   // Reserve a slot first so concurrent spawns cannot overshoot the limit.
   if (live_.fetch_add(1, std::memory_order_acq_rel) >= max_actors_) {
@@ -47,10 +47,14 @@ absl::StatusOr<CellRef> SystemCore::Spawn(std::unique_ptr<ActorBase> behavior,
         absl::StrCat("actor limit reached (max_actors = ", max_actors_, ")"));
   }
   auto make_cell = [&] {
-    auto* cell = new ActorCell(shared_from_this(), scheduler_, parent,
-                               next_id_.fetch_add(1, std::memory_order_relaxed), type_name);
-    cell->SetBehavior(std::move(behavior));
-    return cell;
+    try {
+      return ActorCell::Create(shared_from_this(), scheduler_, parent,
+                               next_id_.fetch_add(1, std::memory_order_relaxed), type_name,
+                               behavior.size, behavior.align, behavior.construct);
+    } catch (...) {
+      live_.fetch_sub(1, std::memory_order_acq_rel);  // the actor's constructor threw
+      throw;
+    }
   };
   ActorCell* cell;
   if (parent != nullptr) {

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -44,7 +45,14 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   // Creates a cell for `behavior` and schedules its start. `parent` null means top-level;
   // otherwise the call must come from inside the parent's turn.
   // RESOURCE_EXHAUSTED: max_actors live actors already; FAILED_PRECONDITION: shutting down.
-  absl::StatusOr<CellRef> Spawn(std::unique_ptr<ActorBase> behavior, std::string_view type_name,
+  // `construct` builds the user object (`size` bytes, aligned to `align`) in the cell's block;
+  // it runs only if the spawn is allowed.
+  struct BehaviorFactory {
+    size_t size;
+    size_t align;
+    absl::FunctionRef<ActorBase*(void* storage)> construct;
+  };
+  absl::StatusOr<CellRef> Spawn(const BehaviorFactory& behavior, std::string_view type_name,
                                 ActorCell* parent);
 
   // A message could not be delivered to actor `target_id`: fail it if it is a request, count it

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "framework/base/cpu_relax.h"
 #include "framework/message/envelope.h"
 
 namespace troupe {
@@ -76,12 +77,14 @@ class Mailbox {
   void TakeStack(Envelope* stack);
   void ReleaseDrainedArrays();
 
-  // Shared with producers.
-  alignas(64) std::atomic<Envelope*> head_{nullptr};
+  // Shared with producers. The padding keeps it off the consumer's cache line (padding rather
+  // than alignas, so that cells need no over-aligned allocation).
+  std::atomic<Envelope*> head_{nullptr};
+  char pad_[kCacheLineSize - sizeof(std::atomic<Envelope*>)];
 
   // Consumer-owned caches: system envelopes as a FIFO list (rare), user envelopes as an array
   // consumed from user_pos_ (oldest first).
-  alignas(64) Envelope* system_head_ = nullptr;
+  Envelope* system_head_ = nullptr;
   Envelope* system_tail_ = nullptr;
   std::vector<Envelope*> user_;
   size_t user_pos_ = 0;

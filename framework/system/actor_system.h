@@ -79,10 +79,7 @@ class ActorSystem {
   // RESOURCE_EXHAUSTED: max_actors reached; FAILED_PRECONDITION: shutting down.
   template <typename A, typename... Args>
   absl::StatusOr<ActorRef<typename A::ActorProtocol>> Spawn(Args&&... args) {
-    auto cell =
-        core_->Spawn(std::make_unique<A>(std::forward<Args>(args)...), kTypeName<A>, nullptr);
-    if (!cell.ok()) return cell.status();
-    return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
+    return internal::SpawnActor<A>(*core_, nullptr, std::forward<Args>(args)...);
   }
 
   // Sends request `msg` from outside the system. The future yields the reply, the responder's
