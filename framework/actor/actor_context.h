@@ -134,6 +134,8 @@ class ActorContext {
   }
 
   absl::Time Now() const { return scheduler().Now(); }
+  // Runtime use (extensions such as the executor): the running actor's cell.
+  internal::ActorCell* cell_for_runtime() const { return cell_; }
   uint64_t id() const { return cell_->id(); }
   ActorSystem& system() const { return cell_->system().facade(); }
 

@@ -7,22 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "framework/actor/actor.h"
+#include "framework/base/describe_exception.h"
 
 namespace troupe {
 namespace internal {
 namespace {
 
 std::atomic<uint64_t> g_unaddressed{0};
-
-std::string Describe(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "a non-standard exception";
-  }
-}
 
 }  // namespace
 
@@ -99,7 +90,7 @@ void SystemCore::OnTerminated(ActorCell* cell, bool top_level) {
 void SystemCore::ReportFailure(const ActorCell& cell, std::exception_ptr error,
                                std::string_view context) {
   failures_.fetch_add(1, std::memory_order_relaxed);
-  const std::string what = Describe(error);
+  const std::string what = DescribeException(error);
   std::fprintf(stderr, "troupe: actor %llu (%.*s) failed in %.*s: %s; stopping it\n",
                static_cast<unsigned long long>(cell.id()),
                static_cast<int>(cell.type_name().size()), cell.type_name().data(),

@@ -33,12 +33,31 @@ ActorSystem::~ActorSystem() {
     std::abort();  // joining our own thread would deadlock
   }
   Shutdown();
+  MutexLock lock(&extensions_mu_);
+  while (!extensions_.empty()) extensions_.pop_back();  // newest first
+}
+
+void ActorSystem::ShutdownExtensions() {
+  std::vector<SystemExtension*> to_shut;
+  {
+    MutexLock lock(&extensions_mu_);
+    if (extensions_closed_) return;
+    extensions_closed_ = true;
+    for (auto it = extensions_.rbegin(); it != extensions_.rend(); ++it) {
+      to_shut.push_back(it->second.get());
+    }
+  }
+  for (SystemExtension* ext : to_shut) ext->Shutdown();
 }
 
 void ActorSystem::Shutdown() {
-  core_->BeginShutdown();
   Scheduler& scheduler = core_->scheduler();
-  if (scheduler.IsWorkerThread()) return;  // from a handler: stop requested; the owner joins
+  if (scheduler.IsWorkerThread()) {  // from a handler: request the stop; the owner joins
+    core_->BeginShutdown();
+    return;
+  }
+  ShutdownExtensions();
+  core_->BeginShutdown();
   internal::SystemCore* core = core_.get();
   scheduler.RunUntil([core] { return core->live_actors() == 0; });
   scheduler.Shutdown();

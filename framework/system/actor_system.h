@@ -7,6 +7,7 @@
 //
 // Spawn, Ask, Register/Lookup and timers are available from any thread. Shutdown (also run by
 // the destructor) proceeds in order:
+//   0. extensions (e.g. the executor) shut down, newest first, while actors still run;
 //   1. new top-level spawns are refused (FAILED_PRECONDITION);
 //   2. every top-level actor is asked to stop; each stops its children; messages still queued
 //      become dead letters (requests among them fail with NOT_FOUND);
@@ -29,6 +30,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -40,6 +42,7 @@
 #include "framework/actor/dead_letters.h"
 #include "framework/actor/delayed_send.h"
 #include "framework/actor/system_core.h"
+#include "framework/base/mutex.h"
 #include "framework/base/type_name.h"
 #include "framework/scheduler/parker.h"
 #include "framework/scheduler/scheduler.h"
@@ -64,6 +67,16 @@ struct ActorSystemStats {
   uint64_t failures = 0;  // handlers (or hooks) that threw
   uint64_t dead_letters = 0;
   SchedulerStats scheduler;
+};
+
+// A system-wide service built on the actor system (the executor; later the I/O layer). The
+// system owns it: created on first use, shut down at the start of the system's shutdown (while
+// actors still run, so it can answer them), in reverse order of creation.
+class SystemExtension {
+ public:
+  virtual ~SystemExtension() = default;
+  // Called once, from the thread shutting the system down (never a worker).
+  virtual void Shutdown() = 0;
 };
 
 class ActorSystem {
@@ -132,12 +145,36 @@ class ActorSystem {
 
   void Shutdown();
 
+  // The system's extension of type T, created by `make(*this)` on first use. Thread-safe.
+  // FAILED_PRECONDITION once the system is shutting down.
+  template <typename T, typename Make>
+  absl::StatusOr<T*> Extension(Make make) {
+    static const char key = 0;
+    MutexLock lock(&extensions_mu_);
+    for (auto& [k, ext] : extensions_) {
+      if (k == &key) return static_cast<T*>(ext.get());
+    }
+    if (extensions_closed_) {
+      return absl::FailedPreconditionError("the actor system is shutting down");
+    }
+    std::unique_ptr<T> created = make(*this);
+    T* raw = created.get();
+    extensions_.emplace_back(&key, std::move(created));
+    return raw;
+  }
+
   DeadLetters& dead_letters() { return core_->dead_letters(); }
   ActorSystemStats stats() const;
   Scheduler& scheduler() const { return core_->scheduler(); }
 
  private:
+  void ShutdownExtensions();
+
   std::shared_ptr<internal::SystemCore> core_;
+  Mutex extensions_mu_;
+  std::vector<std::pair<const void*, std::unique_ptr<SystemExtension>>> extensions_
+      ABSL_GUARDED_BY(extensions_mu_);
+  bool extensions_closed_ ABSL_GUARDED_BY(extensions_mu_) = false;
 };
 
 }  // namespace troupe

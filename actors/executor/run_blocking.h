@@ -1,0 +1,151 @@
+// RunBlocking: run blocking work on the system's Executor from an actor, and get the result
+// back as a message on that actor.
+//
+//   BlockingHandle h = RunBlocking(ctx(), [path] { return ReadWholeFile(path); },
+//                                  [this](absl::StatusOr<std::string> contents) { ... });
+//   absl::StatusOr<std::string> contents =
+//       co_await RunBlockingAwait(ctx(), [path] { return ReadWholeFile(path); });
+//
+// `fn` runs on an executor thread, never on a worker, so it may block. It may return T,
+// absl::StatusOr<T>, absl::Status or void; the result handed back is absl::StatusOr<T> (for T
+// or StatusOr<T>) or absl::Status (for Status or void). Errors: RESOURCE_EXHAUSTED (executor
+// saturated), FAILED_PRECONDITION (shutting down), CANCELLED (shutdown cancelled it), INTERNAL
+// (fn threw), or fn's own error. The continuation runs as a message on the calling actor; if
+// that actor has stopped, the work is not run at all.
+//
+// Thread safety: call from an actor's handler (ctx is owner only); BlockingHandle from any
+// thread.
+#ifndef ACTORS_EXECUTOR_RUN_BLOCKING_H_
+#define ACTORS_EXECUTOR_RUN_BLOCKING_H_
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "actors/executor/executor.h"
+#include "framework/actor/actor.h"
+#include "framework/base/describe_exception.h"
+
+namespace troupe {
+
+// Cancels one RunBlocking request while it is queued.
+class BlockingHandle {
+ public:
+  BlockingHandle() = default;
+  explicit BlockingHandle(std::shared_ptr<std::atomic<bool>> cancelled)
+      : cancelled_(std::move(cancelled)) {}
+  // Queued work will not run; work already running finishes. Either way the continuation is
+  // not called after this. Returns false if it was already cancelled.
+  bool Cancel() { return cancelled_ && !cancelled_->exchange(true); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+};
+
+namespace internal {
+
+template <typename R>
+struct BlockingResult {  // R: what fn returns
+  using Type = absl::StatusOr<R>;
+};
+template <typename T>
+struct BlockingResult<absl::StatusOr<T>> {
+  using Type = absl::StatusOr<T>;
+};
+template <>
+struct BlockingResult<absl::Status> {
+  using Type = absl::Status;
+};
+template <>
+struct BlockingResult<void> {
+  using Type = absl::Status;
+};
+
+template <typename F>
+using BlockingResultOf = typename BlockingResult<std::invoke_result_t<F&>>::Type;
+
+// Runs fn, turning an exception into INTERNAL.
+template <typename F>
+BlockingResultOf<F> InvokeBlocking(F& fn) {
+  using R = std::invoke_result_t<F&>;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      fn();
+      return absl::OkStatus();
+    } else {
+      return fn();
+    }
+  } catch (...) {
+    return absl::InternalError("blocking work threw: " +
+                               DescribeException(std::current_exception()));
+  }
+}
+
+}  // namespace internal
+
+template <typename F, typename Done>
+BlockingHandle RunBlocking(ActorContext& ctx, F fn, Done on_done) {
+  using Result = internal::BlockingResultOf<F>;
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto job = std::make_unique<internal::BlockingJob>();
+  job->requester = internal::CellRef(ctx.cell_for_runtime());
+  job->cancelled = cancelled;
+  job->execute = [fn = std::move(fn), on_done = std::move(on_done), cancelled,
+                  requester = job->requester](absl::Status failure) mutable {
+    std::optional<Result> result;
+    if (failure.ok()) {
+      result.emplace(internal::InvokeBlocking(fn));
+    } else {
+      result.emplace(std::move(failure));
+    }
+    requester->EnqueueClosure(
+        [on_done = std::move(on_done), cancelled, r = std::move(*result)]() mutable {
+          if (!cancelled->load(std::memory_order_acquire)) on_done(std::move(r));
+        });
+  };
+  absl::StatusOr<Executor*> executor = Executor::Of(ctx.system());
+  if (!executor.ok()) {
+    job->Finish(executor.status());
+  } else {
+    (*executor)->Submit(std::move(job));
+  }
+  return BlockingHandle(std::move(cancelled));
+}
+
+namespace internal {
+
+template <typename F>
+class BlockingAwaiter {
+ public:
+  using Result = BlockingResultOf<F>;
+  BlockingAwaiter(ActorContext& ctx, F fn) : ctx_(&ctx), fn_(std::move(fn)) {}
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    RunBlocking(*ctx_, std::move(fn_), ResumeWith<Result>(h, h.promise().root, &result_));
+  }
+  Result await_resume() { return std::move(*result_); }
+
+ private:
+  ActorContext* ctx_;
+  F fn_;
+  std::optional<Result> result_;
+};
+
+}  // namespace internal
+
+// The coroutine form: `co_await RunBlockingAwait(ctx(), fn)` inside a Task<> handler.
+template <typename F>
+internal::BlockingAwaiter<F> RunBlockingAwait(ActorContext& ctx, F fn) {
+  return internal::BlockingAwaiter<F>(ctx, std::move(fn));
+}
+
+}  // namespace troupe
+
+#endif  // ACTORS_EXECUTOR_RUN_BLOCKING_H_
