@@ -317,7 +317,10 @@ class CoRequester : public Actor<CoRequester, CoProtocol> {
   Task<int> Handle(Compute) {
     absl::StatusOr<int> a = co_await RunBlockingAwait(ctx(), [] { return 20; });
     absl::Status b = co_await RunBlockingAwait(ctx(), [] {});
-    co_return a.value_or(-1) + (b.ok() ? 22 : 0);
+    const std::string word(40, 'w');  // a capture that lives on the heap
+    auto length = [word] { return static_cast<int>(word.size()); };
+    absl::StatusOr<int> c = co_await RunBlockingAwait(ctx(), length);
+    co_return a.value_or(-1) + (b.ok() ? 22 : 0) + c.value_or(-100) - 40;
   }
 };
 

@@ -118,32 +118,19 @@ BlockingHandle RunBlocking(ActorContext& ctx, F fn, Done on_done) {
   return BlockingHandle(std::move(cancelled));
 }
 
-namespace internal {
-
-template <typename F>
-class BlockingAwaiter {
- public:
-  using Result = BlockingResultOf<F>;
-  BlockingAwaiter(ActorContext& ctx, F fn) : ctx_(&ctx), fn_(std::move(fn)) {}
-  bool await_ready() const noexcept { return false; }
-  template <typename P>
-  void await_suspend(std::coroutine_handle<P> h) {
-    RunBlocking(*ctx_, std::move(fn_), ResumeWith<Result>(h, h.promise().root, &result_));
-  }
-  Result await_resume() { return std::move(*result_); }
-
- private:
-  ActorContext* ctx_;
-  F fn_;
-  std::optional<Result> result_;
-};
-
-}  // namespace internal
-
 // The coroutine form: `co_await RunBlockingAwait(ctx(), fn)` inside a Task<> handler.
+// Like Ask's coroutine form, a copyable callable with non-trivial captures (a std::string, say)
+// must be a named variable, not a lambda written inside the co_await (g++ 12; see task.h).
 template <typename F>
-internal::BlockingAwaiter<F> RunBlockingAwait(ActorContext& ctx, F fn) {
-  return internal::BlockingAwaiter<F>(ctx, std::move(fn));
+auto RunBlockingAwait(ActorContext& ctx, F&& fn) {
+  static_assert(internal::kArgumentSafeAcrossCoAwait<F>,
+                "co_await RunBlockingAwait(): bind this callable to a named variable first, not a "
+                "temporary (g++ 12 miscompiles such temporaries inside co_await); it is copied");
+  using Result = internal::BlockingResultOf<std::decay_t<F>>;
+  auto start = [ctx = &ctx, fn = std::decay_t<F>(std::forward<F>(fn))](auto resume) mutable {
+    RunBlocking(*ctx, std::move(fn), std::move(resume));
+  };
+  return internal::HeapAwaiter<Result, decltype(start)>(std::move(start));
 }
 
 }  // namespace troupe

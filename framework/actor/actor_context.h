@@ -49,23 +49,6 @@ absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core,
 
 }  // namespace internal
 
-// co_await-able result of ActorContext::Ask without a callback.
-template <typename R, typename Send>
-class [[nodiscard]] AskAwaiter {
- public:
-  explicit AskAwaiter(Send send) : send_(std::move(send)) {}
-  bool await_ready() const noexcept { return false; }
-  template <typename P>
-  void await_suspend(std::coroutine_handle<P> h) {
-    send_(internal::ResumeWith<absl::StatusOr<R>>(h, h.promise().root, &result_));
-  }
-  absl::StatusOr<R> await_resume() { return std::move(*result_); }
-
- private:
-  Send send_;
-  std::optional<absl::StatusOr<R>> result_;
-};
-
 class ActorContext {
  public:
   // Spawns a child actor of type A, constructed from `args`. The child stops when this actor
@@ -93,15 +76,19 @@ class ActorContext {
   }
 
   // The coroutine form: `absl::StatusOr<R> r = co_await ctx().Ask(to, msg, timeout);`
+  // A message that is copyable but not trivially copyable (e.g. holds a std::string) must be a
+  // named variable here, not a temporary (see the g++ 12 caveat in task.h).
   template <typename P, typename M>
   auto Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout) {
     using T = std::decay_t<M>;
     using R = typename RequestEntry<P, T>::Response;
-    auto send = [this, to, msg = T(std::forward<M>(msg)),
-                 timeout](internal::ResumeWith<absl::StatusOr<R>> resume) mutable {
+    static_assert(internal::kArgumentSafeAcrossCoAwait<M>,
+                  "co_await Ask(): pass this message as a named variable, not a temporary "
+                  "(g++ 12 miscompiles such temporaries inside co_await); it is copied");
+    auto send = [this, to, msg = T(std::forward<M>(msg)), timeout](auto resume) mutable {
       Ask(to, std::move(msg), timeout, std::move(resume));
     };
-    return AskAwaiter<R, decltype(send)>(std::move(send));
+    return internal::HeapAwaiter<absl::StatusOr<R>, decltype(send)>(std::move(send));
   }
 
   // Delivers `msg` to `to` after `delay`. Timers set through the context are cancelled when

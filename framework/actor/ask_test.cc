@@ -244,6 +244,47 @@ TEST(CoroutineAskTest, StoppingWhileSuspendedDestroysTheCoroutineChain) {
   EXPECT_EQ(destroyed, 2);
 }
 
+// Coroutine asks with messages that hold strings (short ones live inside the std::string,
+// long ones on the heap), passed as named variables: the g++ 12 co_await caveat in task.h.
+struct Shout {
+  std::string text;
+};
+using ShoutProtocol = Protocol<Request<Shout, std::string>>;
+class Echoer : public Actor<Echoer, ShoutProtocol> {
+ public:
+  std::string Handle(Shout s) { return s.text + "!"; }
+};
+struct Relay {
+  std::string text;
+};
+using RelayProtocol = Protocol<Request<Relay, std::string>>;
+class Relayer : public Actor<Relayer, RelayProtocol> {
+ public:
+  explicit Relayer(ActorRef<ShoutProtocol> echo) : echo_(std::move(echo)) {}
+  Task<std::string> Handle(Relay r) {
+    Shout first{r.text};
+    absl::StatusOr<std::string> a = co_await ctx().Ask(echo_, first, absl::Seconds(1));
+    Shout second{"tiny"};
+    absl::StatusOr<std::string> b = co_await ctx().Ask(echo_, second, absl::Seconds(1));
+    co_return a.value_or("?") + "|" + b.value_or("?");
+  }
+
+ private:
+  ActorRef<ShoutProtocol> echo_;
+};
+
+TEST(CoroutineAskTest, MessagesWithStringsSurviveTheSuspension) {
+  TestSystem t;
+  auto echo = t.system().Spawn<Echoer>().value();
+  auto relay = t.system().Spawn<Relayer>(echo).value();
+  const std::string long_text(100, 'x');
+  auto r1 = t.system().Ask(relay, Relay{long_text}, absl::Seconds(5));
+  auto r2 = t.system().Ask(relay, Relay{"short"}, absl::Seconds(5));
+  t.RunUntilIdle();
+  EXPECT_THAT(r1.get(), IsOkAndHolds(long_text + "!|tiny!"));
+  EXPECT_THAT(r2.get(), IsOkAndHolds("short!|tiny!"));
+}
+
 // Callback form.
 struct Go {};
 using CallbackProtocol = Protocol<Go>;

@@ -11,6 +11,11 @@
 // may change across a co_await. The handler resumes as a message on its own actor, so it never
 // runs concurrently with the actor's other handlers.
 //
+// g++ 12 caveat: it may relocate class temporaries created inside a co_await expression bitwise,
+// corrupting types that point into themselves (std::string's inline buffer). The co_await forms
+// of Ask and RunBlocking therefore refuse such temporaries at compile time: pass the message (or
+// callable) as a named variable; it is copied. See ArgumentSafeAcrossCoAwait below.
+//
 // A Task is lazy and owned by whoever holds it; awaiting it (co_await) runs it. A handler's
 // top-level Task is owned by the runtime. If the reply a suspended handler waits for can never
 // be delivered (its actor stopped), the whole coroutine chain is destroyed, running the
@@ -138,35 +143,74 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
   return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
 }
 
+// True if an argument of type A (as deduced for A&&) is safe inside a co_await expression under
+// g++ 12: an lvalue (a named variable, not a temporary), a trivially copyable type, or a
+// move-only type (in practice an owning pointer, which survives a bitwise relocation).
+template <typename A>
+inline constexpr bool kArgumentSafeAcrossCoAwait =
+    std::is_lvalue_reference_v<A> || std::is_trivially_copyable_v<std::decay_t<A>> ||
+    !std::is_copy_constructible_v<std::decay_t<A>>;
+
 template <typename T>
 struct IsTask : std::false_type {};
 template <typename T>
 struct IsTask<Task<T>> : std::true_type {};
 
-// A continuation that resumes a suspended coroutine with the result it awaited; if it is
-// destroyed without having run (the reply could not be delivered), it destroys the coroutine
-// chain from its root so nothing leaks.
-template <typename Result>
-class ResumeWith {
+// HeapAwaiter: the awaiter behind `co_await ctx().Ask(...)` and `co_await RunBlockingAwait(...)`.
+//
+// g++ 12 may copy an awaiter bitwise inside a co_await expression, which corrupts members that
+// point into themselves (a std::string's inline buffer, for one). So the awaiter is only a
+// pointer; everything else - how to start the operation (`Start`) and the slot for its result -
+// lives in a heap State. When the operation starts, the State is handed to the continuation
+// (Resumer), which owns it from then on: calling it stores the result and resumes the coroutine;
+// destroying it uncalled (the result can never be delivered, e.g. its actor stopped) destroys
+// the coroutine chain from its root, so nothing leaks.
+template <typename Result, typename Start>
+class HeapAwaiter {
  public:
-  ResumeWith(std::coroutine_handle<> h, std::coroutine_handle<> root, std::optional<Result>* slot)
-      : h_(h), root_(root), slot_(slot) {}
-  ResumeWith(ResumeWith&& o) noexcept
-      : h_(std::exchange(o.h_, {})), root_(std::exchange(o.root_, {})), slot_(o.slot_) {}
-  ResumeWith& operator=(ResumeWith&&) = delete;
-  ~ResumeWith() {
-    if (root_) root_.destroy();
+  struct State {
+    Start start;
+    std::optional<Result> result;
+  };
+
+  class Resumer {
+   public:
+    Resumer(std::coroutine_handle<> h, std::coroutine_handle<> root, State* state)
+        : h_(h), root_(root), state_(state) {}
+    Resumer(Resumer&& o) noexcept
+        : h_(std::exchange(o.h_, {})),
+          root_(std::exchange(o.root_, {})),
+          state_(std::exchange(o.state_, nullptr)) {}
+    Resumer& operator=(Resumer&&) = delete;
+    ~Resumer() {
+      if (root_) root_.destroy();  // never called: the coroutine can never resume
+      delete state_;
+    }
+    void operator()(Result r) {
+      state_->result.emplace(std::move(r));
+      root_ = {};
+      std::exchange(h_, {}).resume();  // await_resume reads the result; we still own it
+    }
+
+   private:
+    std::coroutine_handle<> h_;
+    std::coroutine_handle<> root_;
+    State* state_;
+  };
+
+  explicit HeapAwaiter(Start start) : state_(new State{std::move(start), std::nullopt}) {}
+  // Trivially copyable on purpose (see above); the State is freed by the Resumer.
+
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    Start start = std::move(state_->start);  // not run from inside the State it may free
+    start(Resumer(h, h.promise().root, state_));
   }
-  void operator()(Result r) {
-    slot_->emplace(std::move(r));
-    root_ = {};
-    std::exchange(h_, {}).resume();
-  }
+  Result await_resume() { return std::move(*state_->result); }
 
  private:
-  std::coroutine_handle<> h_;
-  std::coroutine_handle<> root_;
-  std::optional<Result>* slot_;
+  State* state_;
 };
 
 }  // namespace internal
