@@ -1,13 +1,14 @@
 // ActorCell: the runtime half of an actor - its mailbox, reference count, lifecycle state and
-// place in the parent/child tree. The user's half is an ActorBase subclass the cell owns until
-// the actor stops. Users never touch cells; they hold ActorRefs (a counted pointer to a cell).
+// place in the parent/child tree. The user's half is an ActorBase subclass built in the same
+// allocation, right after the cell (Create()). Users never touch cells; they hold ActorRefs (a
+// counted pointer to a cell).
 //
 // Lifetime: a live cell holds a reference to itself, released at the end of its last turn, so
-// a scheduled cell always outlives its turn. Its parent's child set and every ActorRef hold
+// a scheduled cell always outlives its turn. Its parent's child list and every ActorRef hold
 // references too, so a reference stays safe to send to after the actor stopped (the message
-// becomes a dead letter).
-// The user object (and everything it holds, e.g. refs to other actors) is destroyed when the
-// actor stops, which breaks reference cycles between actors.
+// becomes a dead letter). The user object (and everything it holds, e.g. refs to other actors)
+// is destroyed when the actor stops, which breaks reference cycles between actors; the memory
+// goes with the last reference.
 //
 // Thread safety: Enqueue(), RequestStop(), Ref()/Unref(), id() from any thread. Run() is called
 // by one scheduler thread at a time; everything documented "owner only" may be called only

@@ -22,12 +22,11 @@
 namespace troupe {
 
 enum class DeadLetterReason {
-  kStopped,   // the target had stopped (or stopped with the message still queued)
-  kEmptyRef,  // sent through a default-constructed (empty) reference
+  kStopped,  // the target had stopped (or stopped with the message still queued)
 };
 
 struct DeadLetter {
-  uint64_t target_id = 0;         // 0 for an empty reference
+  uint64_t target_id = 0;
   std::string_view message_type;  // static storage
   DeadLetterReason reason = DeadLetterReason::kStopped;
 };

@@ -66,9 +66,6 @@ class Mailbox {
 
   bool closed() const { return head_.load(std::memory_order_acquire) == ClosedMarker(); }
 
-  // Owner only: true if the consumer's cache holds envelopes (no atomic access).
-  bool HasCached() const { return system_head_ != nullptr || user_pos_ < user_.size(); }
-
  private:
   static Envelope* IdleMarker() { return reinterpret_cast<Envelope*>(uintptr_t{1}); }
   static Envelope* ClosedMarker() { return reinterpret_cast<Envelope*>(uintptr_t{2}); }

@@ -16,6 +16,8 @@
 #include <tuple>
 #include <type_traits>
 
+#include "framework/message/envelope.h"
+
 namespace troupe {
 
 template <typename T, typename R>
@@ -60,7 +62,7 @@ constexpr std::size_t CountOfMessage() {
 template <typename... Entries>
 struct Protocol {
   static constexpr std::size_t kSize = sizeof...(Entries);
-  static_assert(kSize < 0xFFF0, "too many entries in one Protocol");
+  static_assert(kSize < kFirstReservedTag, "too many entries in one Protocol");
 
   template <std::size_t I>
   using Entry = internal::EntryTraits<std::tuple_element_t<I, std::tuple<Entries...>>>;

@@ -36,9 +36,6 @@ class IdleSet {
   // timeout or spurious wake-up (it is now counted as awake and not searching).
   bool Unparked(int worker);
 
-  int num_searching() const { return Searching(state_.load(std::memory_order_seq_cst)); }
-  int num_awake() const { return Awake(state_.load(std::memory_order_seq_cst)); }
-
  private:
   static int Searching(uint32_t s) { return static_cast<int>(s & 0xFFFF); }
   static int Awake(uint32_t s) { return static_cast<int>(s >> 16); }
