@@ -24,6 +24,12 @@ class Parker {
   // Sleeps until Unpark() or until `timeout` passes (absl::InfiniteDuration() for none).
   virtual void Park(absl::Duration timeout) = 0;
   virtual void Unpark() = 0;
+  // Handles whatever is ready without sleeping (an I/O parker delivers ready completions);
+  // returns true if that produced anything. Called by the owning worker between turns.
+  virtual bool Poll() { return false; }
+  // Called by the owning worker thread when it starts and just before it exits.
+  virtual void OnWorkerStart() {}
+  virtual void OnWorkerStop() {}
 };
 
 class FutexParker final : public Parker {

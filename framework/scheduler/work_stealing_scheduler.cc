@@ -6,8 +6,11 @@
 //  3. The local run queue, then the injection queue.
 //  4. Search: become a searcher (at most half the workers at once) and steal half of a
 //     victim's run queue, victims tried from a random start.
-//  5. Fire due timers; if any ran, go to 1.
-//  6. Spin for up to `spin_before_park`, watching every queue.
+//  5. Poll the Parker without sleeping (an I/O parker delivers ready completions, which make
+//     actors runnable here), then fire due timers; if either produced work, go to 1. Step 1
+//     polls too, so a saturated worker still serves its sockets.
+//  6. Spin for up to `spin_before_park`, watching every queue (and polling I/O every ~10 us);
+//     a lone worker does not spin: nobody else can hand it work.
 //  7. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
 //     worker if it finds work (so work published during the transition is not stranded). Sleep
 //     in the Parker until woken or until the next timer deadline.
@@ -132,6 +135,7 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
   ++w.tick;
   if (w.tick % options_.injection_interval == 0) {
     FireTimers(w);
+    w.parker->Poll();
     if (Schedulable* s = injection_.Pop()) {
       w.injected.Add();
       return s;
@@ -213,15 +217,16 @@ bool WorkStealingScheduler::AnyWorkVisible() const {
   return false;
 }
 
-bool WorkStealingScheduler::SpinForWork(const Worker& w) {
-  if (options_.spin_before_park <= absl::ZeroDuration()) return false;
+bool WorkStealingScheduler::SpinForWork(Worker& w) {
+  if (options_.spin_before_park <= absl::ZeroDuration() || workers_.size() == 1) return false;
   const absl::Time until = clock_->Now() + options_.spin_before_park;
-  do {
+  for (int round = 1;; ++round) {
     for (int i = 0; i < 32; ++i) CpuRelax();
     if (AnyWorkVisible() || w.lifo != nullptr) return true;
     if (shutdown_.load(std::memory_order_relaxed)) return true;
-  } while (clock_->Now() < until);
-  return false;
+    if (round % 8 == 0 && w.parker->Poll()) return true;
+    if (clock_->Now() >= until) return false;
+  }
 }
 
 void WorkStealingScheduler::Park(Worker& w) {
@@ -246,6 +251,7 @@ void WorkStealingScheduler::Park(Worker& w) {
 void WorkStealingScheduler::WorkerLoop(Worker& w) {
   tls_scheduler = this;
   tls_worker = &w;
+  w.parker->OnWorkerStart();
   while (!shutdown_.load(std::memory_order_relaxed)) {
     Schedulable* s = NextLocal(w);
     if (s == nullptr) s = Search(w);
@@ -253,6 +259,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
       RunTurn(w, s);
       continue;
     }
+    if (w.parker->Poll()) continue;
     if (FireTimers(w)) continue;
     if (SpinForWork(w)) continue;
     Park(w);
@@ -261,6 +268,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
     w.searching = false;
     idle_.StopSearching();
   }
+  w.parker->OnWorkerStop();
   tls_scheduler = nullptr;
   tls_worker = nullptr;
 }

@@ -66,7 +66,7 @@ class WorkStealingScheduler final : public Scheduler {
   void RunTurn(Worker& w, Schedulable* s);
   void PushLocal(Worker& w, Schedulable* s);
   bool FireTimers(Worker& w);
-  bool SpinForWork(const Worker& w);
+  bool SpinForWork(Worker& w);
   void Park(Worker& w);
   bool AnyWorkVisible() const;
   void WakeOne(bool force = false);

@@ -1,6 +1,9 @@
 #include "framework/system/actor_system.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <thread>
 #include <utility>
 
 #include "framework/scheduler/work_stealing_scheduler.h"
@@ -8,20 +11,54 @@
 namespace troupe {
 namespace {
 
-std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options) {
+int WorkerCount(const ActorSystemOptions& options) {
+  return options.threads > 0 ? options.threads
+                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoService* io) {
   WorkStealingOptions ws;
-  ws.threads = options.threads;
+  ws.threads = WorkerCount(options);
   ws.budget = options.budget;
   ws.run_queue_capacity = options.run_queue_capacity;
   ws.spin_before_park = options.spin_before_park;
   ws.parker_factory = options.parker_factory;
+  if (io != nullptr) ws.parker_factory = [io](int worker) { return io->MakeParker(worker); };
   return std::make_unique<WorkStealingScheduler>(std::move(ws));
+}
+
+absl::StatusOr<std::unique_ptr<IoService>> MakeIoService(const ActorSystemOptions& options) {
+  if (options.io.kind == IoBackendKind::kNone || options.parker_factory) {
+    return std::unique_ptr<IoService>();
+  }
+  return IoService::Create(options.io, WorkerCount(options));
+}
+
+std::unique_ptr<IoService> MakeIoServiceOrDie(const ActorSystemOptions& options) {
+  auto io = MakeIoService(options);
+  if (!io.ok()) {
+    std::fprintf(stderr, "troupe: cannot start the I/O layer: %s\n",
+                 std::string(io.status().message()).c_str());
+    std::abort();
+  }
+  return std::move(*io);
 }
 
 }  // namespace
 
 ActorSystem::ActorSystem(ActorSystemOptions options)
-    : ActorSystem(options, MakeScheduler(options)) {}
+    : ActorSystem(options, MakeIoServiceOrDie(options)) {}
+
+ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> io)
+    : io_(std::move(io)),
+      core_(std::make_shared<internal::SystemCore>(MakeScheduler(options, io_.get()),
+                                                   options.max_actors, this)) {}
+
+absl::StatusOr<std::unique_ptr<ActorSystem>> ActorSystem::Create(ActorSystemOptions options) {
+  auto io = MakeIoService(options);
+  if (!io.ok()) return io.status();
+  return std::unique_ptr<ActorSystem>(new ActorSystem(options, std::move(*io)));
+}
 
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler)
     : core_(

@@ -46,6 +46,8 @@
 #include "framework/base/type_name.h"
 #include "framework/scheduler/parker.h"
 #include "framework/scheduler/scheduler.h"
+#include "framework/system/io_service.h"
+#include "io/backend_selector.h"
 
 namespace troupe {
 
@@ -57,7 +59,10 @@ struct ActorSystemOptions {
   // Spinning counts as searching, so work pushed meanwhile needs no futex wake-up (~8 us on
   // these VMs). 50 us: best of 20/50/100 on fanin/fjthrput/ring (bench/savina --spin_us).
   absl::Duration spin_before_park = absl::Microseconds(50);
-  // Creates worker i's Parker (default: a futex). The I/O layer parks workers in its backend.
+  // The I/O layer: `io.kind` is kAuto (io_uring if it works here, else epoll), kEpoll, kUring
+  // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex).
+  IoBackendOptions io;
+  // Tests: creates worker i's Parker, replacing the I/O layer's (io.kind must be kNone).
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
 };
 
@@ -81,7 +86,10 @@ class SystemExtension {
 
 class ActorSystem {
  public:
+  // Aborts with a message if the I/O layer cannot start (e.g. io.kind = kUring where io_uring
+  // is unavailable); Create() returns that error instead.
   explicit ActorSystem(ActorSystemOptions options = {});
+  static absl::StatusOr<std::unique_ptr<ActorSystem>> Create(ActorSystemOptions options = {});
   // Runs on the given scheduler (tests use the deterministic one).
   ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler);
   ~ActorSystem();
@@ -166,10 +174,14 @@ class ActorSystem {
   DeadLetters& dead_letters() { return core_->dead_letters(); }
   ActorSystemStats stats() const;
   Scheduler& scheduler() const { return core_->scheduler(); }
+  // The I/O layer (sockets: actors/tcp), or null when created with io.kind = kNone.
+  IoService* io() const { return io_.get(); }
 
  private:
+  ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> io);
   void ShutdownExtensions();
 
+  std::unique_ptr<IoService> io_;  // outlives the workers (joined in Shutdown)
   std::shared_ptr<internal::SystemCore> core_;
   Mutex extensions_mu_;
   std::vector<std::pair<const void*, std::unique_ptr<SystemExtension>>> extensions_

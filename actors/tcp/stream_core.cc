@@ -1,0 +1,178 @@
+#include "actors/tcp/stream_core.h"
+
+#include <limits.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace troupe::internal {
+namespace {
+std::atomic<uint64_t> next_stream_id{1};
+constexpr size_t kMaxIovPerSend = 256;
+}  // namespace
+
+std::shared_ptr<StreamCore> StreamCore::Create(IoBackend& backend, int fd,
+                                               TcpStreamOptions options,
+                                               std::shared_ptr<std::atomic<int64_t>> live) {
+  std::shared_ptr<StreamCore> core(new StreamCore(backend, fd, options, std::move(live)));
+  core->self_ = core;
+  return core;
+}
+
+StreamCore::StreamCore(IoBackend& backend, int fd, TcpStreamOptions options,
+                       std::shared_ptr<std::atomic<int64_t>> live)
+    : backend_(backend),
+      fd_(fd),
+      id_(next_stream_id.fetch_add(1, std::memory_order_relaxed)),
+      options_(options),
+      framer_(MakeFramer(options.framing)),
+      live_(std::move(live)) {}
+
+StreamCore::~StreamCore() = default;
+
+bool StreamCore::ReserveQueue(size_t n) {
+  const size_t now = queued_bytes_.fetch_add(n, std::memory_order_acq_rel) + n;
+  if (now <= options_.max_queued_bytes) return true;
+  queued_bytes_.fetch_sub(n, std::memory_order_acq_rel);
+  return false;
+}
+
+void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
+  if (close_started_) return;
+  events_ = std::move(events);
+  receiving_ = true;
+  if (!paused_) backend_.Recv(fd_, this);
+}
+
+void StreamCore::ConnectOnOwner(const SocketAddress& to, std::unique_ptr<StreamEvents> events) {
+  events_ = std::move(events);
+  connect_to_ = to;
+  connecting_ = true;
+  backend_.Connect(fd_, connect_to_.get(), connect_to_.length, this);
+}
+
+void StreamCore::WriteOnOwner(std::string bytes) {
+  if (close_started_ || close_after_flush_) {  // the handle saw it open; it closed meanwhile
+    queued_bytes_.fetch_sub(bytes.size(), std::memory_order_acq_rel);
+    return;
+  }
+  out_.push_back(std::move(bytes));
+  if (!paused_ && queued_bytes() > options_.high_water_bytes) {
+    paused_ = true;
+    backpressured_.store(true, std::memory_order_release);
+    if (receiving_) backend_.StopRecv(fd_);
+  }
+  if (!sending_ && !connecting_) Flush();
+}
+
+void StreamCore::Flush() {
+  iov_.clear();
+  in_flight_bytes_ = 0;
+  for (auto it = out_.begin(); it != out_.end() && iov_.size() < kMaxIovPerSend; ++it) {
+    if (it->empty()) continue;
+    iov_.push_back(iovec{it->data(), it->size()});
+    in_flight_bytes_ += it->size();
+  }
+  in_flight_chunks_ = 0;
+  // Count the chunks covered (empty strings included) so OnSent pops exactly those.
+  for (size_t covered = 0; in_flight_chunks_ < out_.size(); ++in_flight_chunks_) {
+    if (!out_[in_flight_chunks_].empty()) {
+      if (covered == iov_.size()) break;
+      ++covered;
+    }
+  }
+  if (iov_.empty()) {
+    out_.erase(out_.begin(), out_.begin() + in_flight_chunks_);
+    if (close_after_flush_) CloseNow();
+    return;
+  }
+  sending_ = true;
+  backend_.Send(fd_, iov_.data(), static_cast<int>(iov_.size()), this);
+}
+
+void StreamCore::OnSent(int32_t result) {
+  sending_ = false;
+  if (result < 0) {
+    CloseOnOwner(ErrnoToStatus(-result, "send"), /*flush_first=*/false, /*notify=*/true);
+    return;
+  }
+  out_.erase(out_.begin(), out_.begin() + in_flight_chunks_);
+  queued_bytes_.fetch_sub(in_flight_bytes_, std::memory_order_acq_rel);
+  if (paused_ && queued_bytes() <= options_.high_water_bytes / 2) {
+    paused_ = false;
+    backpressured_.store(false, std::memory_order_release);
+    if (receiving_) backend_.Recv(fd_, this);
+    if (events_) events_->Writable(id_);
+  }
+  if (!out_.empty()) {
+    Flush();
+  } else if (close_after_flush_) {
+    CloseNow();
+  }
+}
+
+void StreamCore::OnFrame(std::string_view frame) { events_->Received(id_, frame); }
+
+void StreamCore::OnFrameError(absl::Status error) { events_->FrameError(id_, std::move(error)); }
+
+void StreamCore::CloseOnOwner(absl::Status reason, bool flush_first, bool notify) {
+  if (close_started_) return;
+  if (close_reason_.ok()) close_reason_ = std::move(reason);
+  notify_close_ = notify_close_ && notify;
+  closed_.store(true, std::memory_order_release);
+  if (flush_first && (sending_ || !out_.empty())) {
+    close_after_flush_ = true;
+    return;
+  }
+  CloseNow();
+}
+
+void StreamCore::CloseNow() {
+  if (close_started_) return;
+  close_started_ = true;
+  closed_.store(true, std::memory_order_release);
+  backend_.Close(fd_, this);
+}
+
+void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
+  switch (c.op) {
+    case IoOp::kRecv:
+      if (c.result > 0) {
+        if (!close_started_) framer_->Feed(std::string_view(c.data, c.result), *this);
+      } else if (c.result == 0) {  // the peer closed: send what is queued, then close
+        receiving_ = false;
+        CloseOnOwner(absl::OkStatus(), /*flush_first=*/true, /*notify=*/true);
+      } else {
+        receiving_ = false;
+        CloseOnOwner(ErrnoToStatus(-c.result, "recv"), false, true);
+      }
+      break;
+    case IoOp::kSend:
+      OnSent(c.result);
+      break;
+    case IoOp::kConnect:
+      connecting_ = false;
+      if (c.result < 0) {
+        CloseOnOwner(ErrnoToStatus(-c.result, absl::StrCat("connect ", connect_to_.ToString())),
+                     false, true);
+        break;
+      }
+      SetNoDelay(fd_);
+      StartOnOwner(std::move(events_));
+      if (!out_.empty() && !sending_) Flush();
+      break;
+    case IoOp::kAccept:
+      break;
+    case IoOp::kClose: {
+      queued_bytes_.store(0, std::memory_order_release);
+      if (live_) live_->fetch_sub(1, std::memory_order_acq_rel);
+      if (events_ && notify_close_) events_->Closed(id_, close_reason_);
+      events_.reset();
+      std::shared_ptr<StreamCore> last = std::move(self_);  // may destroy *this on return
+      break;
+    }
+  }
+}
+
+}  // namespace troupe::internal

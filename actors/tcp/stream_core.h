@@ -1,0 +1,114 @@
+// StreamCore (internal): the state of one TCP connection, living on the worker whose
+// IoBackend owns the socket. TcpStream is the owner actor's handle on it.
+//
+// Thread safety: the *OnOwner methods and the IoHandler callbacks run on the backend's owner
+// thread only; Run() may be called from any thread and keeps the calls of one caller in order
+// (a call is run directly only when nothing posted earlier is still pending). The atomics are
+// readable from any thread. Lifetime: shared by the handle and by itself while its fd is open;
+// the self-reference is dropped at the kClose completion.
+#ifndef ACTORS_TCP_STREAM_CORE_H_
+#define ACTORS_TCP_STREAM_CORE_H_
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "actors/tcp/tcp_stream.h"
+#include "io/backend.h"
+#include "io/socket/socket.h"
+#include "io/tcp/framer.h"
+
+namespace troupe::internal {
+
+class StreamCore final : public IoHandler, private FrameSink,
+                         public std::enable_shared_from_this<StreamCore> {
+ public:
+  // `live` (may be null) counts the open connections of a listener: decremented at close.
+  static std::shared_ptr<StreamCore> Create(IoBackend& backend, int fd, TcpStreamOptions options,
+                                            std::shared_ptr<std::atomic<int64_t>> live);
+  ~StreamCore();
+
+  // Runs fn on the owner thread, in call order.
+  template <typename F>
+  void Run(F&& fn) {
+    if (backend_.IsOwnerThread() && pending_posts_.load(std::memory_order_acquire) == 0) {
+      fn();
+      return;
+    }
+    pending_posts_.fetch_add(1, std::memory_order_acq_rel);
+    backend_.Post([self = shared_from_this(), fn = std::forward<F>(fn)]() mutable {
+      fn();
+      self->pending_posts_.fetch_sub(1, std::memory_order_acq_rel);
+    });
+  }
+
+  void StartOnOwner(std::unique_ptr<StreamEvents> events);
+  // Connects, then starts toward `events`; a failure (or `timeout`) closes with its status.
+  void ConnectOnOwner(const SocketAddress& to, std::unique_ptr<StreamEvents> events);
+  void WriteOnOwner(std::string bytes);
+  void CloseOnOwner(absl::Status reason, bool flush_first, bool notify);
+  // Closes with `reason` if the connect is still in progress.
+  void ExpireConnect(absl::Status reason) {
+    if (connecting_) CloseOnOwner(std::move(reason), false, true);
+  }
+
+  // Any thread.
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  bool backpressured() const { return backpressured_.load(std::memory_order_acquire); }
+  size_t queued_bytes() const { return queued_bytes_.load(std::memory_order_acquire); }
+  // Reserves queue space for a write of n bytes; false if that would pass max_queued_bytes.
+  bool ReserveQueue(size_t n);
+  const TcpStreamOptions& options() const { return options_; }
+  const Framer& framer() const { return *framer_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  StreamCore(IoBackend& backend, int fd, TcpStreamOptions options,
+             std::shared_ptr<std::atomic<int64_t>> live);
+
+  void OnCompletion(int fd, const Completion& c) override;
+  void OnFrame(std::string_view frame) override;
+  void OnFrameError(absl::Status error) override;
+  void Flush();
+  void OnSent(int32_t result);
+  void CloseNow();
+
+  IoBackend& backend_;
+  const int fd_;
+  const uint64_t id_;
+  const TcpStreamOptions options_;
+  const std::unique_ptr<Framer> framer_;
+  std::shared_ptr<std::atomic<int64_t>> live_;
+  std::shared_ptr<StreamCore> self_;  // set while the fd is open
+
+  // Owner thread only.
+  std::unique_ptr<StreamEvents> events_;
+  std::deque<std::string> out_;
+  std::vector<iovec> iov_;
+  size_t in_flight_chunks_ = 0;
+  size_t in_flight_bytes_ = 0;
+  bool sending_ = false;
+  bool receiving_ = false;
+  bool paused_ = false;
+  bool connecting_ = false;
+  bool close_after_flush_ = false;
+  bool close_started_ = false;
+  bool notify_close_ = true;
+  absl::Status close_reason_;
+  SocketAddress connect_to_;
+
+  std::atomic<int> pending_posts_{0};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> backpressured_{false};
+  std::atomic<size_t> queued_bytes_{0};
+};
+
+}  // namespace troupe::internal
+
+#endif  // ACTORS_TCP_STREAM_CORE_H_

@@ -1,0 +1,135 @@
+#include "actors/tcp/tcp_listener.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "actors/tcp/stream_core.h"
+#include "io/socket/socket.h"
+
+namespace troupe {
+namespace internal {
+
+// The listening socket's handler; lives on its backend's owner thread (see StreamCore for the
+// same ownership scheme: self-owned until the kClose completion).
+class ListenerCore final : public IoHandler, public std::enable_shared_from_this<ListenerCore> {
+ public:
+  ListenerCore(ActorSystem& system, IoBackend& backend, int fd, TcpListenerOptions options,
+               TcpListener::AcceptFn on_accept)
+      : system_(system),
+        backend_(backend),
+        fd_(fd),
+        options_(std::move(options)),
+        on_accept_(std::move(on_accept)),
+        open_(std::make_shared<std::atomic<int64_t>>(0)) {}
+
+  void Start() {
+    self_ = shared_from_this();
+    IoService::RunOn(backend_, [self = self_] { self->backend_.Accept(self->fd_, self.get()); });
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    IoService::RunOn(backend_, [self = shared_from_this()] {
+      self->backend_.Close(self->fd_, self.get());
+    });
+  }
+
+  TcpListenerStats stats() const {
+    TcpListenerStats s;
+    s.accepted = accepted_.load(std::memory_order_relaxed);
+    s.refused = refused_.load(std::memory_order_relaxed);
+    s.accept_errors = accept_errors_.load(std::memory_order_relaxed);
+    s.open = open_->load(std::memory_order_relaxed);
+    return s;
+  }
+
+  void OnCompletion(int /*fd*/, const Completion& c) override {
+    if (c.op == IoOp::kClose) {
+      std::shared_ptr<ListenerCore> last = std::move(self_);
+      return;
+    }
+    if (c.op != IoOp::kAccept) return;
+    if (c.result >= 0) {
+      Accepted(c.result);
+      return;
+    }
+    if (stopping_.load()) return;
+    // Out of fds (or another accept failure): back off, then re-arm. No busy loop.
+    accept_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (accept_errors_.load() == 1 || accept_errors_.load() % 1000 == 0) {
+      std::fprintf(stderr, "troupe: accept failed: %s; retrying every %s\n",
+                   std::strerror(-c.result), absl::FormatDuration(options_.accept_retry).c_str());
+    }
+    std::weak_ptr<ListenerCore> weak = shared_from_this();
+    system_.scheduler().AddTimer(system_.scheduler().Now() + options_.accept_retry,
+                                 absl::ZeroDuration(), [weak] {
+                                   auto self = weak.lock();
+                                   if (!self || self->stopping_.load()) return;
+                                   IoService::RunOn(self->backend_, [self] {
+                                     if (!self->stopping_.load()) {
+                                       self->backend_.Accept(self->fd_, self.get());
+                                     }
+                                   });
+                                 });
+  }
+
+ private:
+  void Accepted(int fd) {
+    if (open_->load(std::memory_order_acquire) >= options_.max_connections || stopping_.load()) {
+      ::close(fd);  // never registered with a backend
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    open_->fetch_add(1, std::memory_order_acq_rel);
+    SetNoDelay(fd);
+    IoBackend& owner = system_.io()->NextBackend();
+    // The stream lives on `owner`; the callback runs there (where its first calls are direct).
+    IoService::RunOn(owner, [&owner, fd, open = open_, options = options_.stream,
+                             on_accept = on_accept_] {
+      on_accept(TcpStream(StreamCore::Create(owner, fd, options, open)));
+    });
+  }
+
+  ActorSystem& system_;
+  IoBackend& backend_;
+  const int fd_;
+  const TcpListenerOptions options_;
+  const TcpListener::AcceptFn on_accept_;
+  std::shared_ptr<std::atomic<int64_t>> open_;
+  std::shared_ptr<ListenerCore> self_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> accepted_{0}, refused_{0}, accept_errors_{0};
+};
+
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<TcpListener>> TcpListener::Listen(ActorSystem& system,
+                                                                 TcpListenerOptions options,
+                                                                 AcceptFn on_accept) {
+  if (system.io() == nullptr) {
+    return absl::FailedPreconditionError("the ActorSystem was created without an I/O layer");
+  }
+  absl::StatusOr<SocketAddress> address = ParseAddress(options.host, options.port);
+  if (!address.ok()) return address.status();
+  absl::StatusOr<int> fd = ListenTcp(*address, options.backlog);
+  if (!fd.ok()) return fd.status();
+  absl::StatusOr<SocketAddress> bound = LocalAddress(*fd);
+  const int port = bound.ok() ? bound->port() : options.port;
+  auto core = std::make_shared<internal::ListenerCore>(
+      system, system.io()->BackendForNewSocket(), *fd, std::move(options), std::move(on_accept));
+  core->Start();
+  return std::unique_ptr<TcpListener>(new TcpListener(std::move(core), port));
+}
+
+TcpListener::~TcpListener() { Stop(); }
+
+void TcpListener::Stop() { core_->Stop(); }
+
+TcpListenerStats TcpListener::stats() const { return core_->stats(); }
+
+}  // namespace troupe

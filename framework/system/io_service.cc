@@ -1,0 +1,81 @@
+#include "framework/system/io_service.h"
+
+#include <utility>
+
+namespace troupe {
+namespace {
+
+// Sleeps in an IoBackend: one wait covers sockets, timers (the timeout) and new actor work
+// (Unpark = the backend's Wake, an eventfd write only when the worker is really asleep).
+class BackendParker final : public Parker {
+ public:
+  explicit BackendParker(IoBackend* backend) : backend_(backend) {}
+
+  void OnWorkerStart() override { backend_->BindToCurrentThread(); }
+  void Park(absl::Duration timeout) override { backend_->Poll(timeout); }
+  void Unpark() override { backend_->Wake(); }
+  bool Poll() override { return backend_->Poll(absl::ZeroDuration()) > 0; }
+
+  // Actors have stopped and closed their sockets: deliver the last completions (kClose
+  // releases each connection's state) before the thread that owns the backend exits.
+  void OnWorkerStop() override {
+    int quiet = 0;
+    for (int i = 0; i < 100 && quiet < 2; ++i) {
+      quiet = backend_->Poll(absl::Milliseconds(1)) == 0 ? quiet + 1 : 0;
+    }
+  }
+
+ private:
+  IoBackend* const backend_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOptions& options,
+                                                             int workers) {
+  absl::StatusOr<IoBackendKind> kind = ResolveIoBackendKind(options);
+  if (!kind.ok()) return kind.status();
+  std::vector<std::unique_ptr<IoBackend>> backends;
+  for (int i = 0; i < workers; ++i) {
+    auto backend = MakeIoBackend(*kind, options);
+    if (!backend.ok()) return backend.status();
+    backends.push_back(std::move(*backend));
+  }
+  return std::unique_ptr<IoService>(new IoService(*kind, std::move(backends)));
+}
+
+std::unique_ptr<Parker> IoService::MakeParker(int worker) {
+  return std::make_unique<BackendParker>(backends_.at(worker).get());
+}
+
+IoBackend& IoService::BackendForNewSocket() {
+  if (IoBackend* current = IoBackend::Current()) {
+    for (const auto& b : backends_) {
+      if (b.get() == current) return *current;
+    }
+  }
+  const uint32_t i = next_.fetch_add(1, std::memory_order_relaxed) % backends_.size();
+  return *backends_[i];
+}
+
+void IoService::RunOn(IoBackend& backend, absl::AnyInvocable<void()> fn) {
+  if (backend.IsOwnerThread()) {
+    fn();
+  } else {
+    backend.Post(std::move(fn));
+  }
+}
+
+IoBackendStats IoService::stats() const {
+  IoBackendStats total;
+  for (const auto& b : backends_) {
+    const IoBackendStats s = b->stats();
+    total.polls += s.polls;
+    total.waits += s.waits;
+    total.syscalls += s.syscalls;
+    total.completions += s.completions;
+  }
+  return total;
+}
+
+}  // namespace troupe

@@ -1,0 +1,65 @@
+// IoService: the I/O layer of one ActorSystem - one IoBackend per scheduler worker, and the
+// Parkers that make each worker sleep inside its own backend's wait.
+//
+// No I/O thread: a worker with nothing to run waits in epoll_wait / io_uring_enter with the
+// timeout of the next timer, and is woken there (eventfd) when actor work arrives for it.
+// A socket belongs to the backend that registered it; its completions run on that worker and
+// become messages to the owning actor, which any worker may then run.
+//
+// Thread safety: all methods from any thread. Backends are owned here and outlive the
+// scheduler's workers (the ActorSystem joins the workers before destroying this).
+#ifndef FRAMEWORK_SYSTEM_IO_SERVICE_H_
+#define FRAMEWORK_SYSTEM_IO_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "framework/scheduler/parker.h"
+#include "io/backend.h"
+#include "io/backend_selector.h"
+
+namespace troupe {
+
+class IoService {
+ public:
+  // Resolves `options.kind` (probing io_uring for auto/uring) and creates `workers` backends.
+  // UNIMPLEMENTED for --backend=uring where io_uring is unavailable (the message says why).
+  static absl::StatusOr<std::unique_ptr<IoService>> Create(const IoBackendOptions& options,
+                                                           int workers);
+
+  IoBackendKind kind() const { return kind_; }     // kEpoll or kUring
+  std::string_view backend_name() const { return backends_[0]->name(); }
+
+  // Worker i's Parker: sleeps in backend i, binds it to the worker thread.
+  std::unique_ptr<Parker> MakeParker(int worker);
+
+  // The backend a new socket should belong to: the calling worker's own, else (a foreign
+  // thread) one chosen round-robin.
+  IoBackend& BackendForNewSocket();
+
+  // The next backend in round-robin order (spreads accepted connections over the workers).
+  IoBackend& NextBackend() {
+    return *backends_[next_.fetch_add(1, std::memory_order_relaxed) % backends_.size()];
+  }
+
+  // Runs `fn` on `backend`'s owner thread: now if the caller is that thread, else posted.
+  static void RunOn(IoBackend& backend, absl::AnyInvocable<void()> fn);
+
+  IoBackendStats stats() const;  // summed over the backends
+
+ private:
+  IoService(IoBackendKind kind, std::vector<std::unique_ptr<IoBackend>> backends)
+      : kind_(kind), backends_(std::move(backends)) {}
+
+  const IoBackendKind kind_;
+  std::vector<std::unique_ptr<IoBackend>> backends_;
+  std::atomic<uint32_t> next_{0};
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_SYSTEM_IO_SERVICE_H_

@@ -1,0 +1,47 @@
+#include "io/backend.h"
+
+#include <utility>
+
+namespace troupe {
+namespace {
+thread_local IoBackend* tls_current = nullptr;
+}  // namespace
+
+void IoBackend::BindToCurrentThread() {
+  owner_.store(std::this_thread::get_id(), std::memory_order_release);
+  tls_current = this;
+}
+
+IoBackend* IoBackend::Current() { return tls_current; }
+
+void IoBackend::Post(absl::AnyInvocable<void()> fn) {
+  {
+    MutexLock lock(&posted_mu_);
+    posted_.push_back(std::move(fn));
+    has_posted_.store(true, std::memory_order_release);
+  }
+  Wake();
+}
+
+int IoBackend::RunPosted() {
+  if (!has_posted_.load(std::memory_order_acquire)) return 0;
+  std::vector<absl::AnyInvocable<void()>> batch;
+  {
+    MutexLock lock(&posted_mu_);
+    batch.swap(posted_);
+    has_posted_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& fn : batch) fn();
+  return static_cast<int>(batch.size());
+}
+
+IoBackendStats IoBackend::stats() const {
+  IoBackendStats s;
+  s.polls = polls_.load(std::memory_order_relaxed);
+  s.waits = waits_.load(std::memory_order_relaxed);
+  s.syscalls = syscalls_.load(std::memory_order_relaxed);
+  s.completions = completions_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace troupe

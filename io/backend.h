@@ -1,0 +1,142 @@
+// IoBackend: one worker's completion-shaped I/O loop over sockets.
+//
+// Every operation reports its outcome later, as a Completion passed to the IoHandler given
+// with it, from inside Poll() on the backend's owner thread. Two implementations share this
+// contract: ReactorBackend (epoll: readiness, the backend performs the syscalls and emulates
+// completions) and ProactorBackend (io_uring: the kernel performs the I/O). MakeIoBackend
+// (io/backend_selector.h) picks one.
+//
+// The contract, numbered (the conformance suite in io/testing checks each point):
+//  1. An fd is driven by one handler: every operation on it names the same IoHandler.
+//  2. Accept(fd) and Recv(fd) are continuous: completions keep coming with `more` set until
+//     the operation ends (error, end of stream, StopRecv); the last one has more == false.
+//  3. Recv data is owned by the backend and valid only during OnCompletion. Bytes arrive in
+//     order; result 0 means the peer closed its side; StopRecv pauses (bytes already taken from
+//     the socket are still delivered) and Recv resumes.
+//  4. Send(fd, iov) sends every byte or fails: one completion, result = total bytes or -errno.
+//     The iovec array is copied; the bytes it points to must stay alive until the completion.
+//     At most one Send per fd is outstanding.
+//  5. Close(fd) ends every operation on fd without further completions for them, closes the fd
+//     and then delivers exactly one kClose completion; after it the handler is never called
+//     again for that fd, so it may be destroyed.
+//  6. Completions are never delivered from inside the call that started the operation.
+//  7. Failures are results (-errno), never exceptions or aborts: ECONNRESET, EPIPE, EMFILE...
+//
+// Thread safety: operations and Poll() on the owner thread only (the thread that called
+// BindToCurrentThread(), normally a scheduler worker). Wake(), Post() and IsOwnerThread() from
+// any thread: Post() is how another thread gets an operation run on the owner.
+#ifndef IO_BACKEND_H_
+#define IO_BACKEND_H_
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "framework/base/mutex.h"
+
+namespace troupe {
+
+enum class IoOp : uint8_t { kAccept, kConnect, kRecv, kSend, kClose };
+
+struct Completion {
+  IoOp op;
+  // kAccept: the accepted fd (non-blocking, close-on-exec); kRecv: bytes (0 = end of stream);
+  // kSend: bytes sent (all of them); kConnect, kClose: 0. Negative: -errno.
+  int32_t result = 0;
+  const char* data = nullptr;  // kRecv: the bytes, valid during OnCompletion only
+  bool more = false;           // kAccept/kRecv: the operation continues
+};
+
+class IoHandler {
+ public:
+  virtual void OnCompletion(int fd, const Completion& completion) = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
+// Counters kept by a backend's owner thread; read from any thread (approximate).
+struct IoBackendStats {
+  uint64_t polls = 0;        // Poll() calls
+  uint64_t waits = 0;        // polls that blocked in the kernel
+  uint64_t syscalls = 0;     // epoll_wait/read/write/accept... or io_uring_enter
+  uint64_t completions = 0;  // completions delivered to handlers
+};
+
+class IoBackend {
+ public:
+  virtual ~IoBackend() = default;
+
+  virtual std::string_view name() const = 0;  // "epoll" or "io_uring"
+
+  // Owner thread only (see the contract above).
+  virtual void Accept(int listen_fd, IoHandler* handler) = 0;
+  virtual void Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) = 0;
+  virtual void Recv(int fd, IoHandler* handler) = 0;
+  virtual void StopRecv(int fd) = 0;
+  virtual void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) = 0;
+  virtual void Close(int fd, IoHandler* handler) = 0;
+
+  // Runs posted closures and delivers ready completions; if there were none, waits up to
+  // `timeout` (absl::InfiniteDuration() for no limit) for some or for Wake(). Returns the
+  // number of completions and closures handled. Owner thread only.
+  virtual int Poll(absl::Duration timeout) = 0;
+
+  // Makes a Poll() that is waiting (or the next one) return promptly. Any thread; costs a
+  // syscall only when the owner is blocked in the kernel.
+  void Wake() {
+    if (wait_state_.exchange(kNotified, std::memory_order_acq_rel) == kWaiting) Kick();
+  }
+
+  // Runs `fn` on the owner thread inside a later Poll(). Any thread.
+  void Post(absl::AnyInvocable<void()> fn);
+
+  // Declares the calling thread the owner (once, before the first operation).
+  virtual void BindToCurrentThread();
+  // The backend bound to the calling thread (a worker of an I/O-enabled system), or null.
+  static IoBackend* Current();
+
+  bool IsOwnerThread() const {
+    return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
+
+  IoBackendStats stats() const;
+
+ protected:
+  // Runs the posted closures; returns how many ran. Implementations call it from Poll().
+  int RunPosted();
+  bool HasPosted() const { return has_posted_.load(std::memory_order_acquire); }
+
+  // Around a blocking kernel wait: BeginWait() returns false if a Wake() is pending (then
+  // do not block); EndWait() consumes it. Kick() interrupts the kernel wait (eventfd write).
+  bool BeginWait() {
+    return wait_state_.exchange(kWaiting, std::memory_order_acq_rel) != kNotified;
+  }
+  void EndWait() { wait_state_.store(kIdle, std::memory_order_release); }
+  virtual void Kick() = 0;
+
+  // Owner-only counters, published with relaxed stores.
+  void Count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::atomic<uint64_t> polls_{0}, waits_{0}, syscalls_{0}, completions_{0};
+
+ private:
+  enum : uint32_t { kIdle = 0, kWaiting = 1, kNotified = 2 };
+  std::atomic<uint32_t> wait_state_{kIdle};
+  std::atomic<std::thread::id> owner_{};
+  Mutex posted_mu_;
+  std::vector<absl::AnyInvocable<void()>> posted_ ABSL_GUARDED_BY(posted_mu_);
+  std::atomic<bool> has_posted_{false};
+};
+
+}  // namespace troupe
+
+#endif  // IO_BACKEND_H_

@@ -1,0 +1,493 @@
+// ProactorBackend invariants:
+//  1. user_data = fd << 8 | request kind. An fd is closed only when none of its requests is in
+//     the kernel (`*_armed` all false), so its number cannot be reused while a CQE for it may
+//     still arrive: no generation counter is needed.
+//  2. A multishot request is armed until a CQE without IORING_CQE_F_MORE; the backend re-arms
+//     it while the user still wants it (`accepting` / `receiving`), e.g. after ENOBUFS.
+//  3. A provided buffer goes back to the ring right after its completion was delivered.
+//  4. While an fd is closing, its CQEs are consumed silently (an accepted fd is closed), and
+//     the kClose completion is queued when the last armed request has ended.
+//  5. A zero-copy send completes to the user only after its notification CQE: until then the
+//     kernel may still read the user's bytes.
+#include "io/proactor/proactor_backend.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace troupe {
+namespace {
+
+enum Kind : uint8_t { kAcceptReq = 1, kRecvReq, kSendReq, kConnectReq, kCancelReq, kWakeReq };
+constexpr uint16_t kBufferGroup = 0;
+
+uint64_t UserData(int fd, Kind kind) { return (static_cast<uint64_t>(fd) << 8) | kind; }
+
+absl::Status Unavailable(const char* what, int err) {
+  std::string hint;
+  if (err == EPERM) hint = " (io_uring disabled: sysctl kernel.io_uring_disabled, or a seccomp filter)";
+  if (err == ENOSYS) hint = " (the kernel has no io_uring, or a seccomp filter hides it)";
+  return absl::UnimplementedError(absl::StrCat(what, ": ", std::strerror(err), hint));
+}
+
+}  // namespace
+
+struct ProactorBackend::Ring {
+  io_uring ring{};
+  bool initialized = false;
+  bool needs_enable = false;
+  io_uring_buf_ring* buf_ring = nullptr;
+  size_t buf_ring_bytes = 0;
+  char* buffers = nullptr;
+  size_t buffers_bytes = 0;
+  unsigned buffer_mask = 0;
+  bool zero_copy = false;
+
+  ~Ring() {
+    if (initialized) io_uring_queue_exit(&ring);
+    if (buf_ring != nullptr) ::munmap(buf_ring, buf_ring_bytes);
+    if (buffers != nullptr) ::munmap(buffers, buffers_bytes);
+  }
+
+  io_uring_sqe* Sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe == nullptr) {  // full: hand the batch to the kernel and take a fresh slot
+      io_uring_submit(&ring);
+      sqe = io_uring_get_sqe(&ring);
+    }
+    return sqe;
+  }
+
+  void ReturnBuffer(unsigned bid, unsigned size) {
+    io_uring_buf_ring_add(buf_ring, buffers + static_cast<size_t>(bid) * size, size, bid,
+                          buffer_mask, 0);
+    io_uring_buf_ring_advance(buf_ring, 1);
+  }
+};
+
+struct ProactorBackend::FdState {
+  IoHandler* handler = nullptr;
+  bool open = false;
+  bool closing = false;
+  bool accepting = false, receiving = false;
+  bool accept_armed = false, recv_armed = false, send_armed = false, connect_armed = false;
+  bool zero_copy_notif_pending = false;
+  bool zero_copy_submitted = false;
+  int32_t send_result = 0;  // a zero-copy send's result, held until its notification
+  std::vector<iovec> send_iov;
+  size_t send_index = 0;
+  int64_t send_total = 0;
+  msghdr msg{};
+  sockaddr_storage connect_addr{};
+};
+
+absl::StatusOr<std::unique_ptr<ProactorBackend>> ProactorBackend::Create(ProactorOptions options) {
+  auto ring = std::make_unique<Ring>();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+            IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+  p.cq_entries = options.cq_entries;
+  int r = io_uring_queue_init_params(options.sq_entries, &ring->ring, &p);
+  if (r == -EINVAL) {  // an older kernel without single-issuer rings: plain flags
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = options.cq_entries;
+    r = io_uring_queue_init_params(options.sq_entries, &ring->ring, &p);
+  } else if (r == 0) {
+    ring->needs_enable = true;
+  }
+  if (r < 0) return Unavailable("io_uring_setup", -r);
+  ring->initialized = true;
+  if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
+    return absl::UnimplementedError("io_uring: the kernel lacks IORING_FEAT_EXT_ARG/NODROP");
+  }
+
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring->ring);
+  if (probe == nullptr) return absl::UnimplementedError("io_uring: opcode probe failed");
+  const int needed[] = {IORING_OP_ACCEPT, IORING_OP_RECV,         IORING_OP_SENDMSG,
+                        IORING_OP_CONNECT, IORING_OP_ASYNC_CANCEL, IORING_OP_READ};
+  for (int op : needed) {
+    if (!io_uring_opcode_supported(probe, op)) {
+      io_uring_free_probe(probe);
+      return absl::UnimplementedError(absl::StrCat("io_uring: opcode ", op, " unsupported"));
+    }
+  }
+  ring->zero_copy = io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+  io_uring_free_probe(probe);
+
+  // The provided buffer ring for multishot receive (kernel 5.19+; mmap'ed by hand: liburing
+  // 2.3 has no io_uring_setup_buf_ring).
+  const unsigned n = options.recv_buffers;
+  if (n == 0 || (n & (n - 1)) != 0) return absl::InvalidArgumentError("recv_buffers: power of 2");
+  ring->buf_ring_bytes = n * sizeof(io_uring_buf);
+  void* br = ::mmap(nullptr, ring->buf_ring_bytes, PROT_READ | PROT_WRITE,
+                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (br == MAP_FAILED) return absl::ResourceExhaustedError("mmap for the buffer ring");
+  ring->buf_ring = static_cast<io_uring_buf_ring*>(br);
+  ring->buffers_bytes = static_cast<size_t>(n) * options.recv_buffer_size;
+  void* bufs = ::mmap(nullptr, ring->buffers_bytes, PROT_READ | PROT_WRITE,
+                      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (bufs == MAP_FAILED) return absl::ResourceExhaustedError("mmap for receive buffers");
+  ring->buffers = static_cast<char*>(bufs);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(br);
+  reg.ring_entries = n;
+  reg.bgid = kBufferGroup;
+  r = io_uring_register_buf_ring(&ring->ring, &reg, 0);
+  if (r < 0) return Unavailable("io_uring provided buffer ring (kernel 5.19+)", -r);
+  io_uring_buf_ring_init(ring->buf_ring);
+  ring->buffer_mask = n - 1;
+  for (unsigned bid = 0; bid < n; ++bid) {
+    io_uring_buf_ring_add(ring->buf_ring, ring->buffers + static_cast<size_t>(bid) * options.recv_buffer_size,
+                          options.recv_buffer_size, bid, ring->buffer_mask, bid);
+  }
+  io_uring_buf_ring_advance(ring->buf_ring, n);
+
+  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  return std::unique_ptr<ProactorBackend>(
+      new ProactorBackend(options, std::move(ring), wake_fd));
+}
+
+absl::Status ProbeProactor() {
+  ProactorOptions small;
+  small.sq_entries = 8;
+  small.cq_entries = 16;
+  small.recv_buffers = 2;
+  small.recv_buffer_size = 64;
+  auto backend = ProactorBackend::Create(small);
+  return backend.ok() ? absl::OkStatus() : backend.status();
+}
+
+ProactorBackend::ProactorBackend(ProactorOptions options, std::unique_ptr<Ring> ring, int wake_fd)
+    : options_(options), ring_(std::move(ring)), wake_fd_(wake_fd) {}
+
+ProactorBackend::~ProactorBackend() {
+  ring_.reset();  // tears down every request still in the kernel
+  ::close(wake_fd_);
+}
+
+void ProactorBackend::BindToCurrentThread() {
+  IoBackend::BindToCurrentThread();
+  if (ring_->needs_enable) {
+    // liburing 2.3 declares io_uring_enable_rings but does not export it: the raw syscall.
+    const int r = static_cast<int>(::syscall(__NR_io_uring_register, ring_->ring.ring_fd,
+                                             IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
+    if (r < 0) {
+      std::fprintf(stderr, "troupe: enabling the io_uring failed: %s\n", std::strerror(errno));
+      std::abort();
+    }
+    ring_->needs_enable = false;
+  }
+  ArmWake();
+}
+
+void ProactorBackend::ArmWake() {
+  io_uring_sqe* sqe = ring_->Sqe();
+  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof(wake_value_), 0);
+  io_uring_sqe_set_data64(sqe, UserData(wake_fd_, kWakeReq));
+}
+
+void ProactorBackend::Kick() {
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+ProactorBackend::FdState& ProactorBackend::StateFor(int fd, IoHandler* handler) {
+  if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(std::max<size_t>(fd + 1, fds_.size() * 2));
+  FdState& st = fds_[fd];
+  if (!st.open) {
+    st = FdState{};
+    st.open = true;
+    st.handler = handler;
+  }
+  return st;
+}
+
+void ProactorBackend::ArmAccept(int fd) {
+  io_uring_sqe* sqe = ring_->Sqe();
+  io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, UserData(fd, kAcceptReq));
+  fds_[fd].accept_armed = true;
+}
+
+void ProactorBackend::ArmRecv(int fd) {
+  io_uring_sqe* sqe = ring_->Sqe();
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, UserData(fd, kRecvReq));
+  fds_[fd].recv_armed = true;
+}
+
+void ProactorBackend::Accept(int listen_fd, IoHandler* handler) {
+  FdState& st = StateFor(listen_fd, handler);
+  st.accepting = true;
+  if (!st.accept_armed) ArmAccept(listen_fd);
+}
+
+void ProactorBackend::Recv(int fd, IoHandler* handler) {
+  FdState& st = StateFor(fd, handler);
+  st.receiving = true;
+  if (!st.recv_armed) ArmRecv(fd);
+}
+
+void ProactorBackend::StopRecv(int fd) {
+  if (static_cast<size_t>(fd) >= fds_.size()) return;
+  FdState& st = fds_[fd];
+  if (!st.receiving) return;
+  st.receiving = false;
+  if (st.recv_armed) {
+    io_uring_sqe* sqe = ring_->Sqe();
+    io_uring_prep_cancel64(sqe, UserData(fd, kRecvReq), 0);
+    io_uring_sqe_set_data64(sqe, UserData(fd, kCancelReq));
+  }
+}
+
+void ProactorBackend::Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) {
+  FdState& st = StateFor(fd, handler);
+  std::memcpy(&st.connect_addr, addr, std::min<size_t>(len, sizeof(st.connect_addr)));
+  io_uring_sqe* sqe = ring_->Sqe();
+  io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&st.connect_addr), len);
+  io_uring_sqe_set_data64(sqe, UserData(fd, kConnectReq));
+  st.connect_armed = true;
+}
+
+void ProactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
+  FdState& st = StateFor(fd, handler);
+  st.send_iov.assign(iov, iov + iovcnt);
+  st.send_index = 0;
+  st.send_total = 0;
+  SubmitSend(fd, st);
+}
+
+void ProactorBackend::SubmitSend(int fd, FdState& st) {
+  size_t bytes = 0;
+  for (size_t i = st.send_index; i < st.send_iov.size(); ++i) bytes += st.send_iov[i].iov_len;
+  st.msg = msghdr{};
+  st.msg.msg_iov = st.send_iov.data() + st.send_index;
+  st.msg.msg_iovlen = std::min<size_t>(st.send_iov.size() - st.send_index, IOV_MAX);
+  io_uring_sqe* sqe = ring_->Sqe();
+  st.zero_copy_submitted = ring_->zero_copy && bytes >= options_.zero_copy_threshold;
+  if (st.zero_copy_submitted) {
+    io_uring_prep_sendmsg_zc(sqe, fd, &st.msg, MSG_NOSIGNAL);
+  } else {
+    io_uring_prep_sendmsg(sqe, fd, &st.msg, MSG_NOSIGNAL);
+  }
+  io_uring_sqe_set_data64(sqe, UserData(fd, kSendReq));
+  st.send_armed = true;
+}
+
+void ProactorBackend::Close(int fd, IoHandler* handler) {
+  if (static_cast<size_t>(fd) < fds_.size() && fds_[fd].open) {
+    FdState& st = fds_[fd];
+    st.closing = true;
+    st.accepting = st.receiving = false;
+    if (st.accept_armed || st.recv_armed || st.send_armed || st.connect_armed) {
+      io_uring_sqe* sqe = ring_->Sqe();
+      io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, UserData(fd, kCancelReq));
+      return;  // MaybeFinishClose runs as their CQEs arrive
+    }
+    MaybeFinishClose(fd, st);
+    return;
+  }
+  Count(syscalls_);
+  ::close(fd);
+  deferred_.push_back({fd, handler, Completion{IoOp::kClose, 0}});
+}
+
+void ProactorBackend::MaybeFinishClose(int fd, FdState& st) {
+  if (!st.closing || st.accept_armed || st.recv_armed || st.send_armed || st.connect_armed) return;
+  IoHandler* handler = st.handler;
+  st = FdState{};
+  Count(syscalls_);
+  ::close(fd);  // no request of ours refers to fd any more (invariant 1)
+  deferred_.push_back({fd, handler, Completion{IoOp::kClose, 0}});
+}
+
+bool ProactorBackend::Deliver(int fd, FdState& st, const Completion& c) {
+  Count(completions_);
+  st.handler->OnCompletion(fd, c);
+  return st.open && !st.closing;
+}
+
+void ProactorBackend::OnAcceptCqe(int fd, FdState& st, int32_t res, bool final) {
+  if (final) st.accept_armed = false;
+  if (st.closing) {
+    if (res >= 0) ::close(res);
+    return;
+  }
+  if (res >= 0) {
+    if (!Deliver(fd, st, Completion{IoOp::kAccept, res, nullptr, true})) return;
+    if (final && st.accepting) ArmAccept(fd);
+    return;
+  }
+  if (res == -ECANCELED && !st.accepting) return;
+  if (final) {
+    // EMFILE, ENFILE...: end the accept so its owner backs off and re-arms.
+    st.accepting = false;
+    Deliver(fd, st, Completion{IoOp::kAccept, res, nullptr, false});
+  }
+}
+
+void ProactorBackend::OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags, bool final) {
+  if (final) st.recv_armed = false;
+  if (res > 0) {
+    const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (!st.closing) {
+      const char* data = ring_->buffers + static_cast<size_t>(bid) * options_.recv_buffer_size;
+      Deliver(fd, st, Completion{IoOp::kRecv, res, data, true});
+    }
+    ring_->ReturnBuffer(bid, options_.recv_buffer_size);  // invariant 3
+    if (final && st.receiving && st.open && !st.closing && !st.recv_armed) ArmRecv(fd);
+    return;
+  }
+  if (st.closing) return;
+  if (res == -ENOBUFS || res == -ECANCELED) {  // out of buffers, or a StopRecv
+    if (final && st.receiving && !st.recv_armed) ArmRecv(fd);
+    return;
+  }
+  st.receiving = false;  // end of stream (0) or an error
+  Deliver(fd, st, Completion{IoOp::kRecv, res, nullptr, false});
+}
+
+void ProactorBackend::OnSendCqe(int fd, FdState& st, int32_t res, uint32_t flags) {
+  if (flags & IORING_CQE_F_NOTIF) {  // a zero-copy send's buffers are released (invariant 5)
+    st.zero_copy_notif_pending = false;
+  } else if (flags & IORING_CQE_F_MORE) {
+    st.zero_copy_notif_pending = true;
+    st.send_result = res;
+    return;
+  } else {
+    st.send_result = res;
+  }
+  if (st.zero_copy_notif_pending) return;
+  st.send_armed = false;
+  if (st.closing) return;
+  res = st.send_result;
+  if (res == -ENOMEM && st.zero_copy_submitted) {
+    // Zero-copy pins pages against RLIMIT_MEMLOCK; past it, copying is the only way.
+    ring_->zero_copy = false;
+    SubmitSend(fd, st);
+    return;
+  }
+  if (res < 0) {
+    Deliver(fd, st, Completion{IoOp::kSend, res});
+    return;
+  }
+  st.send_total += res;
+  size_t left = static_cast<size_t>(res);
+  while (st.send_index < st.send_iov.size() && left >= st.send_iov[st.send_index].iov_len) {
+    left -= st.send_iov[st.send_index].iov_len;
+    ++st.send_index;
+  }
+  if (left > 0) {
+    iovec& partial = st.send_iov[st.send_index];
+    partial.iov_base = static_cast<char*>(partial.iov_base) + left;
+    partial.iov_len -= left;
+  }
+  if (st.send_index < st.send_iov.size()) {
+    SubmitSend(fd, st);  // a short send: the rest
+    return;
+  }
+  Deliver(fd, st,
+          Completion{IoOp::kSend, static_cast<int32_t>(std::min<int64_t>(st.send_total, INT32_MAX))});
+}
+
+void ProactorBackend::HandleCqe(uint64_t user_data, int32_t res, uint32_t flags) {
+  const int fd = static_cast<int>(user_data >> 8);
+  const Kind kind = static_cast<Kind>(user_data & 0xff);
+  if (kind == kWakeReq) {
+    ArmWake();
+    return;
+  }
+  if (kind == kCancelReq || static_cast<size_t>(fd) >= fds_.size()) return;
+  FdState& st = fds_[fd];
+  const bool final = !(flags & IORING_CQE_F_MORE);
+  switch (kind) {
+    case kAcceptReq:
+      OnAcceptCqe(fd, st, res, final);
+      break;
+    case kRecvReq:
+      OnRecvCqe(fd, st, res, flags, final);
+      break;
+    case kSendReq:
+      OnSendCqe(fd, st, res, flags);
+      break;
+    case kConnectReq:
+      st.connect_armed = false;
+      if (!st.closing) Deliver(fd, st, Completion{IoOp::kConnect, res});
+      break;
+    default:
+      break;
+  }
+  if (st.closing) MaybeFinishClose(fd, st);
+}
+
+int ProactorBackend::DeliverDeferred() {
+  int delivered = 0;
+  for (size_t n = deferred_.size(); n > 0 && !deferred_.empty(); --n) {
+    Deferred d = deferred_.front();
+    deferred_.pop_front();
+    Count(completions_);
+    d.handler->OnCompletion(d.fd, d.completion);
+    ++delivered;
+  }
+  return delivered;
+}
+
+int ProactorBackend::Poll(absl::Duration timeout) {
+  Count(polls_);
+  int handled = RunPosted();
+  handled += DeliverDeferred();
+  const bool ready = handled > 0 || !deferred_.empty() || HasPosted();
+  io_uring* ring = &ring_->ring;
+  Count(syscalls_);
+  if (ready || timeout <= absl::ZeroDuration()) {
+    io_uring_submit_and_get_events(ring);
+  } else if (BeginWait()) {
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{};
+    __kernel_timespec* tsp = nullptr;
+    if (timeout != absl::InfiniteDuration()) {
+      ts.tv_sec = absl::ToInt64Seconds(timeout);
+      ts.tv_nsec = absl::ToInt64Nanoseconds(timeout - absl::Seconds(ts.tv_sec));
+      tsp = &ts;
+    }
+    io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, nullptr);
+    EndWait();
+    Count(waits_);
+  } else {
+    EndWait();
+    io_uring_submit_and_get_events(ring);
+  }
+  // Reap in batches; handlers may queue new requests meanwhile (sent at the next Poll).
+  io_uring_cqe* cqes[256];
+  unsigned got;
+  while ((got = io_uring_peek_batch_cqe(ring, cqes, 256)) > 0) {
+    for (unsigned i = 0; i < got; ++i) {
+      const uint64_t user_data = cqes[i]->user_data;
+      const int32_t res = cqes[i]->res;
+      const uint32_t flags = cqes[i]->flags;
+      io_uring_cq_advance(ring, 1);  // free the slot before the handler runs
+      HandleCqe(user_data, res, flags);
+    }
+    handled += static_cast<int>(got);
+  }
+  handled += DeliverDeferred();
+  return handled;
+}
+
+}  // namespace troupe

@@ -1,0 +1,367 @@
+// ReactorBackend invariants:
+//  1. An fd's FdState is `open` from its first operation until Close(); `generation` changes
+//     at Close(), so code that called a handler re-checks it before touching the fd again
+//     (the handler may have closed it, and the number may already belong to a new socket).
+//  2. `readable` / `writable` are cleared only by EAGAIN or a short read, and set only by an
+//     epoll edge (or on opening): no syscall is made on an fd known to be drained.
+//  3. A completion produced inside the call that started the operation is deferred to the next
+//     Poll(); a deferred completion is dropped if its fd was closed meanwhile (kClose excepted).
+#include "io/reactor/reactor_backend.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace troupe {
+namespace {
+
+constexpr size_t kRecvBufferSize = 64 * 1024;
+constexpr int kMaxReadsPerService = 16;    // then the fd goes to the back (fairness)
+constexpr int kMaxAcceptsPerService = 64;
+constexpr int kMaxEvents = 256;
+
+int TimeoutMillis(absl::Duration timeout) {
+  if (timeout == absl::InfiniteDuration()) return -1;
+  if (timeout <= absl::ZeroDuration()) return 0;
+  // Round up: waking before a timer is due would only spin.
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout + absl::Microseconds(999)),
+                                            INT_MAX));
+}
+
+}  // namespace
+
+struct ReactorBackend::FdState {
+  IoHandler* handler = nullptr;
+  uint64_t generation = 0;
+  bool open = false;
+  bool registered = false;
+  bool readable = false;
+  bool writable = false;
+  bool pending = false;  // listed in pending_
+  bool accepting = false;
+  bool receiving = false;
+  bool connecting = false;
+  bool sending = false;
+  std::vector<iovec> send_iov;
+  size_t send_index = 0;
+  int64_t send_total = 0;
+};
+
+absl::StatusOr<std::unique_ptr<ReactorBackend>> ReactorBackend::Create() {
+  const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", std::strerror(errno)));
+  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    const int err = errno;
+    ::close(epoll_fd);
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(err)));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) != 0) {
+    const int err = errno;
+    ::close(wake_fd);
+    ::close(epoll_fd);
+    return absl::InternalError(absl::StrCat("epoll_ctl(eventfd): ", std::strerror(err)));
+  }
+  return std::unique_ptr<ReactorBackend>(new ReactorBackend(epoll_fd, wake_fd));
+}
+
+ReactorBackend::ReactorBackend(int epoll_fd, int wake_fd)
+    : epoll_fd_(epoll_fd), wake_fd_(wake_fd), buffer_(new char[kRecvBufferSize]) {}
+
+ReactorBackend::~ReactorBackend() {
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+ReactorBackend::FdState& ReactorBackend::StateFor(int fd, IoHandler* handler) {
+  if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(std::max<size_t>(fd + 1, fds_.size() * 2));
+  FdState& st = fds_[fd];
+  if (!st.open) {
+    st.open = true;
+    st.handler = handler;
+    ++st.generation;
+    st.readable = true;  // unknown: the first attempt finds out
+    st.writable = true;
+    st.accepting = st.receiving = st.connecting = st.sending = false;
+    st.registered = false;
+  }
+  if (!st.registered) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    Count(syscalls_);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+      st.registered = true;
+    }
+    // Otherwise (EPERM: not pollable) the operation's own syscall reports the problem.
+  }
+  return st;
+}
+
+void ReactorBackend::MarkPending(int fd) {
+  FdState& st = fds_[fd];
+  if (st.pending) return;
+  st.pending = true;
+  pending_.push_back(fd);
+}
+
+void ReactorBackend::Accept(int listen_fd, IoHandler* handler) {
+  FdState& st = StateFor(listen_fd, handler);
+  st.accepting = true;
+  MarkPending(listen_fd);
+}
+
+void ReactorBackend::Recv(int fd, IoHandler* handler) {
+  FdState& st = StateFor(fd, handler);
+  st.receiving = true;
+  MarkPending(fd);
+}
+
+void ReactorBackend::StopRecv(int fd) {
+  if (static_cast<size_t>(fd) < fds_.size()) fds_[fd].receiving = false;
+}
+
+void ReactorBackend::Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) {
+  // Register only after connect(): an unconnected TCP socket polls as EPOLLHUP.
+  Count(syscalls_);
+  const int r = ::connect(fd, addr, len);
+  const int err = r == 0 ? 0 : errno;
+  FdState& st = StateFor(fd, handler);
+  if (err == EINPROGRESS) {
+    st.connecting = true;
+    st.writable = false;
+    return;
+  }
+  deferred_.push_back({fd, handler, st.generation, Completion{IoOp::kConnect, -err}});
+}
+
+void ReactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
+  FdState& st = StateFor(fd, handler);
+  st.send_iov.assign(iov, iov + iovcnt);
+  st.send_index = 0;
+  st.send_total = 0;
+  st.sending = true;
+  if (st.writable) {
+    int32_t result;
+    if (DoSend(fd, st, &result)) {
+      deferred_.push_back({fd, handler, st.generation, Completion{IoOp::kSend, result}});
+    }
+  }
+}
+
+void ReactorBackend::Close(int fd, IoHandler* handler) {
+  if (static_cast<size_t>(fd) < fds_.size()) {
+    FdState& st = fds_[fd];
+    if (st.open && st.registered) {
+      Count(syscalls_);
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    }
+    st.open = false;
+    st.registered = false;
+    ++st.generation;
+    st.accepting = st.receiving = st.connecting = st.sending = false;
+    st.send_iov.clear();
+  }
+  Count(syscalls_);
+  ::close(fd);
+  deferred_.push_back({fd, handler, kAlwaysDeliver, Completion{IoOp::kClose, 0}});
+}
+
+bool ReactorBackend::Deliver(int fd, FdState& st, const Completion& c) {
+  const uint64_t generation = st.generation;
+  Count(completions_);
+  st.handler->OnCompletion(fd, c);
+  return st.generation == generation;
+}
+
+bool ReactorBackend::DoAccept(int fd, FdState& st) {
+  for (int accepted = 0; st.accepting && st.readable; ++accepted) {
+    if (accepted == kMaxAcceptsPerService) {
+      MarkPending(fd);
+      return true;
+    }
+    Count(syscalls_);
+    const int conn = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (conn >= 0) {
+      if (!Deliver(fd, st, Completion{IoOp::kAccept, conn, nullptr, true})) return false;
+      continue;
+    }
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      st.readable = false;
+      break;
+    }
+    if (err == EINTR || err == ECONNABORTED) continue;
+    // EMFILE, ENFILE, ENOBUFS...: the accept ends so its owner can back off and re-arm
+    // (retrying here would spin: the pending connection keeps the socket readable).
+    st.accepting = false;
+    return Deliver(fd, st, Completion{IoOp::kAccept, -err, nullptr, false});
+  }
+  return true;
+}
+
+bool ReactorBackend::DoRecv(int fd, FdState& st) {
+  for (int reads = 0; st.receiving && st.readable; ++reads) {
+    if (reads == kMaxReadsPerService) {
+      MarkPending(fd);
+      return true;
+    }
+    Count(syscalls_);
+    const ssize_t n = ::read(fd, buffer_.get(), kRecvBufferSize);
+    if (n > 0) {
+      if (static_cast<size_t>(n) < kRecvBufferSize) st.readable = false;  // drained (point 2)
+      if (!Deliver(fd, st,
+                   Completion{IoOp::kRecv, static_cast<int32_t>(n), buffer_.get(), true})) {
+        return false;
+      }
+      continue;
+    }
+    const int err = n == 0 ? 0 : errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      st.readable = false;
+      break;
+    }
+    if (err == EINTR) continue;
+    st.receiving = false;  // end of stream or error; the fd stays readable (EOF persists)
+    return Deliver(fd, st, Completion{IoOp::kRecv, -err, nullptr, false});
+  }
+  return true;
+}
+
+bool ReactorBackend::DoSend(int fd, FdState& st, int32_t* result) {
+  while (st.send_index < st.send_iov.size()) {
+    msghdr msg{};
+    msg.msg_iov = st.send_iov.data() + st.send_index;
+    msg.msg_iovlen = std::min<size_t>(st.send_iov.size() - st.send_index, IOV_MAX);
+    Count(syscalls_);
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        st.writable = false;
+        return false;  // EPOLLOUT resumes it
+      }
+      st.sending = false;
+      *result = -err;
+      return true;
+    }
+    st.send_total += n;
+    size_t left = static_cast<size_t>(n);
+    while (st.send_index < st.send_iov.size() && left >= st.send_iov[st.send_index].iov_len) {
+      left -= st.send_iov[st.send_index].iov_len;
+      ++st.send_index;
+    }
+    if (left > 0) {
+      iovec& partial = st.send_iov[st.send_index];
+      partial.iov_base = static_cast<char*>(partial.iov_base) + left;
+      partial.iov_len -= left;
+    }
+  }
+  st.sending = false;
+  *result = static_cast<int32_t>(std::min<int64_t>(st.send_total, INT32_MAX));
+  return true;
+}
+
+void ReactorBackend::FinishConnect(int fd, FdState& st) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  Count(syscalls_);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  st.connecting = false;
+  Deliver(fd, st, Completion{IoOp::kConnect, -err});
+}
+
+void ReactorBackend::Service(int fd) {
+  FdState& st = fds_[fd];
+  if (!st.open) return;
+  const uint64_t generation = st.generation;
+  if (st.connecting && st.writable) {
+    FinishConnect(fd, st);
+    if (st.generation != generation) return;
+  }
+  if (st.accepting && st.readable && !DoAccept(fd, st)) return;
+  if (st.receiving && st.readable && !DoRecv(fd, st)) return;
+  if (st.sending && st.writable) {
+    int32_t result;
+    if (DoSend(fd, st, &result)) Deliver(fd, st, Completion{IoOp::kSend, result});
+  }
+}
+
+int ReactorBackend::DeliverDeferred() {
+  int delivered = 0;
+  for (size_t n = deferred_.size(); n > 0 && !deferred_.empty(); --n) {
+    Deferred d = deferred_.front();
+    deferred_.pop_front();
+    if (d.generation != kAlwaysDeliver) {
+      const FdState& st = fds_[d.fd];
+      if (!st.open || st.generation != d.generation) continue;  // closed meanwhile (point 3)
+    }
+    Count(completions_);
+    d.handler->OnCompletion(d.fd, d.completion);
+    ++delivered;
+  }
+  return delivered;
+}
+
+int ReactorBackend::Poll(absl::Duration timeout) {
+  Count(polls_);
+  int handled = RunPosted();
+  handled += DeliverDeferred();
+  if (!pending_.empty()) {
+    std::vector<int> batch;
+    batch.swap(pending_);
+    for (int fd : batch) {
+      fds_[fd].pending = false;
+      Service(fd);
+    }
+    handled += static_cast<int>(batch.size());
+  }
+  int timeout_ms = TimeoutMillis(timeout);
+  if (handled > 0 || !deferred_.empty() || !pending_.empty() || HasPosted()) timeout_ms = 0;
+  const bool blocking = timeout_ms != 0;
+  if (blocking && !BeginWait()) timeout_ms = 0;
+  epoll_event events[kMaxEvents];
+  Count(syscalls_);
+  const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+  if (blocking) {
+    EndWait();
+    Count(waits_);
+  }
+  for (int i = 0; i < n; ++i) {
+    const int fd = events[i].data.fd;
+    if (fd == wake_fd_) {
+      uint64_t value;
+      Count(syscalls_);
+      (void)!::read(wake_fd_, &value, sizeof(value));
+      continue;
+    }
+    FdState& st = fds_[fd];
+    const uint32_t e = events[i].events;
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st.readable = true;
+    if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) st.writable = true;
+    Service(fd);
+  }
+  handled += n > 0 ? n : 0;
+  handled += DeliverDeferred();
+  return handled;
+}
+
+void ReactorBackend::Kick() {
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+}  // namespace troupe

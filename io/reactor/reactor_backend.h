@@ -1,0 +1,73 @@
+// ReactorBackend: IoBackend over epoll (readiness), emulating completions.
+//
+// Each fd is registered once, edge-triggered, and its readiness is remembered: a recv or accept
+// runs its syscall only when the fd is known readable, and a read shorter than the buffer
+// marks it drained (a TCP socket cannot then hold more without a new edge), so a round trip
+// costs one read and one write, as in a hand-written epoll loop. Sends are tried at once
+// (writev); only a partial write waits for EPOLLOUT.
+//
+// Thread safety: as IoBackend.
+#ifndef IO_REACTOR_REACTOR_BACKEND_H_
+#define IO_REACTOR_REACTOR_BACKEND_H_
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "io/backend.h"
+
+namespace troupe {
+
+class ReactorBackend final : public IoBackend {
+ public:
+  // INTERNAL if epoll or the wake-up eventfd cannot be created (errno in the message).
+  static absl::StatusOr<std::unique_ptr<ReactorBackend>> Create();
+  ~ReactorBackend() override;
+
+  std::string_view name() const override { return "epoll"; }
+  void Accept(int listen_fd, IoHandler* handler) override;
+  void Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) override;
+  void Recv(int fd, IoHandler* handler) override;
+  void StopRecv(int fd) override;
+  void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) override;
+  void Close(int fd, IoHandler* handler) override;
+  int Poll(absl::Duration timeout) override;
+
+ protected:
+  void Kick() override;
+
+ private:
+  struct FdState;
+  struct Deferred {  // a completion waiting for the next Poll (contract point 6)
+    int fd;
+    IoHandler* handler;
+    uint64_t generation;  // of the fd when queued; kAlwaysDeliver for kClose
+    Completion completion;
+  };
+  static constexpr uint64_t kAlwaysDeliver = ~uint64_t{0};
+
+  ReactorBackend(int epoll_fd, int wake_fd);
+  FdState& StateFor(int fd, IoHandler* handler);
+  void MarkPending(int fd);
+  void Service(int fd);
+  // Each returns false if the handler closed the fd meanwhile.
+  bool DoAccept(int fd, FdState& st);
+  bool DoRecv(int fd, FdState& st);
+  // True when the send finished (then *result is its completion's result).
+  bool DoSend(int fd, FdState& st, int32_t* result);
+  void FinishConnect(int fd, FdState& st);
+  bool Deliver(int fd, FdState& st, const Completion& c);
+  int DeliverDeferred();
+
+  const int epoll_fd_;
+  const int wake_fd_;
+  std::deque<FdState> fds_;      // indexed by fd; a deque keeps references stable on growth
+  std::vector<int> pending_;     // fds with work to retry at the next Poll
+  std::deque<Deferred> deferred_;
+  std::unique_ptr<char[]> buffer_;  // recv buffer shared by every fd (data valid in callback)
+};
+
+}  // namespace troupe
+
+#endif  // IO_REACTOR_REACTOR_BACKEND_H_

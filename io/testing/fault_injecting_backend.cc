@@ -1,0 +1,85 @@
+#include "io/testing/fault_injecting_backend.h"
+
+#include <algorithm>
+
+namespace troupe {
+
+void FaultInjectingBackend::BindToCurrentThread() {
+  inner_->BindToCurrentThread();
+  IoBackend::BindToCurrentThread();  // Current() is the wrapper
+}
+
+void FaultInjectingBackend::Accept(int listen_fd, IoHandler* handler) {
+  handlers_[listen_fd] = handler;
+  if (accept_error_ != 0) {
+    injected_.push_back({listen_fd, handler, Completion{IoOp::kAccept, -accept_error_}});
+    accept_error_ = 0;
+    return;
+  }
+  inner_->Accept(listen_fd, this);
+}
+
+void FaultInjectingBackend::Connect(int fd, const sockaddr* addr, socklen_t len,
+                                    IoHandler* handler) {
+  handlers_[fd] = handler;
+  inner_->Connect(fd, addr, len, this);
+}
+
+void FaultInjectingBackend::Recv(int fd, IoHandler* handler) {
+  handlers_[fd] = handler;
+  inner_->Recv(fd, this);
+}
+
+void FaultInjectingBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
+  handlers_[fd] = handler;
+  if (send_error_ != 0) {
+    injected_.push_back({fd, handler, Completion{IoOp::kSend, -send_error_}});
+    send_error_ = 0;
+    return;
+  }
+  inner_->Send(fd, iov, iovcnt, this);
+}
+
+void FaultInjectingBackend::Close(int fd, IoHandler* handler) {
+  handlers_[fd] = handler;
+  // Injected completions for this fd must not outlive the close (contract point 5).
+  injected_.erase(std::remove_if(injected_.begin(), injected_.end(),
+                                 [fd](const Injected& i) { return i.fd == fd; }),
+                  injected_.end());
+  inner_->Close(fd, this);
+}
+
+void FaultInjectingBackend::OnCompletion(int fd, const Completion& c) {
+  auto it = handlers_.find(fd);
+  if (it == handlers_.end()) return;
+  IoHandler* handler = it->second;
+  if (c.op == IoOp::kClose) handlers_.erase(it);
+  if (c.op == IoOp::kRecv && c.result > 0 && split_ > 0) {
+    for (int32_t off = 0; off < c.result;) {
+      const int32_t n = std::min<int32_t>(static_cast<int32_t>(split_), c.result - off);
+      handler->OnCompletion(fd, Completion{IoOp::kRecv, n, c.data + off, c.more});
+      off += n;
+      auto again = handlers_.find(fd);  // the handler may have closed the fd
+      if (again == handlers_.end() || again->second != handler) return;
+    }
+    return;
+  }
+  handler->OnCompletion(fd, c);
+}
+
+int FaultInjectingBackend::Poll(absl::Duration timeout) {
+  int handled = RunPosted();
+  for (size_t n = injected_.size(); n > 0 && !injected_.empty(); --n) {
+    Injected i = injected_.front();
+    injected_.pop_front();
+    i.handler->OnCompletion(i.fd, i.completion);
+    ++handled;
+  }
+  if (handled > 0 || !injected_.empty() || HasPosted()) timeout = absl::ZeroDuration();
+  if (timeout != absl::ZeroDuration() && !BeginWait()) timeout = absl::ZeroDuration();
+  handled += inner_->Poll(timeout);
+  EndWait();
+  return handled;
+}
+
+}  // namespace troupe

@@ -1,0 +1,60 @@
+// FaultInjectingBackend: the unit-test fake. It wraps a real IoBackend, passes the conformance
+// suite like any backend, and on request injects what is hard to provoke from outside:
+// an accept that fails (EMFILE), a send that fails (ECONNRESET) after a given number of bytes,
+// and receives split into tiny chunks (every framer boundary case).
+//
+// Thread safety: as IoBackend; the Inject* setters on the owner thread.
+#ifndef IO_TESTING_FAULT_INJECTING_BACKEND_H_
+#define IO_TESTING_FAULT_INJECTING_BACKEND_H_
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+
+#include "io/backend.h"
+
+namespace troupe {
+
+class FaultInjectingBackend final : public IoBackend, private IoHandler {
+ public:
+  explicit FaultInjectingBackend(std::unique_ptr<IoBackend> inner) : inner_(std::move(inner)) {}
+
+  // The next Accept's first completion is -err (more == false) instead of a connection.
+  void InjectAcceptError(int err) { accept_error_ = err; }
+  // The next Send on any fd fails with -err (nothing is sent).
+  void InjectSendError(int err) { send_error_ = err; }
+  // Received bytes are delivered in chunks of at most `bytes` (0: as they come).
+  void SplitReceives(size_t bytes) { split_ = bytes; }
+
+  std::string_view name() const override { return inner_->name(); }
+  void BindToCurrentThread() override;
+  void Accept(int listen_fd, IoHandler* handler) override;
+  void Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) override;
+  void Recv(int fd, IoHandler* handler) override;
+  void StopRecv(int fd) override { inner_->StopRecv(fd); }
+  void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) override;
+  void Close(int fd, IoHandler* handler) override;
+  int Poll(absl::Duration timeout) override;
+
+ protected:
+  void Kick() override { inner_->Wake(); }
+
+ private:
+  void OnCompletion(int fd, const Completion& c) override;
+
+  struct Injected {
+    int fd;
+    IoHandler* handler;
+    Completion completion;
+  };
+  std::unique_ptr<IoBackend> inner_;
+  std::unordered_map<int, IoHandler*> handlers_;
+  std::deque<Injected> injected_;
+  int accept_error_ = 0;
+  int send_error_ = 0;
+  size_t split_ = 0;
+};
+
+}  // namespace troupe
+
+#endif  // IO_TESTING_FAULT_INJECTING_BACKEND_H_
