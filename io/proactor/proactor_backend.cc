@@ -7,8 +7,6 @@
 //  3. A provided buffer goes back to the ring right after its completion was delivered.
 //  4. While an fd is closing, its CQEs are consumed silently (an accepted fd is closed), and
 //     the kClose completion is queued when the last armed request has ended.
-//  5. A zero-copy send completes to the user only after its notification CQE: until then the
-//     kernel may still read the user's bytes.
 #include "io/proactor/proactor_backend.h"
 
 #include <errno.h>
@@ -52,7 +50,6 @@ struct ProactorBackend::Ring {
   char* buffers = nullptr;
   size_t buffers_bytes = 0;
   unsigned buffer_mask = 0;
-  bool zero_copy = false;
 
   ~Ring() {
     if (initialized) io_uring_queue_exit(&ring);
@@ -82,9 +79,6 @@ struct ProactorBackend::FdState {
   bool closing = false;
   bool accepting = false, receiving = false;
   bool accept_armed = false, recv_armed = false, send_armed = false, connect_armed = false;
-  bool zero_copy_notif_pending = false;
-  bool zero_copy_submitted = false;
-  int32_t send_result = 0;  // a zero-copy send's result, held until its notification
   std::vector<iovec> send_iov;
   size_t send_index = 0;
   int64_t send_total = 0;
@@ -123,7 +117,6 @@ absl::StatusOr<std::unique_ptr<ProactorBackend>> ProactorBackend::Create(Proacto
       return absl::UnimplementedError(absl::StrCat("io_uring: opcode ", op, " unsupported"));
     }
   }
-  ring->zero_copy = io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
   io_uring_free_probe(probe);
 
   // The provided buffer ring for multishot receive (kernel 5.19+; mmap'ed by hand: liburing
@@ -273,18 +266,11 @@ void ProactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* hand
 }
 
 void ProactorBackend::SubmitSend(int fd, FdState& st) {
-  size_t bytes = 0;
-  for (size_t i = st.send_index; i < st.send_iov.size(); ++i) bytes += st.send_iov[i].iov_len;
   st.msg = msghdr{};
   st.msg.msg_iov = st.send_iov.data() + st.send_index;
   st.msg.msg_iovlen = std::min<size_t>(st.send_iov.size() - st.send_index, IOV_MAX);
   io_uring_sqe* sqe = ring_->Sqe();
-  st.zero_copy_submitted = ring_->zero_copy && bytes >= options_.zero_copy_threshold;
-  if (st.zero_copy_submitted) {
-    io_uring_prep_sendmsg_zc(sqe, fd, &st.msg, MSG_NOSIGNAL);
-  } else {
-    io_uring_prep_sendmsg(sqe, fd, &st.msg, MSG_NOSIGNAL);
-  }
+  io_uring_prep_sendmsg(sqe, fd, &st.msg, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, UserData(fd, kSendReq));
   st.send_armed = true;
 }
@@ -334,12 +320,20 @@ void ProactorBackend::OnAcceptCqe(int fd, FdState& st, int32_t res, bool final) 
     if (final && st.accepting) ArmAccept(fd);
     return;
   }
-  if (res == -ECANCELED && !st.accepting) return;
-  if (final) {
-    // EMFILE, ENFILE...: end the accept so its owner backs off and re-arms.
-    st.accepting = false;
-    Deliver(fd, st, Completion{IoOp::kAccept, res, nullptr, false});
+  if (res == -ECANCELED) {  // our own cancellation (below); re-arm if Accept came since
+    if (final && st.accepting) ArmAccept(fd);
+    return;
   }
+  // EMFILE, ENFILE...: end the accept so its owner backs off and re-arms. Newer kernels keep
+  // a multishot accept armed after such an error (F_MORE): cancel it, or it would fire again
+  // at every new connection.
+  if (!final) {
+    io_uring_sqe* sqe = ring_->Sqe();
+    io_uring_prep_cancel64(sqe, UserData(fd, kAcceptReq), 0);
+    io_uring_sqe_set_data64(sqe, UserData(fd, kCancelReq));
+  }
+  st.accepting = false;
+  Deliver(fd, st, Completion{IoOp::kAccept, res, nullptr, false});
 }
 
 void ProactorBackend::OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags, bool final) {
@@ -363,26 +357,9 @@ void ProactorBackend::OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags
   Deliver(fd, st, Completion{IoOp::kRecv, res, nullptr, false});
 }
 
-void ProactorBackend::OnSendCqe(int fd, FdState& st, int32_t res, uint32_t flags) {
-  if (flags & IORING_CQE_F_NOTIF) {  // a zero-copy send's buffers are released (invariant 5)
-    st.zero_copy_notif_pending = false;
-  } else if (flags & IORING_CQE_F_MORE) {
-    st.zero_copy_notif_pending = true;
-    st.send_result = res;
-    return;
-  } else {
-    st.send_result = res;
-  }
-  if (st.zero_copy_notif_pending) return;
+void ProactorBackend::OnSendCqe(int fd, FdState& st, int32_t res) {
   st.send_armed = false;
   if (st.closing) return;
-  res = st.send_result;
-  if (res == -ENOMEM && st.zero_copy_submitted) {
-    // Zero-copy pins pages against RLIMIT_MEMLOCK; past it, copying is the only way.
-    ring_->zero_copy = false;
-    SubmitSend(fd, st);
-    return;
-  }
   if (res < 0) {
     Deliver(fd, st, Completion{IoOp::kSend, res});
     return;
@@ -424,7 +401,7 @@ void ProactorBackend::HandleCqe(uint64_t user_data, int32_t res, uint32_t flags)
       OnRecvCqe(fd, st, res, flags, final);
       break;
     case kSendReq:
-      OnSendCqe(fd, st, res, flags);
+      OnSendCqe(fd, st, res);
       break;
     case kConnectReq:
       st.connect_armed = false;

@@ -4,9 +4,11 @@
 // operation ~85 ns): every operation queued during a loop turn goes to the kernel in one
 // io_uring_enter, together with the wait; accept is multishot (one request for all
 // connections); receive is multishot into a provided buffer ring (no request per read, no
-// buffer per idle connection); large sends go zero-copy (SENDMSG_ZC); the ring is
+// buffer per idle connection); the ring is
 // single-issuer with deferred task running, so completions are processed only when the owner
-// asks for them. Kernel features are probed once (ProbeProactor) and required: without them
+// asks for them. Sends copy: zero-copy sends (SENDMSG_ZC) were tried and left out - a close
+// must then wait for the kernel's buffer notification, which a peer that stops reading never
+// lets come. Kernel features are probed once (ProbeProactor) and required: without them
 // the selector falls back to epoll.
 //
 // Thread safety: as IoBackend. The ring is enabled by BindToCurrentThread(): only that thread
@@ -29,7 +31,6 @@ struct ProactorOptions {
   unsigned cq_entries = 8192;
   unsigned recv_buffers = 256;         // provided buffers (power of two)
   unsigned recv_buffer_size = 16384;   // bytes each
-  size_t zero_copy_threshold = 65536;  // sends of at least this many bytes use SENDMSG_ZC
 };
 
 // OK if io_uring works here with everything ProactorBackend needs; otherwise UNIMPLEMENTED
@@ -74,7 +75,7 @@ class ProactorBackend final : public IoBackend {
   void HandleCqe(uint64_t user_data, int32_t res, uint32_t flags);
   void OnAcceptCqe(int fd, FdState& st, int32_t res, bool final);
   void OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags, bool final);
-  void OnSendCqe(int fd, FdState& st, int32_t res, uint32_t flags);
+  void OnSendCqe(int fd, FdState& st, int32_t res);
   void MaybeFinishClose(int fd, FdState& st);
   bool Deliver(int fd, FdState& st, const Completion& c);
   int DeliverDeferred();

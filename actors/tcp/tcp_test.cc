@@ -1,0 +1,414 @@
+// TCP for actors, on both backends: many connections, message sizes, backpressure and limits,
+// peer resets, port conflicts, fd exhaustion, connect, framing, and the backend fallback.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "actors/tcp/tcp_connect.h"
+#include "actors/tcp/tcp_listener.h"
+#include "framework/base/mutex.h"
+#include "framework/base/process_cpu.h"
+#include "framework/base/status_matchers.h"
+#include "gtest/gtest.h"
+
+namespace troupe {
+namespace {
+
+using ::troupe::testing::IsOk;
+using ::troupe::testing::StatusIs;
+
+// What the connection actors saw, shared with the test thread.
+struct Log {
+  Mutex mu;
+  std::string received ABSL_GUARDED_BY(mu);
+  std::vector<std::string> frames ABSL_GUARDED_BY(mu);
+  std::vector<absl::Status> frame_errors ABSL_GUARDED_BY(mu);
+  std::vector<absl::Status> closed ABSL_GUARDED_BY(mu);
+  std::atomic<size_t> max_queued{0};
+  std::atomic<int> write_errors{0};
+
+  size_t closed_count() {
+    MutexLock l(&mu);
+    return closed.size();
+  }
+  absl::Status last_closed() {
+    MutexLock l(&mu);
+    return closed.empty() ? absl::UnknownError("none") : closed.back();
+  }
+};
+
+enum class Mode { kEcho, kRecord, kFlood };
+
+using ConnProtocol = Protocol<TcpReceived, TcpClosed, TcpFrameError, TcpWritable>;
+
+class Conn : public Actor<Conn, ConnProtocol> {
+ public:
+  Conn(TcpStream stream, Log* log, Mode mode) : stream_(std::move(stream)), log_(log), mode_(mode) {}
+  void OnStart() override {
+    stream_.Start(self());
+    if (mode_ == Mode::kFlood) Flood();
+  }
+  void Handle(TcpReceived m) {
+    if (mode_ == Mode::kEcho) {
+      if (!stream_.Write(std::move(m.bytes)).ok()) log_->write_errors++;
+      size_t q = stream_.queued_bytes();
+      size_t prev = log_->max_queued.load();
+      while (q > prev && !log_->max_queued.compare_exchange_weak(prev, q)) {
+      }
+      return;
+    }
+    MutexLock l(&log_->mu);
+    log_->received += m.bytes;
+    log_->frames.push_back(std::move(m.bytes));
+  }
+  void Handle(TcpFrameError e) {
+    MutexLock l(&log_->mu);
+    log_->frame_errors.push_back(e.status);
+  }
+  void Handle(TcpWritable) {
+    if (mode_ == Mode::kFlood) Flood();
+  }
+  void Handle(TcpClosed c) {
+    {
+      MutexLock l(&log_->mu);
+      log_->closed.push_back(c.status);
+    }
+    ctx().Stop();
+  }
+
+ private:
+  // Writes 256 KiB chunks until the stream is backpressured or refuses.
+  void Flood() {
+    while (stream_.is_open() && !stream_.backpressured()) {
+      if (!stream_.Write(std::string(256 << 10, 'f')).ok()) {
+        log_->write_errors++;
+        return;
+      }
+    }
+  }
+  TcpStream stream_;
+  Log* log_;
+  Mode mode_;
+};
+
+class TcpTest : public ::testing::TestWithParam<IoBackendKind> {
+ protected:
+  void SetUp() override {
+    ActorSystemOptions options;
+    options.threads = 2;
+    options.io.kind = GetParam();
+    options.io.log_choice = false;
+    auto system = ActorSystem::Create(options);
+    if (!system.ok() && system.status().code() == absl::StatusCode::kUnimplemented) {
+      GTEST_SKIP() << "io_uring unavailable here: " << system.status();
+    }
+    ASSERT_THAT(system, IsOk());
+    system_ = std::move(*system);
+  }
+
+  std::unique_ptr<TcpListener> Listen(Mode mode, TcpListenerOptions options = {}) {
+    options.host = "127.0.0.1";
+    ActorSystem* sys = system_.get();
+    Log* log = &log_;
+    auto listener = TcpListener::Listen(*system_, options, [sys, log, mode](TcpStream s) {
+      ASSERT_TRUE(sys->Spawn<Conn>(std::move(s), log, mode).ok());
+    });
+    EXPECT_THAT(listener, IsOk());
+    return std::move(*listener);
+  }
+
+  static bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(20)) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return true;
+  }
+
+  Log log_;
+  std::unique_ptr<ActorSystem> system_;
+};
+
+int Connect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& data) {
+  for (size_t off = 0; off < data.size();) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += n;
+  }
+  return true;
+}
+
+std::string Recv(int fd, size_t n) {
+  std::string out(n, '\0');
+  size_t off = 0;
+  while (off < n) {
+    const ssize_t r = ::recv(fd, out.data() + off, n - off, 0);
+    if (r <= 0) break;
+    off += r;
+  }
+  out.resize(off);
+  return out;
+}
+
+TEST_P(TcpTest, EchoesAThousandConcurrentConnections) {
+  rlimit lim;
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < 4096 && lim.rlim_max >= 4096) {
+    lim.rlim_cur = 4096;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  auto listener = Listen(Mode::kEcho);
+  std::vector<int> clients;
+  for (int i = 0; i < 1000; ++i) {
+    const int fd = Connect(listener->port());
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    clients.push_back(fd);
+  }
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(SendAll(clients[i], "message " + std::to_string(i)));
+  for (int i = 0; i < 1000; ++i) {
+    const std::string want = "message " + std::to_string(i);
+    ASSERT_EQ(Recv(clients[i], want.size()), want);
+  }
+  EXPECT_EQ(listener->stats().accepted, 1000u);
+  EXPECT_EQ(listener->stats().open, 1000);
+  for (int fd : clients) ::close(fd);
+  EXPECT_TRUE(WaitFor([&] { return log_.closed_count() == 1000; }));
+  EXPECT_TRUE(WaitFor([&] { return listener->stats().open == 0; }));
+}
+
+TEST_P(TcpTest, EchoesOneByteAndOneMebibyteAndSeesAnEmptyStreamEnd) {
+  auto listener = Listen(Mode::kEcho);
+  const int fd = Connect(listener->port());
+  ASSERT_TRUE(SendAll(fd, "x"));
+  EXPECT_EQ(Recv(fd, 1), "x");
+  std::string big(1 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 + (i >> 9));
+  std::thread writer([&] { SendAll(fd, big); });
+  EXPECT_TRUE(Recv(fd, big.size()) == big);
+  writer.join();
+  ::close(fd);
+  // A connection that sends 0 bytes and closes: a clean end (OK).
+  const int empty = Connect(listener->port());
+  ::shutdown(empty, SHUT_WR);
+  EXPECT_EQ(Recv(empty, 1), "");  // the server closed after our end of stream
+  ::close(empty);
+  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == 2; }));
+  MutexLock l(&log_.mu);
+  for (const absl::Status& s : log_.closed) EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST_P(TcpTest, APeerThatNeverReadsKeepsServerMemoryBounded) {
+  TcpListenerOptions options;
+  options.stream.high_water_bytes = 256 << 10;
+  auto listener = Listen(Mode::kEcho, options);
+  const int fd = Connect(listener->port());
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  // Push 64 MiB without reading: the kernel buffers fill, then the server pauses reading.
+  const std::string chunk(64 << 10, 'p');
+  size_t sent = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  while (sent < (64u << 20) && absl::Now() < deadline) {
+    const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n > 0) sent += n; else absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_LT(sent, 64u << 20) << "the server kept reading from a peer that never reads";
+  // Bounded by the high-water mark plus what was read before the pause took effect.
+  EXPECT_LE(log_.max_queued.load(), (256u << 10) + (4u << 20));
+  EXPECT_EQ(log_.closed_count(), 0u);
+  ::close(fd);
+  EXPECT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
+}
+
+TEST_P(TcpTest, AWriterPastTheQueueLimitClosesThatConnectionOnly) {
+  TcpListenerOptions options;
+  options.stream.high_water_bytes = 64 << 20;  // no backpressure stop: hit the hard limit
+  options.stream.max_queued_bytes = 4 << 20;
+  auto listener = Listen(Mode::kFlood, options);
+  const int fd = Connect(listener->port());  // never reads
+  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
+  EXPECT_THAT(log_.last_closed(), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_GE(log_.write_errors.load(), 1);
+  ::close(fd);
+  // The listener and other connections carry on.
+  const int other = Connect(listener->port());
+  EXPECT_GE(other, 0);
+  ::close(other);
+}
+
+TEST_P(TcpTest, APeerResetMidWriteEndsWithUnavailable) {
+  auto listener = Listen(Mode::kFlood);
+  const int fd = Connect(listener->port());
+  absl::SleepFor(absl::Milliseconds(50));  // the server is now blocked writing
+  Recv(fd, 1000);
+  linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  ::close(fd);  // RST
+  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
+  EXPECT_THAT(log_.last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_P(TcpTest, APortInUseIsAClearError) {
+  auto listener = Listen(Mode::kEcho);
+  TcpListenerOptions options;
+  options.host = "127.0.0.1";
+  options.port = listener->port();
+  auto second = TcpListener::Listen(*system_, options, [](TcpStream) {});
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(second.status().message().find("already in use"), absl::string_view::npos);
+}
+
+TEST_P(TcpTest, ConnectionsPastTheLimitAreRefused) {
+  TcpListenerOptions options;
+  options.max_connections = 2;
+  auto listener = Listen(Mode::kEcho, options);
+  const int a = Connect(listener->port());
+  const int b = Connect(listener->port());
+  ASSERT_TRUE(SendAll(a, "a") && SendAll(b, "b"));
+  EXPECT_EQ(Recv(a, 1), "a");
+  EXPECT_EQ(Recv(b, 1), "b");
+  const int c = Connect(listener->port());
+  EXPECT_EQ(Recv(c, 1), "");  // closed at accept
+  EXPECT_TRUE(WaitFor([&] { return listener->stats().refused == 1; }));
+  for (int fd : {a, b, c}) ::close(fd);
+}
+
+TEST_P(TcpTest, FdExhaustionBacksOffWithoutSpinningAndRecovers) {
+  // Lower the limit before listening: io_uring reads RLIMIT_NOFILE when the accept is armed.
+  rlimit saved;
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit tight = saved;
+  tight.rlim_cur = 512;
+  ::setrlimit(RLIMIT_NOFILE, &tight);
+  auto listener = Listen(Mode::kEcho);
+  const int client = Connect(listener->port());
+  absl::SleepFor(absl::Milliseconds(50));
+  std::vector<int> hogs;  // use up every descriptor
+  for (int fd; (fd = ::dup(0)) >= 0;) hogs.push_back(fd);
+  ASSERT_GE(hogs.size(), 1u);
+  ::close(hogs.back());  // exactly one free descriptor: the client socket takes it
+  hogs.pop_back();
+  const int victim = Connect(listener->port());  // completes in the kernel's backlog
+  const double cpu_before = ProcessCpuSeconds();
+  const bool reported = WaitFor([&] { return listener->stats().accept_errors >= 1; },
+                                absl::Seconds(5));
+  absl::SleepFor(absl::Milliseconds(300));
+  const double cpu = ProcessCpuSeconds() - cpu_before;
+  for (int fd : hogs) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(reported);
+  EXPECT_LT(cpu, 0.25) << "the listener spun while out of descriptors";
+  // With descriptors back, the waiting connection is accepted and served.
+  ASSERT_GE(victim, 0);
+  ASSERT_TRUE(SendAll(victim, "back"));
+  EXPECT_EQ(Recv(victim, 4), "back");
+  ::close(victim);
+  ::close(client);
+}
+
+TEST_P(TcpTest, LineFramingDeliversLinesAndRejectsOversizedOnes) {
+  TcpListenerOptions options;
+  options.stream.framing = {FramingOptions::Kind::kLine, 16};
+  auto listener = Listen(Mode::kRecord, options);
+  const int fd = Connect(listener->port());
+  ASSERT_TRUE(SendAll(fd, "hi\r\n" + std::string(100, 'x') + "\nok\n"));
+  ASSERT_TRUE(WaitFor([&] {
+    MutexLock l(&log_.mu);
+    return log_.frames.size() == 2;
+  }));
+  MutexLock l(&log_.mu);
+  EXPECT_EQ(log_.frames, (std::vector<std::string>{"hi", "ok"}));
+  ASSERT_EQ(log_.frame_errors.size(), 1u);
+  EXPECT_THAT(log_.frame_errors[0], StatusIs(absl::StatusCode::kInvalidArgument));
+  ::close(fd);
+}
+
+// An actor that dials out.
+using ClientProtocol = Protocol<TcpReceived, TcpClosed>;
+class Dialer : public Actor<Dialer, ClientProtocol> {
+ public:
+  Dialer(SocketAddress to, absl::Duration timeout, Log* log) : to_(to), timeout_(timeout), log_(log) {}
+  void OnStart() override {
+    auto stream = ConnectTcp(ctx().system(), to_, self(), {}, timeout_);
+    ASSERT_TRUE(stream.ok());
+    stream_ = std::move(*stream);
+    (void)stream_.Write("ping");  // queued until connected
+  }
+  void Handle(TcpReceived m) {
+    MutexLock l(&log_->mu);
+    log_->received += m.bytes;
+  }
+  void Handle(TcpClosed c) {
+    MutexLock l(&log_->mu);
+    log_->closed.push_back(c.status);
+  }
+
+ private:
+  SocketAddress to_;
+  absl::Duration timeout_;
+  Log* log_;
+  TcpStream stream_;
+};
+
+TEST_P(TcpTest, ConnectTalksOrReportsWhyNot) {
+  auto listener = Listen(Mode::kEcho);
+  Log client_log;
+  auto to = ParseAddress("127.0.0.1", listener->port());
+  ASSERT_TRUE(system_->Spawn<Dialer>(*to, absl::Seconds(5), &client_log).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    MutexLock l(&client_log.mu);
+    return client_log.received == "ping";
+  }));
+  // Nobody listens there: refused, reported as UNAVAILABLE.
+  auto spare = ListenTcp(*ParseAddress("127.0.0.1", 0), 1);
+  const int dead_port = LocalAddress(*spare)->port();
+  ::close(*spare);
+  Log refused_log;
+  ASSERT_TRUE(
+      system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", dead_port), absl::Seconds(5), &refused_log)
+          .ok());
+  ASSERT_TRUE(WaitFor([&] { return refused_log.closed_count() == 1; }));
+  EXPECT_THAT(refused_log.last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TcpTest,
+                         ::testing::Values(IoBackendKind::kEpoll, IoBackendKind::kUring),
+                         [](const auto& info) { return std::string(IoBackendKindName(info.param)); });
+
+TEST(TcpBackendSelectionTest, AutoFallsBackToEpollAndUringFailsClearly) {
+  ActorSystemOptions options;
+  options.threads = 1;
+  options.io.kind = IoBackendKind::kAuto;
+  options.io.fake_uring_probe = absl::UnimplementedError("io_uring_setup: Operation not permitted");
+  auto fallback = ActorSystem::Create(options);
+  ASSERT_THAT(fallback, IsOk());
+  EXPECT_EQ((*fallback)->io()->backend_name(), "epoll");
+  options.io.kind = IoBackendKind::kUring;
+  EXPECT_THAT(ActorSystem::Create(options), StatusIs(absl::StatusCode::kUnimplemented));
+}
+
+}  // namespace
+}  // namespace troupe
