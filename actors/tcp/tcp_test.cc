@@ -297,6 +297,11 @@ TEST_P(TcpTest, ConnectionsPastTheLimitAreRefused) {
 }
 
 TEST_P(TcpTest, FdExhaustionBacksOffWithoutSpinningAndRecovers) {
+#ifdef TROUPE_SANITIZED
+  // The sanitizer runtimes need free descriptors themselves (UBSan's vptr check probes memory
+  // through a pipe): with none left they report false errors.
+  GTEST_SKIP() << "needs every descriptor used up; not under sanitizers";
+#endif
   // Lower the limit before listening: io_uring reads RLIMIT_NOFILE when the accept is armed.
   rlimit saved;
   ::getrlimit(RLIMIT_NOFILE, &saved);
