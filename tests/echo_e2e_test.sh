@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End to end: the echo_server binary on each backend under the echo_client binary (200
+# connections, then 1-byte and 256 KiB messages), graceful stop on SIGTERM, and a bad flag
+# value rejected with a one-line message.
+set -euo pipefail
+server=$1
+client=$2
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+start_server() {  # start_server BACKEND: sets pid and port
+  "$server" --port=0 --threads=2 --backend="$1" > "$TEST_TMPDIR/out" 2> "$TEST_TMPDIR/err" &
+  pid=$!
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$TEST_TMPDIR/out")
+    [[ -n "$port" ]] && return 0
+    kill -0 "$pid" 2> /dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+for backend in epoll uring auto; do
+  if ! start_server "$backend"; then
+    if [[ "$backend" == uring ]] && grep -q "io_uring is unavailable" "$TEST_TMPDIR/err"; then
+      echo "io_uring unavailable here, skipping: $(cat "$TEST_TMPDIR/err")"
+      continue
+    fi
+    fail "echo_server --backend=$backend did not start: $(cat "$TEST_TMPDIR/err")"
+  fi
+  "$client" --port="$port" --connections=200 --duration=0.5 --warmup=0.1 \
+    || fail "$backend: 200 connections"
+  "$client" --port="$port" --connections=4 --message_size=1 --duration=0.3 --warmup=0 \
+    || fail "$backend: 1-byte messages"
+  "$client" --port="$port" --connections=4 --message_size=262144 --duration=0.5 --warmup=0 \
+    || fail "$backend: 256 KiB messages"
+  kill -TERM "$pid"
+  wait "$pid" || fail "$backend: echo_server exited with $? on SIGTERM"
+  grep -q "backend" "$TEST_TMPDIR/err" || fail "$backend: no backend line"
+  echo "ok: $backend ($(grep backend "$TEST_TMPDIR/err" | head -1))"
+done
+
+# A bad flag value: non-zero exit, a one-line message, no stack trace.
+if "$server" --backend=kqueue > /dev/null 2> "$TEST_TMPDIR/bad"; then
+  fail "--backend=kqueue was accepted"
+fi
+[[ $(wc -l < "$TEST_TMPDIR/bad") -le 2 ]] || fail "bad flag output too long: $(cat "$TEST_TMPDIR/bad")"
+grep -q "epoll, uring or auto" "$TEST_TMPDIR/bad" || fail "bad flag message: $(cat "$TEST_TMPDIR/bad")"
+echo "ok: bad flag rejected: $(cat "$TEST_TMPDIR/bad")"
