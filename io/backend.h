@@ -89,6 +89,11 @@ class IoBackend {
   // number of completions and closures handled. Owner thread only.
   virtual int Poll(absl::Duration timeout) = 0;
 
+  // Like Poll(0) but without entering the kernel: runs posted closures and delivers what the
+  // backend already knows (completions of operations finished inline, CQEs already reaped).
+  // The worker loop calls it before sleeping, since the sleep's own wait polls the kernel.
+  virtual int PollReady() = 0;
+
   // Makes a Poll() that is waiting (or the next one) return promptly. Any thread; costs a
   // syscall only when the owner is blocked in the kernel.
   void Wake() {

@@ -60,7 +60,12 @@ class StreamCore final : public IoHandler, private FrameSink,
 
   // Any thread.
   bool closed() const { return closed_.load(std::memory_order_acquire); }
-  bool backpressured() const { return backpressured_.load(std::memory_order_acquire); }
+  // Above the high-water mark, or paused and not yet drained to half of it. Computed from
+  // the queue counter too, so a writer on another thread sees it at once.
+  bool backpressured() const {
+    return backpressured_.load(std::memory_order_acquire) ||
+           queued_bytes() > options_.high_water_bytes;
+  }
   size_t queued_bytes() const { return queued_bytes_.load(std::memory_order_acquire); }
   // Reserves queue space for a write of n bytes; false if that would pass max_queued_bytes.
   bool ReserveQueue(size_t n);

@@ -27,6 +27,9 @@ class Parker {
   // Handles whatever is ready without sleeping (an I/O parker delivers ready completions);
   // returns true if that produced anything. Called by the owning worker between turns.
   virtual bool Poll() { return false; }
+  // Like Poll() but never enters the kernel (delivers only what is already known); called
+  // just before parking, whose own wait then polls the kernel.
+  virtual bool PollReady() { return false; }
   // Called by the owning worker thread when it starts and just before it exits.
   virtual void OnWorkerStart() {}
   virtual void OnWorkerStop() {}

@@ -6,9 +6,10 @@
 //  3. The local run queue, then the injection queue.
 //  4. Search: become a searcher (at most half the workers at once) and steal half of a
 //     victim's run queue, victims tried from a random start.
-//  5. Poll the Parker without sleeping (an I/O parker delivers ready completions, which make
-//     actors runnable here), then fire due timers; if either produced work, go to 1. Step 1
-//     polls too, so a saturated worker still serves its sockets.
+//  5. Deliver the I/O completions already known without a syscall (Parker::PollReady: they
+//     make actors runnable here), then fire due timers; if either produced work, go to 1. The
+//     kernel is polled by step 1 (so a saturated worker still serves its sockets), by the
+//     spin, and by the park itself.
 //  6. Spin for up to `spin_before_park`, watching every queue (and polling I/O every ~10 us);
 //     a lone worker does not spin: nobody else can hand it work.
 //  7. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
@@ -259,7 +260,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
       RunTurn(w, s);
       continue;
     }
-    if (w.parker->Poll()) continue;
+    if (w.parker->PollReady()) continue;
     if (FireTimers(w)) continue;
     if (SpinForWork(w)) continue;
     Park(w);

@@ -15,6 +15,7 @@ class BackendParker final : public Parker {
   void Park(absl::Duration timeout) override { backend_->Poll(timeout); }
   void Unpark() override { backend_->Wake(); }
   bool Poll() override { return backend_->Poll(absl::ZeroDuration()) > 0; }
+  bool PollReady() override { return backend_->PollReady() > 0; }
 
   // Actors have stopped and closed their sockets: deliver the last completions (kClose
   // releases each connection's state) before the thread that owns the backend exits.

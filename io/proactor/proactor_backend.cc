@@ -425,6 +425,31 @@ int ProactorBackend::DeliverDeferred() {
   return delivered;
 }
 
+int ProactorBackend::ReapCompletions() {
+  // In batches; handlers may queue new requests meanwhile (sent at the next Poll).
+  io_uring* ring = &ring_->ring;
+  io_uring_cqe* cqes[256];
+  int handled = 0;
+  unsigned got;
+  while ((got = io_uring_peek_batch_cqe(ring, cqes, 256)) > 0) {
+    for (unsigned i = 0; i < got; ++i) {
+      const uint64_t user_data = cqes[i]->user_data;
+      const int32_t res = cqes[i]->res;
+      const uint32_t flags = cqes[i]->flags;
+      io_uring_cq_advance(ring, 1);  // free the slot before the handler runs
+      HandleCqe(user_data, res, flags);
+    }
+    handled += static_cast<int>(got);
+  }
+  return handled;
+}
+
+int ProactorBackend::PollReady() {
+  int handled = RunPosted();
+  handled += DeliverDeferred();
+  return handled + ReapCompletions();
+}
+
 int ProactorBackend::Poll(absl::Duration timeout) {
   Count(polls_);
   int handled = RunPosted();
@@ -450,19 +475,7 @@ int ProactorBackend::Poll(absl::Duration timeout) {
     EndWait();
     io_uring_submit_and_get_events(ring);
   }
-  // Reap in batches; handlers may queue new requests meanwhile (sent at the next Poll).
-  io_uring_cqe* cqes[256];
-  unsigned got;
-  while ((got = io_uring_peek_batch_cqe(ring, cqes, 256)) > 0) {
-    for (unsigned i = 0; i < got; ++i) {
-      const uint64_t user_data = cqes[i]->user_data;
-      const int32_t res = cqes[i]->res;
-      const uint32_t flags = cqes[i]->flags;
-      io_uring_cq_advance(ring, 1);  // free the slot before the handler runs
-      HandleCqe(user_data, res, flags);
-    }
-    handled += static_cast<int>(got);
-  }
+  handled += ReapCompletions();
   handled += DeliverDeferred();
   return handled;
 }

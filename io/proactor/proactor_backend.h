@@ -53,6 +53,7 @@ class ProactorBackend final : public IoBackend {
   void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) override;
   void Close(int fd, IoHandler* handler) override;
   int Poll(absl::Duration timeout) override;
+  int PollReady() override;
 
  protected:
   void Kick() override;
@@ -79,6 +80,7 @@ class ProactorBackend final : public IoBackend {
   void MaybeFinishClose(int fd, FdState& st);
   bool Deliver(int fd, FdState& st, const Completion& c);
   int DeliverDeferred();
+  int ReapCompletions();
 
   const ProactorOptions options_;
   std::unique_ptr<Ring> ring_;

@@ -316,8 +316,7 @@ int ReactorBackend::DeliverDeferred() {
   return delivered;
 }
 
-int ReactorBackend::Poll(absl::Duration timeout) {
-  Count(polls_);
+int ReactorBackend::PollReady() {
   int handled = RunPosted();
   handled += DeliverDeferred();
   if (!pending_.empty()) {
@@ -329,6 +328,12 @@ int ReactorBackend::Poll(absl::Duration timeout) {
     }
     handled += static_cast<int>(batch.size());
   }
+  return handled;
+}
+
+int ReactorBackend::Poll(absl::Duration timeout) {
+  Count(polls_);
+  int handled = PollReady();
   int timeout_ms = TimeoutMillis(timeout);
   if (handled > 0 || !deferred_.empty() || !pending_.empty() || HasPosted()) timeout_ms = 0;
   const bool blocking = timeout_ms != 0;

@@ -33,6 +33,7 @@ class ReactorBackend final : public IoBackend {
   void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) override;
   void Close(int fd, IoHandler* handler) override;
   int Poll(absl::Duration timeout) override;
+  int PollReady() override;
 
  protected:
   void Kick() override;

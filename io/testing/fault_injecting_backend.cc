@@ -67,14 +67,24 @@ void FaultInjectingBackend::OnCompletion(int fd, const Completion& c) {
   handler->OnCompletion(fd, c);
 }
 
-int FaultInjectingBackend::Poll(absl::Duration timeout) {
-  int handled = RunPosted();
+int FaultInjectingBackend::DeliverInjected() {
+  int handled = 0;
   for (size_t n = injected_.size(); n > 0 && !injected_.empty(); --n) {
     Injected i = injected_.front();
     injected_.pop_front();
     i.handler->OnCompletion(i.fd, i.completion);
     ++handled;
   }
+  return handled;
+}
+
+int FaultInjectingBackend::PollReady() {
+  const int handled = RunPosted() + DeliverInjected();
+  return handled + inner_->PollReady();
+}
+
+int FaultInjectingBackend::Poll(absl::Duration timeout) {
+  int handled = RunPosted() + DeliverInjected();
   if (handled > 0 || !injected_.empty() || HasPosted()) timeout = absl::ZeroDuration();
   if (timeout != absl::ZeroDuration() && !BeginWait()) timeout = absl::ZeroDuration();
   handled += inner_->Poll(timeout);

@@ -35,12 +35,14 @@ class FaultInjectingBackend final : public IoBackend, private IoHandler {
   void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) override;
   void Close(int fd, IoHandler* handler) override;
   int Poll(absl::Duration timeout) override;
+  int PollReady() override;
 
  protected:
   void Kick() override { inner_->Wake(); }
 
  private:
   void OnCompletion(int fd, const Completion& c) override;
+  int DeliverInjected();
 
   struct Injected {
     int fd;
