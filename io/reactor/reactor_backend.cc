@@ -44,6 +44,7 @@ struct ReactorBackend::FdState {
   uint64_t generation = 0;
   bool open = false;
   bool registered = false;
+  bool watch_out = false;  // EPOLLOUT in the interest set (only once a write would block)
   bool readable = false;
   bool writable = false;
   bool pending = false;  // listed in pending_
@@ -99,15 +100,28 @@ ReactorBackend::FdState& ReactorBackend::StateFor(int fd, IoHandler* handler) {
   }
   if (!st.registered) {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.fd = fd;
     Count(syscalls_);
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
       st.registered = true;
+      st.watch_out = false;
     }
     // Otherwise (EPERM: not pollable) the operation's own syscall reports the problem.
   }
   return st;
+}
+
+void ReactorBackend::WatchWritable(int fd, FdState& st) {
+  // EPOLLOUT joins the interest set only when a write would block (or a connect is under
+  // way): registered from the start, every ACK that frees send-buffer space would be an edge,
+  // i.e. a spurious wake-up per round trip.
+  if (st.watch_out || !st.registered) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.fd = fd;
+  Count(syscalls_);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0) st.watch_out = true;
 }
 
 void ReactorBackend::MarkPending(int fd) {
@@ -142,6 +156,7 @@ void ReactorBackend::Connect(int fd, const sockaddr* addr, socklen_t len, IoHand
   if (err == EINPROGRESS) {
     st.connecting = true;
     st.writable = false;
+    WatchWritable(fd, st);
     return;
   }
   deferred_.push_back({fd, handler, st.generation, Completion{IoOp::kConnect, -err}});
@@ -252,6 +267,8 @@ bool ReactorBackend::DoSend(int fd, FdState& st, int32_t* result) {
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) {
         st.writable = false;
+        // Adding EPOLLOUT re-polls the socket: if space freed meanwhile, the edge comes now.
+        WatchWritable(fd, st);
         return false;  // EPOLLOUT resumes it
       }
       st.sending = false;

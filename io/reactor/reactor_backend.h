@@ -4,7 +4,7 @@
 // runs its syscall only when the fd is known readable, and a read shorter than the buffer
 // marks it drained (a TCP socket cannot then hold more without a new edge), so a round trip
 // costs one read and one write, as in a hand-written epoll loop. Sends are tried at once
-// (writev); only a partial write waits for EPOLLOUT.
+// (sendmsg); only a write that would block adds EPOLLOUT to the fd's interest set.
 //
 // Thread safety: as IoBackend.
 #ifndef IO_REACTOR_REACTOR_BACKEND_H_
@@ -51,6 +51,7 @@ class ReactorBackend final : public IoBackend {
   ReactorBackend(int epoll_fd, int wake_fd);
   FdState& StateFor(int fd, IoHandler* handler);
   void MarkPending(int fd);
+  void WatchWritable(int fd, FdState& st);
   void Service(int fd);
   // Each returns false if the handler closed the fd meanwhile.
   bool DoAccept(int fd, FdState& st);
