@@ -114,6 +114,10 @@ class IoBackend {
 
   IoBackendStats stats() const;
 
+  // Fds with operations or state in this backend (owner thread only). With none, polling the
+  // kernel can only find wake-ups: the worker loop skips its periodic poll.
+  size_t open_fds() const { return open_fds_; }
+
  protected:
   // Runs the posted closures; returns how many ran. Implementations call it from Poll().
   int RunPosted();
@@ -132,6 +136,7 @@ class IoBackend {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   std::atomic<uint64_t> polls_{0}, waits_{0}, syscalls_{0}, completions_{0};
+  size_t open_fds_ = 0;  // maintained by implementations
 
  private:
   enum : uint32_t { kIdle = 0, kWaiting = 1, kNotified = 2 };

@@ -14,7 +14,12 @@ class BackendParker final : public Parker {
   void OnWorkerStart() override { backend_->BindToCurrentThread(); }
   void Park(absl::Duration timeout) override { backend_->Poll(timeout); }
   void Unpark() override { backend_->Wake(); }
-  bool Poll() override { return backend_->Poll(absl::ZeroDuration()) > 0; }
+  // Between turns: the kernel is asked only if this worker's backend has sockets; a pure
+  // message workload pays no syscall here (one per 61 turns measurably slowed `ring`).
+  bool Poll() override {
+    if (backend_->open_fds() == 0) return backend_->PollReady() > 0;
+    return backend_->Poll(absl::ZeroDuration()) > 0;
+  }
   bool PollReady() override { return backend_->PollReady() > 0; }
 
   // Actors have stopped and closed their sockets: deliver the last completions (kClose

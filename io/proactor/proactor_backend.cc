@@ -203,6 +203,7 @@ ProactorBackend::FdState& ProactorBackend::StateFor(int fd, IoHandler* handler) 
   if (!st.open) {
     st = FdState{};
     st.open = true;
+    ++open_fds_;
     st.handler = handler;
   }
   return st;
@@ -298,6 +299,7 @@ void ProactorBackend::MaybeFinishClose(int fd, FdState& st) {
   if (!st.closing || st.accept_armed || st.recv_armed || st.send_armed || st.connect_armed) return;
   IoHandler* handler = st.handler;
   st = FdState{};
+  --open_fds_;
   Count(syscalls_);
   ::close(fd);  // no request of ours refers to fd any more (invariant 1)
   deferred_.push_back({fd, handler, Completion{IoOp::kClose, 0}});

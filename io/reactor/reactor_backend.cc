@@ -91,6 +91,7 @@ ReactorBackend::FdState& ReactorBackend::StateFor(int fd, IoHandler* handler) {
   FdState& st = fds_[fd];
   if (!st.open) {
     st.open = true;
+    ++open_fds_;
     st.handler = handler;
     ++st.generation;
     st.readable = true;  // unknown: the first attempt finds out
@@ -183,6 +184,7 @@ void ReactorBackend::Close(int fd, IoHandler* handler) {
       Count(syscalls_);
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     }
+    if (st.open) --open_fds_;
     st.open = false;
     st.registered = false;
     ++st.generation;
