@@ -22,6 +22,8 @@
 #include "framework/base/notification.h"
 #include "framework/system/actor_system.h"
 
+ABSL_FLAG(std::string, io, "auto",
+          "the workers' I/O layer: auto, epoll, uring, or none (park on a futex)");
 ABSL_FLAG(int, spin_us, 50, "how long an idle worker spins before parking (ActorSystemOptions)");
 
 namespace troupe::bench {
@@ -286,9 +288,14 @@ double Create(ActorSystem& system, int64_t n) {
 }
 
 double RunOnce(std::string_view name, int64_t n, int threads) {
-  ActorSystem system({.threads = threads,
-                      .max_actors = static_cast<size_t>(n) + 1000,  // create spawns n at once
-                      .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us))});
+  ActorSystemOptions options{
+      .threads = threads,
+      .max_actors = static_cast<size_t>(n) + 1000,  // create spawns n at once
+      .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us))};
+  const std::string io = absl::GetFlag(FLAGS_io);
+  options.io.kind = io == "none" ? IoBackendKind::kNone : ParseIoBackendKind(io).value();
+  options.io.log_choice = false;
+  ActorSystem system(options);
   double seconds = 0;
   if (name == "pingpong") seconds = PingPong(system, n);
   if (name == "ring") seconds = Ring(system, n);
