@@ -11,7 +11,8 @@
 // `accept_retry`, instead of spinning on a socket that stays readable.
 //
 // Thread safety: all methods from any thread. Destroying the listener stops accepting;
-// connections already accepted live on.
+// connections already accepted live on. A listener must be destroyed (or stopped) before its
+// ActorSystem.
 #ifndef ACTORS_TCP_TCP_LISTENER_H_
 #define ACTORS_TCP_TCP_LISTENER_H_
 

@@ -20,7 +20,8 @@
 // Thread safety: a TcpStream is used by its owning actor (one thread at a time); it is
 // move-only. Its socket belongs to one worker's IoBackend: calls made on that worker go
 // straight to the backend, calls from elsewhere are posted to it, in order.
-// Destroying the handle (e.g. the actor stopping) aborts the connection.
+// Destroying the handle (e.g. the actor stopping) aborts the connection. A handle must not
+// outlive its ActorSystem (keep it in the actor that owns it, as above).
 #ifndef ACTORS_TCP_TCP_STREAM_H_
 #define ACTORS_TCP_TCP_STREAM_H_
 

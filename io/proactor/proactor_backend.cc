@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "io/pending_send.h"
 
 namespace troupe {
 namespace {
@@ -79,9 +80,7 @@ struct ProactorBackend::FdState {
   bool closing = false;
   bool accepting = false, receiving = false;
   bool accept_armed = false, recv_armed = false, send_armed = false, connect_armed = false;
-  std::vector<iovec> send_iov;
-  size_t send_index = 0;
-  int64_t send_total = 0;
+  PendingSend send;
   msghdr msg{};
   sockaddr_storage connect_addr{};
 };
@@ -260,16 +259,14 @@ void ProactorBackend::Connect(int fd, const sockaddr* addr, socklen_t len, IoHan
 
 void ProactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
   FdState& st = StateFor(fd, handler);
-  st.send_iov.assign(iov, iov + iovcnt);
-  st.send_index = 0;
-  st.send_total = 0;
+  st.send.Start(iov, iovcnt);
   SubmitSend(fd, st);
 }
 
 void ProactorBackend::SubmitSend(int fd, FdState& st) {
   st.msg = msghdr{};
-  st.msg.msg_iov = st.send_iov.data() + st.send_index;
-  st.msg.msg_iovlen = std::min<size_t>(st.send_iov.size() - st.send_index, IOV_MAX);
+  st.msg.msg_iov = st.send.rest();
+  st.msg.msg_iovlen = std::min<size_t>(st.send.rest_count(), IOV_MAX);
   io_uring_sqe* sqe = ring_->Sqe();
   io_uring_prep_sendmsg(sqe, fd, &st.msg, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, UserData(fd, kSendReq));
@@ -366,23 +363,13 @@ void ProactorBackend::OnSendCqe(int fd, FdState& st, int32_t res) {
     Deliver(fd, st, Completion{IoOp::kSend, res});
     return;
   }
-  st.send_total += res;
-  size_t left = static_cast<size_t>(res);
-  while (st.send_index < st.send_iov.size() && left >= st.send_iov[st.send_index].iov_len) {
-    left -= st.send_iov[st.send_index].iov_len;
-    ++st.send_index;
-  }
-  if (left > 0) {
-    iovec& partial = st.send_iov[st.send_index];
-    partial.iov_base = static_cast<char*>(partial.iov_base) + left;
-    partial.iov_len -= left;
-  }
-  if (st.send_index < st.send_iov.size()) {
+  st.send.Advance(static_cast<size_t>(res));
+  if (!st.send.done()) {
     SubmitSend(fd, st);  // a short send: the rest
     return;
   }
   Deliver(fd, st,
-          Completion{IoOp::kSend, static_cast<int32_t>(std::min<int64_t>(st.send_total, INT32_MAX))});
+          Completion{IoOp::kSend, static_cast<int32_t>(std::min<int64_t>(st.send.total, INT32_MAX))});
 }
 
 void ProactorBackend::HandleCqe(uint64_t user_data, int32_t res, uint32_t flags) {

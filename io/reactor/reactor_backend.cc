@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "io/pending_send.h"
 
 namespace troupe {
 namespace {
@@ -52,9 +53,7 @@ struct ReactorBackend::FdState {
   bool receiving = false;
   bool connecting = false;
   bool sending = false;
-  std::vector<iovec> send_iov;
-  size_t send_index = 0;
-  int64_t send_total = 0;
+  PendingSend send;
 };
 
 absl::StatusOr<std::unique_ptr<ReactorBackend>> ReactorBackend::Create() {
@@ -165,9 +164,7 @@ void ReactorBackend::Connect(int fd, const sockaddr* addr, socklen_t len, IoHand
 
 void ReactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
   FdState& st = StateFor(fd, handler);
-  st.send_iov.assign(iov, iov + iovcnt);
-  st.send_index = 0;
-  st.send_total = 0;
+  st.send.Start(iov, iovcnt);
   st.sending = true;
   if (st.writable) {
     int32_t result;
@@ -189,7 +186,7 @@ void ReactorBackend::Close(int fd, IoHandler* handler) {
     st.registered = false;
     ++st.generation;
     st.accepting = st.receiving = st.connecting = st.sending = false;
-    st.send_iov.clear();
+    st.send.iov.clear();
   }
   Count(syscalls_);
   ::close(fd);
@@ -258,10 +255,10 @@ bool ReactorBackend::DoRecv(int fd, FdState& st) {
 }
 
 bool ReactorBackend::DoSend(int fd, FdState& st, int32_t* result) {
-  while (st.send_index < st.send_iov.size()) {
+  while (!st.send.done()) {
     msghdr msg{};
-    msg.msg_iov = st.send_iov.data() + st.send_index;
-    msg.msg_iovlen = std::min<size_t>(st.send_iov.size() - st.send_index, IOV_MAX);
+    msg.msg_iov = st.send.rest();
+    msg.msg_iovlen = std::min<size_t>(st.send.rest_count(), IOV_MAX);
     Count(syscalls_);
     const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
@@ -277,20 +274,10 @@ bool ReactorBackend::DoSend(int fd, FdState& st, int32_t* result) {
       *result = -err;
       return true;
     }
-    st.send_total += n;
-    size_t left = static_cast<size_t>(n);
-    while (st.send_index < st.send_iov.size() && left >= st.send_iov[st.send_index].iov_len) {
-      left -= st.send_iov[st.send_index].iov_len;
-      ++st.send_index;
-    }
-    if (left > 0) {
-      iovec& partial = st.send_iov[st.send_index];
-      partial.iov_base = static_cast<char*>(partial.iov_base) + left;
-      partial.iov_len -= left;
-    }
+    st.send.Advance(static_cast<size_t>(n));
   }
   st.sending = false;
-  *result = static_cast<int32_t>(std::min<int64_t>(st.send_total, INT32_MAX));
+  *result = static_cast<int32_t>(std::min<int64_t>(st.send.total, INT32_MAX));
   return true;
 }
 
