@@ -221,24 +221,33 @@ TEST_P(TcpTest, EchoesOneByteAndOneMebibyteAndSeesAnEmptyStreamEnd) {
   for (const absl::Status& s : log_.closed) EXPECT_TRUE(s.ok()) << s;
 }
 
-TEST_P(TcpTest, APeerThatNeverReadsKeepsServerMemoryBounded) {
+TEST_P(TcpTest, APeerThatNeverReadsKeepsServerMemoryBoundedAndLosesNothing) {
   TcpListenerOptions options;
   options.stream.high_water_bytes = 256 << 10;
   auto listener = Listen(Mode::kEcho, options);
   const int fd = Connect(listener->port());
   ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  // Push 64 MiB without reading: the kernel buffers fill, then the server pauses reading.
-  const std::string chunk(64 << 10, 'p');
+  // Push up to 64 MiB without reading: the kernel buffers fill, then the server pauses reading.
+  std::string chunk(64 << 10, '\0');
+  for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 7 + (i >> 8));
   size_t sent = 0;
   const absl::Time deadline = absl::Now() + absl::Seconds(3);
   while (sent < (64u << 20) && absl::Now() < deadline) {
-    const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    const size_t off = sent % chunk.size();
+    const ssize_t n = ::send(fd, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
     if (n > 0) sent += n; else absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_LT(sent, 64u << 20) << "the server kept reading from a peer that never reads";
   // Bounded by the high-water mark plus what was read before the pause took effect.
   EXPECT_LE(log_.max_queued.load(), (256u << 10) + (4u << 20));
   EXPECT_EQ(log_.closed_count(), 0u);
+  // Now read: the server drains, resumes reading, and every byte comes back in order.
+  ::fcntl(fd, F_SETFL, 0);
+  std::string back = Recv(fd, sent);
+  ASSERT_EQ(back.size(), sent);
+  for (size_t i = 0; i < sent; ++i) {
+    ASSERT_EQ(back[i], chunk[i % chunk.size()]) << "at byte " << i;
+  }
   ::close(fd);
   EXPECT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
 }
@@ -397,6 +406,29 @@ TEST_P(TcpTest, ConnectTalksOrReportsWhyNot) {
           .ok());
   ASSERT_TRUE(WaitFor([&] { return refused_log.closed_count() == 1; }));
   EXPECT_THAT(refused_log.last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
+  // A listener that never accepts, its queue full: further SYNs are dropped, connects hang.
+  auto spare = ListenTcp(*ParseAddress("127.0.0.1", 0), 0);
+  ASSERT_THAT(spare, IsOk());
+  const int port = LocalAddress(*spare)->port();
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto a = ParseAddress("127.0.0.1", port);
+    ::connect(f, a->get(), a->length);
+    fillers.push_back(f);
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  Log log;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", port), absl::Milliseconds(300), &log).ok());
+  ASSERT_TRUE(WaitFor([&] { return log.closed_count() == 1; }));
+  EXPECT_THAT(log.last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  for (int f : fillers) ::close(f);
+  ::close(*spare);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TcpTest,
