@@ -42,7 +42,33 @@ void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
   if (close_started_) return;
   events_ = std::move(events);
   receiving_ = true;
-  if (!paused_) backend_.Recv(fd_, this);
+  UpdateReading();
+}
+
+void StreamCore::UpdateReading() {
+  const bool want = receiving_ && !paused_ && !inbound_paused_ && !close_started_;
+  if (want == reading_) return;
+  reading_ = want;
+  if (want) {
+    backend_.Recv(fd_, this);
+  } else {
+    backend_.StopRecv(fd_);
+  }
+}
+
+void StreamCore::ReturnCredit(size_t bytes) {
+  const size_t left = unprocessed_bytes_.fetch_sub(bytes, std::memory_order_acq_rel) - bytes;
+  if (left <= options_.max_unprocessed_bytes / 2 && left + bytes > options_.max_unprocessed_bytes / 2) {
+    // Crossed the resume mark: let the owner thread decide (it knows whether it paused).
+    Run([self = shared_from_this()] {
+      if (self->inbound_paused_ &&
+          self->unprocessed_bytes_.load(std::memory_order_acquire) <=
+              self->options_.max_unprocessed_bytes / 2) {
+        self->inbound_paused_ = false;
+        self->UpdateReading();
+      }
+    });
+  }
 }
 
 void StreamCore::ConnectOnOwner(const SocketAddress& to, std::unique_ptr<StreamEvents> events) {
@@ -61,7 +87,7 @@ void StreamCore::WriteOnOwner(std::string bytes) {
   if (!paused_ && queued_bytes() > options_.high_water_bytes) {
     paused_ = true;
     backpressured_.store(true, std::memory_order_release);
-    if (receiving_) backend_.StopRecv(fd_);
+    UpdateReading();
   }
   if (!sending_ && !connecting_) Flush();
 }
@@ -102,7 +128,7 @@ void StreamCore::OnSent(int32_t result) {
   if (paused_ && queued_bytes() <= options_.high_water_bytes / 2) {
     paused_ = false;
     backpressured_.store(false, std::memory_order_release);
-    if (receiving_) backend_.Recv(fd_, this);
+    UpdateReading();
     if (events_) events_->Writable(id_);
   }
   if (!out_.empty()) {
@@ -112,7 +138,15 @@ void StreamCore::OnSent(int32_t result) {
   }
 }
 
-void StreamCore::OnFrame(std::string_view frame) { events_->Received(id_, frame); }
+void StreamCore::OnFrame(std::string_view frame) {
+  const size_t now =
+      unprocessed_bytes_.fetch_add(frame.size(), std::memory_order_acq_rel) + frame.size();
+  events_->Received(id_, frame, ReceiveCredit(shared_from_this(), frame.size()));
+  if (!inbound_paused_ && now > options_.max_unprocessed_bytes) {
+    inbound_paused_ = true;
+    UpdateReading();
+  }
+}
 
 void StreamCore::OnFrameError(absl::Status error) { events_->FrameError(id_, std::move(error)); }
 
@@ -142,9 +176,11 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
         if (!close_started_) framer_->Feed(std::string_view(c.data, c.result), *this);
       } else if (c.result == 0) {  // the peer closed: send what is queued, then close
         receiving_ = false;
+        reading_ = false;
         CloseOnOwner(absl::OkStatus(), /*flush_first=*/true, /*notify=*/true);
       } else {
         receiving_ = false;
+        reading_ = false;
         CloseOnOwner(ErrnoToStatus(-c.result, "recv"), false, true);
       }
       break;
@@ -173,6 +209,19 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
       break;
     }
   }
+}
+
+ReceiveCredit& ReceiveCredit::operator=(ReceiveCredit&& other) noexcept {
+  if (this != &other) {
+    if (core_) core_->ReturnCredit(bytes_);
+    core_ = std::move(other.core_);
+    bytes_ = other.bytes_;
+  }
+  return *this;
+}
+
+ReceiveCredit::~ReceiveCredit() {
+  if (core_) core_->ReturnCredit(bytes_);
 }
 
 }  // namespace troupe::internal

@@ -71,6 +71,8 @@ class StreamCore final : public IoHandler, private FrameSink,
   bool ReserveQueue(size_t n);
   const TcpStreamOptions& options() const { return options_; }
   const Framer& framer() const { return *framer_; }
+  // A ReceiveCredit of `bytes` was released (any thread).
+  void ReturnCredit(size_t bytes);
   uint64_t id() const { return id_; }
 
  private:
@@ -83,6 +85,8 @@ class StreamCore final : public IoHandler, private FrameSink,
   void Flush();
   void OnSent(int32_t result);
   void CloseNow();
+  // Arms or stops the backend's receive to match receiving_/paused_/inbound_paused_.
+  void UpdateReading();
 
   IoBackend& backend_;
   const int fd_;
@@ -99,8 +103,10 @@ class StreamCore final : public IoHandler, private FrameSink,
   size_t in_flight_chunks_ = 0;
   size_t in_flight_bytes_ = 0;
   bool sending_ = false;
-  bool receiving_ = false;
-  bool paused_ = false;
+  bool receiving_ = false;      // started, and the peer has not ended the stream
+  bool paused_ = false;         // outbound queue over the high-water mark
+  bool inbound_paused_ = false;  // owner behind by more than max_unprocessed_bytes
+  bool reading_ = false;        // the backend's Recv is armed
   bool connecting_ = false;
   bool close_after_flush_ = false;
   bool close_started_ = false;
@@ -112,6 +118,7 @@ class StreamCore final : public IoHandler, private FrameSink,
   std::atomic<bool> closed_{false};
   std::atomic<bool> backpressured_{false};
   std::atomic<size_t> queued_bytes_{0};
+  std::atomic<size_t> unprocessed_bytes_{0};
 };
 
 }  // namespace troupe::internal

@@ -6,18 +6,39 @@
 #define ACTORS_TCP_TCP_MESSAGES_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 
 namespace troupe {
 
-class TcpStream;
+namespace internal {
+class StreamCore;
+// Inbound flow control: received bytes count against their stream until the message that
+// carries them is destroyed (i.e. handled, or dropped as a dead letter). Move-only.
+class ReceiveCredit {
+ public:
+  ReceiveCredit() = default;
+  ReceiveCredit(std::shared_ptr<StreamCore> core, size_t bytes)
+      : core_(std::move(core)), bytes_(bytes) {}
+  ReceiveCredit(ReceiveCredit&& other) noexcept
+      : core_(std::move(other.core_)), bytes_(other.bytes_) {}
+  ReceiveCredit& operator=(ReceiveCredit&& other) noexcept;
+  ~ReceiveCredit();
+
+ private:
+  std::shared_ptr<StreamCore> core_;
+  size_t bytes_ = 0;
+};
+}  // namespace internal
 
 // Bytes from the peer: one frame (line / length-prefixed) or, for raw streams, one chunk.
+// Until this message is handled its bytes count toward the stream's max_unprocessed_bytes.
 struct TcpReceived {
   uint64_t stream_id;
   std::string bytes;
+  internal::ReceiveCredit credit;
 };
 
 // A frame was rejected (oversized or malformed): INVALID_ARGUMENT. A line stream carries on

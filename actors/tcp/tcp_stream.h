@@ -14,7 +14,8 @@
 // go through a bounded outbound queue: past `high_water_bytes` the stream is backpressured
 // (backpressured() is true, reading from the peer pauses) until it drains, then TcpWritable is
 // sent; past `max_queued_bytes` the connection is closed with RESOURCE_EXHAUSTED, so a peer
-// that never reads cannot grow our memory. Errors end as TcpClosed with a status, never as
+// that never reads cannot grow our memory. Inbound likewise: past `max_unprocessed_bytes`
+// received but not yet handled by the owner, reading pauses until it catches up. Errors end as TcpClosed with a status, never as
 // exceptions.
 //
 // Thread safety: a TcpStream is used by its owning actor (one thread at a time); it is
@@ -43,6 +44,9 @@ struct TcpStreamOptions {
   FramingOptions framing;                    // raw by default
   size_t high_water_bytes = 1 << 20;         // queued beyond this: backpressure
   size_t max_queued_bytes = 8 << 20;         // queued beyond this: the connection is closed
+  // Received bytes the owner has not handled yet; beyond this, reading from the peer pauses
+  // until the owner catches up (to half), so a slow actor never grows its mailbox unbounded.
+  size_t max_unprocessed_bytes = 1 << 20;
 };
 
 namespace internal {
@@ -51,7 +55,7 @@ namespace internal {
 class StreamEvents {
  public:
   virtual ~StreamEvents() = default;
-  virtual void Received(uint64_t id, std::string_view bytes) = 0;
+  virtual void Received(uint64_t id, std::string_view bytes, ReceiveCredit credit) = 0;
   virtual void FrameError(uint64_t id, absl::Status status) = 0;
   virtual void Writable(uint64_t id) = 0;
   virtual void Closed(uint64_t id, absl::Status status) = 0;
@@ -63,8 +67,8 @@ class ActorStreamEvents final : public StreamEvents {
   static_assert(P::template kAccepts<TcpReceived> && P::template kAccepts<TcpClosed>,
                 "a TCP stream's owner must accept TcpReceived and TcpClosed");
   explicit ActorStreamEvents(ActorRef<P> owner) : owner_(std::move(owner)) {}
-  void Received(uint64_t id, std::string_view bytes) override {
-    owner_.Tell(TcpReceived{id, std::string(bytes)});
+  void Received(uint64_t id, std::string_view bytes, ReceiveCredit credit) override {
+    owner_.Tell(TcpReceived{id, std::string(bytes), std::move(credit)});
   }
   void FrameError(uint64_t id, absl::Status status) override {
     if constexpr (P::template kAccepts<TcpFrameError>) owner_.Tell(TcpFrameError{id, status});

@@ -36,6 +36,8 @@ struct Log {
   std::vector<absl::Status> closed ABSL_GUARDED_BY(mu);
   std::atomic<size_t> max_queued{0};
   std::atomic<int> write_errors{0};
+  std::atomic<bool> gate_open{false};
+  std::atomic<size_t> counted{0};
 
   size_t closed_count() {
     MutexLock l(&mu);
@@ -47,7 +49,7 @@ struct Log {
   }
 };
 
-enum class Mode { kEcho, kRecord, kFlood };
+enum class Mode { kEcho, kRecord, kFlood, kSlowCount };
 
 using ConnProtocol = Protocol<TcpReceived, TcpClosed, TcpFrameError, TcpWritable>;
 
@@ -59,6 +61,11 @@ class Conn : public Actor<Conn, ConnProtocol> {
     if (mode_ == Mode::kFlood) Flood();
   }
   void Handle(TcpReceived m) {
+    if (mode_ == Mode::kSlowCount) {  // a slow consumer: blocks until the test opens the gate
+      while (!log_->gate_open.load()) absl::SleepFor(absl::Milliseconds(1));
+      log_->counted += m.bytes.size();
+      return;
+    }
     if (mode_ == Mode::kEcho) {
       if (!stream_.Write(std::move(m.bytes)).ok()) log_->write_errors++;
       size_t q = stream_.queued_bytes();
@@ -250,6 +257,28 @@ TEST_P(TcpTest, APeerThatNeverReadsKeepsServerMemoryBoundedAndLosesNothing) {
   }
   ::close(fd);
   EXPECT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
+}
+
+TEST_P(TcpTest, ASlowActorPausesReadingInsteadOfGrowingItsMailbox) {
+  TcpListenerOptions options;
+  options.stream.max_unprocessed_bytes = 256 << 10;
+  auto listener = Listen(Mode::kSlowCount, options);
+  const int fd = Connect(listener->port());
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  const std::string chunk(64 << 10, 's');
+  size_t sent = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  while (sent < (64u << 20) && absl::Now() < deadline) {
+    const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n > 0) sent += n; else absl::SleepFor(absl::Milliseconds(1));
+  }
+  // The actor handled nothing, so the server stopped reading: the sender got stuck early.
+  EXPECT_LT(sent, 64u << 20) << "the server kept reading for an actor that handles nothing";
+  log_.gate_open = true;
+  ::fcntl(fd, F_SETFL, 0);
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_TRUE(WaitFor([&] { return log_.counted.load() == sent; })) << log_.counted << " of " << sent;
+  ::close(fd);
 }
 
 TEST_P(TcpTest, AWriterPastTheQueueLimitClosesThatConnectionOnly) {
