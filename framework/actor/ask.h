@@ -132,6 +132,19 @@ class FutureAskState final : public AskState<R> {
   std::promise<absl::StatusOr<R>> promise_;
 };
 
+// The asker is code outside any actor that wants a callback: `done(StatusOr<R>)` runs once, on
+// the thread that completes the ask (the responder's worker, or the deadline timer's). It must
+// not block.
+template <typename R, typename F>
+class CallbackAskState final : public AskState<R> {
+ public:
+  explicit CallbackAskState(F done) : done_(std::move(done)) {}
+
+ private:
+  void Deliver(absl::StatusOr<R> result) override { done_(std::move(result)); }
+  F done_;
+};
+
 }  // namespace internal
 
 // The responder's handle on one request. Reply() or Fail() at most once, from the actor that

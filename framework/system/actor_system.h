@@ -108,22 +108,22 @@ class ActorSystem {
   // future inside a handler: it would block a worker (use ActorContext::Ask there).
   template <typename P, typename M>
   auto Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout) {
-    using T = std::decay_t<M>;
-    static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
-    static_assert(P::template EntryOf<T>::kIsRequest,
-                  "Ask() needs a Request<T, R> entry in the Protocol; use Tell() for T");
-    using R = typename P::template EntryOf<T>::Response;
+    using R = typename P::template EntryOf<std::decay_t<M>>::Response;
     auto* state = new internal::FutureAskState<R>();
     std::future<absl::StatusOr<R>> future = state->future();
-    internal::AskStateRef<R> ref(state, /*adopt=*/true);
-    if (!to) {
-      internal::RecordUnaddressed(kTypeName<T>);
-      ref->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
-    } else {
-      internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg), timeout,
-                                  std::move(ref));
-    }
+    SendAsk<P>(to, std::forward<M>(msg), timeout, internal::AskStateRef<R>(state, /*adopt=*/true));
     return future;
+  }
+
+  // The callback form, for code that must not block (e.g. a gRPC callback handler):
+  // `done(absl::StatusOr<R>)` runs exactly once, on the thread that completes the ask (the
+  // responder's worker or the deadline timer); it must not block either.
+  template <typename P, typename M, typename F>
+  void Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F done) {
+    using R = typename P::template EntryOf<std::decay_t<M>>::Response;
+    SendAsk<P>(to, std::forward<M>(msg), timeout,
+               internal::AskStateRef<R>(new internal::CallbackAskState<R, F>(std::move(done)),
+                                        /*adopt=*/true));
   }
 
   // Names: ALREADY_EXISTS if taken, FAILED_PRECONDITION if the actor stopped, INVALID_ARGUMENT
@@ -179,6 +179,22 @@ class ActorSystem {
 
  private:
   ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> io);
+
+  template <typename P, typename M, typename R>
+  void SendAsk(const ActorRef<P>& to, M&& msg, absl::Duration timeout,
+               internal::AskStateRef<R> ref) {
+    using T = std::decay_t<M>;
+    static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
+    static_assert(P::template EntryOf<T>::kIsRequest,
+                  "Ask() needs a Request<T, R> entry in the Protocol; use Tell() for T");
+    if (!to) {
+      internal::RecordUnaddressed(kTypeName<T>);
+      ref->TryComplete(absl::NotFoundError("Ask through an empty ActorRef"));
+      return;
+    }
+    internal::SendRequest<T, R>(to.cell(), P::template kTagOf<T>, std::forward<M>(msg), timeout,
+                                std::move(ref));
+  }
   void ShutdownExtensions();
 
   std::unique_ptr<IoService> io_;  // outlives the workers (joined in Shutdown)

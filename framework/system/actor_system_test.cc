@@ -229,6 +229,30 @@ TEST(ActorSystemTest, AsksFromManyThreadsAndRealTimeouts) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(45));
 }
 
+TEST(ActorSystemTest, CallbackAsksCompleteOnceWithTheReplyOrTheDeadline) {
+  ActorSystem system({.threads = 2});
+  auto echo = system.Spawn<EchoActor>().value();
+  std::atomic<int> sum{0};
+  std::atomic<int> calls{0};
+  for (int i = 1; i <= 100; ++i) {
+    system.Ask(echo, Echo{i}, absl::Seconds(10), [&](absl::StatusOr<int> r) {
+      sum.fetch_add(r.value_or(-100000));
+      calls.fetch_add(1);
+    });
+  }
+  std::atomic<int> expired{0};
+  system.Ask(echo, Hold{}, absl::Milliseconds(30), [&](absl::StatusOr<int> r) {
+    if (r.status().code() == absl::StatusCode::kDeadlineExceeded) expired.fetch_add(1);
+    calls.fetch_add(1);
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (calls.load() < 101 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(50));  // nothing runs twice
+  EXPECT_EQ(calls.load(), 101);
+  EXPECT_EQ(sum.load(), 5050);
+  EXPECT_EQ(expired.load(), 1);
+}
+
 // Ping-pong pairs keep messages in flight while the system shuts down: the shutdown finishes,
 // and every message sent was either handled or counted as a dead letter.
 struct Hit {
