@@ -216,12 +216,15 @@ void SendRequest(ActorCell* target, uint32_t tag, M&& msg, absl::Duration timeou
                  AskStateRef<R> state) {
   Scheduler& scheduler = target->scheduler();
   // The timer's callback holds a reference until the entry leaves the heap; completion cancels it.
+  // absl::InfiniteDuration(): no deadline, no timer.
   AskState<R>* raw = state.get();
-  raw->SetTimer(
-      scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
-        state->TryComplete(
-            absl::DeadlineExceededError("no reply within " + absl::FormatDuration(timeout)));
-      }));
+  if (timeout != absl::InfiniteDuration()) {
+    raw->SetTimer(
+        scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
+          state->TryComplete(
+              absl::DeadlineExceededError("no reply within " + absl::FormatDuration(timeout)));
+        }));
+  }
   target->Enqueue(
       new RequestEnvelope<T, R>(tag, std::forward<M>(msg), Promise<R>(std::move(state))));
 }

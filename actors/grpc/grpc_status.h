@@ -1,0 +1,21 @@
+// The one mapping between absl::Status and grpc::Status (they share the canonical codes).
+//
+// Thread safety: free functions.
+#ifndef ACTORS_GRPC_GRPC_STATUS_H_
+#define ACTORS_GRPC_GRPC_STATUS_H_
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace troupe {
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Time left before the call's deadline (absl::InfiniteDuration() if it has none; zero if past).
+absl::Duration TimeLeft(const grpc::ServerContextBase& context);
+
+}  // namespace troupe
+
+#endif  // ACTORS_GRPC_GRPC_STATUS_H_

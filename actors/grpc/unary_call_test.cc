@@ -1,0 +1,157 @@
+// Unary gRPC calls served by an actor: replies, actor errors, deadlines while the actor delays
+// (on a timer, never a sleeping thread), and many concurrent delayed calls.
+#include "actors/grpc/unary_call.h"
+
+#include <dirent.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "framework/base/status_matchers.h"
+#include "gtest/gtest.h"
+#include "proto/echo.grpc.pb.h"
+
+namespace troupe {
+namespace {
+
+using examples::Echo;
+using examples::EchoReply;
+using examples::EchoRequest;
+
+using EchoActorProtocol = Protocol<Request<EchoRequest, EchoReply>>;
+
+// Answers with the same text after delay_ms (a timer); "fail" is answered with an error.
+class EchoActor : public Actor<EchoActor, EchoActorProtocol> {
+ public:
+  void Handle(EchoRequest request, Promise<EchoReply> promise) {
+    if (request.text() == "fail") {
+      promise.Fail(absl::FailedPreconditionError("asked to fail"));
+      return;
+    }
+    EchoReply reply;
+    reply.set_text(request.text());
+    if (request.delay_ms() == 0) {
+      promise.Reply(std::move(reply));
+      return;
+    }
+    ctx().RunAfter(absl::Milliseconds(request.delay_ms()),
+                   [promise = std::move(promise), reply = std::move(reply)]() mutable {
+                     promise.Reply(std::move(reply));
+                   });
+  }
+};
+
+class EchoService final : public Echo::CallbackService {
+ public:
+  EchoService(ActorSystem& system, ActorRef<EchoActorProtocol> actor)
+      : system_(system), actor_(std::move(actor)) {}
+  grpc::ServerUnaryReactor* Say(grpc::CallbackServerContext* context, const EchoRequest* request,
+                                EchoReply* reply) override {
+    return AskForCall(system_, context, actor_, *request, reply);
+  }
+
+ private:
+  ActorSystem& system_;
+  ActorRef<EchoActorProtocol> actor_;
+};
+
+int ThreadCount() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+class UnaryCallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    actor_ = system_.Spawn<EchoActor>().value();
+    service_ = std::make_unique<EchoService>(system_, actor_);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = Echo::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  grpc::Status Say(const std::string& text, uint32_t delay_ms, absl::Duration deadline,
+                   EchoReply* reply) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    EchoRequest request;
+    request.set_text(text);
+    request.set_delay_ms(delay_ms);
+    return stub_->Say(&context, request, reply);
+  }
+
+  ActorSystem system_{ActorSystemOptions{.threads = 2}};
+  ActorRef<EchoActorProtocol> actor_;
+  std::unique_ptr<EchoService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Echo::Stub> stub_;
+};
+
+TEST_F(UnaryCallTest, RepliesAndErrorsCarryOver) {
+  EchoReply reply;
+  grpc::Status status = Say("hello", 0, absl::Seconds(5), &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(reply.text(), "hello");
+  status = Say("fail", 0, absl::Seconds(5), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "asked to fail");
+}
+
+TEST_F(UnaryCallTest, TheCallsDeadlineEndsAnAskThatTakesTooLong) {
+  EchoReply reply;
+  const absl::Time start = absl::Now();
+  grpc::Status status = Say("slow", 2000, absl::Milliseconds(200), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  // The late reply (in ~2 s) is dropped safely; meanwhile the actor keeps serving.
+  ASSERT_TRUE(Say("next", 0, absl::Seconds(5), &reply).ok());
+  EXPECT_EQ(reply.text(), "next");
+}
+
+TEST_F(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {
+  constexpr int kCalls = 500;
+  std::atomic<int> ok{0};
+  std::atomic<int> done{0};
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<EchoRequest> requests(kCalls);
+  std::vector<EchoReply> replies(kCalls);
+  const int threads_before = ThreadCount();
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    requests[i].set_text("call " + std::to_string(i));
+    requests[i].set_delay_ms(300);
+    stub_->async()->Say(contexts.back().get(), &requests[i], &replies[i],
+                        [&, i](grpc::Status s) {
+                          if (s.ok() && replies[i].text() == "call " + std::to_string(i)) ++ok;
+                          ++done;
+                        });
+  }
+  const absl::Time limit = absl::Now() + absl::Seconds(20);
+  while (done.load() < kCalls && absl::Now() < limit) absl::SleepFor(absl::Milliseconds(5));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(ok.load(), kCalls);
+  // They overlap: about one delay in all, not 500 of them, and no thread per waiting call.
+  EXPECT_LT(took, absl::Seconds(3)) << took;
+  EXPECT_LT(ThreadCount() - threads_before, 20);
+  std::printf("%d delayed calls (300 ms each) took %s; threads %d -> %d\n", kCalls,
+              absl::FormatDuration(took).c_str(), threads_before, ThreadCount());
+}
+
+}  // namespace
+}  // namespace troupe
