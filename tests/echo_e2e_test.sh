@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # End to end: the echo_server binary on each backend under the echo_client binary (200
-# connections, then 1-byte and 256 KiB messages), graceful stop on SIGTERM, and a bad flag
+# connections, then 1-byte and 256 KiB messages), its gRPC Say answered by actors to a plain
+# gRPC client (and DEADLINE_EXCEEDED past the deadline), graceful stop on SIGTERM, and a bad flag
 # value rejected with a one-line message.
 set -euo pipefail
 server=$1
 client=$2
+grpc_client=$3
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start_server() {  # start_server BACKEND: sets pid and port
-  "$server" --port=0 --threads=2 --backend="$1" > "$TEST_TMPDIR/out" 2> "$TEST_TMPDIR/err" &
+  "$server" --port=0 --grpc_port=0 --threads=2 --backend="$1" > "$TEST_TMPDIR/out" \
+    2> "$TEST_TMPDIR/err" &
   pid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$TEST_TMPDIR/out")
-    [[ -n "$port" ]] && return 0
+    grpc_port=$(sed -n 's/^grpc on port \([0-9]*\)$/\1/p' "$TEST_TMPDIR/out")
+    [[ -n "$port" && -n "$grpc_port" ]] && return 0
     kill -0 "$pid" 2> /dev/null || return 1
     sleep 0.05
   done
@@ -34,6 +38,13 @@ for backend in epoll uring auto; do
     || fail "$backend: 1-byte messages"
   "$client" --port="$port" --connections=4 --message_size=262144 --duration=0.5 --warmup=0 \
     || fail "$backend: 256 KiB messages"
+  "$grpc_client" --target="127.0.0.1:$grpc_port" --text="over grpc" --delay_ms=50 --calls=3 \
+    || fail "$backend: gRPC Say"
+  if "$grpc_client" --target="127.0.0.1:$grpc_port" --delay_ms=2000 --deadline_ms=200 \
+    2> "$TEST_TMPDIR/grpc_err"; then
+    fail "$backend: a 2 s Say within a 200 ms deadline succeeded"
+  fi
+  grep -q "code 4" "$TEST_TMPDIR/grpc_err" || fail "$backend: no DEADLINE_EXCEEDED: $(cat "$TEST_TMPDIR/grpc_err")"
   kill -TERM "$pid"
   wait "$pid" || fail "$backend: echo_server exited with $? on SIGTERM"
   grep -q "backend" "$TEST_TMPDIR/err" || fail "$backend: no backend line"

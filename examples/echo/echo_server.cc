@@ -2,6 +2,10 @@
 //
 //   bazel run -c opt //examples/echo:echo_server -- --port=7000 --backend=auto --threads=0
 //
+// With --grpc_port, the Echo gRPC service (proto/echo.proto) is served by actors too: Say is an
+// ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread). (Chat,
+// the streaming method, answers UNIMPLEMENTED until the gateway's streaming form lands.)
+//
 // One EchoConnection actor per accepted connection. It owns its TcpStream: received chunks
 // arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
 // if a client stops reading, the queue passes its high-water mark, reading from that client
@@ -14,9 +18,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "actors/grpc/unary_call.h"
 #include "actors/tcp/tcp_listener.h"
 #include "framework/system/actor_system.h"
 #include "io/backend_selector.h"
+#include "proto/echo.grpc.pb.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "address to listen on");
 ABSL_FLAG(int, port, 7000, "TCP port (0: pick a free one; the chosen port is printed)");
@@ -24,6 +32,7 @@ ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
           "I/O backend: epoll, uring or auto (io_uring if available, else epoll)");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
 ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are refused");
+ABSL_FLAG(int, grpc_port, -1, "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
 
 namespace {
 
@@ -38,6 +47,42 @@ class EchoConnection : public troupe::Actor<EchoConnection, EchoProtocol> {
 
  private:
   troupe::TcpStream stream_;
+};
+
+// The Echo service's Say: the same text back, after delay_ms.
+using EchoRpcProtocol =
+    troupe::Protocol<troupe::Request<troupe::examples::EchoRequest, troupe::examples::EchoReply>>;
+
+class EchoRpc : public troupe::Actor<EchoRpc, EchoRpcProtocol> {
+ public:
+  void Handle(troupe::examples::EchoRequest request,
+              troupe::Promise<troupe::examples::EchoReply> promise) {
+    troupe::examples::EchoReply reply;
+    reply.set_text(request.text());
+    if (request.delay_ms() == 0) {
+      promise.Reply(std::move(reply));
+      return;
+    }
+    ctx().RunAfter(absl::Milliseconds(request.delay_ms()),
+                   [promise = std::move(promise), reply = std::move(reply)]() mutable {
+                     promise.Reply(std::move(reply));
+                   });
+  }
+};
+
+class EchoService final : public troupe::examples::Echo::CallbackService {
+ public:
+  EchoService(troupe::ActorSystem& system, troupe::ActorRef<EchoRpcProtocol> actor)
+      : system_(system), actor_(std::move(actor)) {}
+  grpc::ServerUnaryReactor* Say(grpc::CallbackServerContext* context,
+                                const troupe::examples::EchoRequest* request,
+                                troupe::examples::EchoReply* reply) override {
+    return troupe::AskForCall(system_, context, actor_, *request, reply);
+  }
+
+ private:
+  troupe::ActorSystem& system_;
+  troupe::ActorRef<EchoRpcProtocol> actor_;
 };
 
 }  // namespace
@@ -76,6 +121,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("listening on port %d\n", (*listener)->port());
+  std::unique_ptr<EchoService> grpc_service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  if (absl::GetFlag(FLAGS_grpc_port) >= 0) {
+    grpc_service = std::make_unique<EchoService>(sys, sys.Spawn<EchoRpc>().value());
+    grpc::ServerBuilder builder;
+    int grpc_port = 0;
+    builder.AddListeningPort(absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port)),
+                             grpc::InsecureServerCredentials(), &grpc_port);
+    builder.RegisterService(grpc_service.get());
+    grpc_server = builder.BuildAndStart();
+    if (grpc_server == nullptr || grpc_port == 0) {
+      std::fprintf(stderr, "echo_server: cannot serve gRPC on port %d\n",
+                   absl::GetFlag(FLAGS_grpc_port));
+      return 1;
+    }
+    std::printf("grpc on port %d\n", grpc_port);
+  }
   std::fflush(stdout);
   std::fprintf(stderr, "echo_server: backend %s, %d worker threads\n",
                std::string(sys.io()->backend_name()).c_str(), sys.scheduler().num_workers());
@@ -83,6 +145,7 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   (*listener)->Stop();
+  if (grpc_server) grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   const troupe::TcpListenerStats stats = (*listener)->stats();
   std::fprintf(stderr, "echo_server: stopping (signal %d): %llu accepted, %llu refused, %lld open\n",
                signal_number, static_cast<unsigned long long>(stats.accepted),
