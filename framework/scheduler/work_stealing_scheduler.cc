@@ -120,7 +120,12 @@ void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
 
 void WorkStealingScheduler::WakeOne(bool force) {
   const int sleeper = idle_.PopSleeperToWake(force);
-  if (sleeper >= 0) workers_[sleeper]->parker->Unpark();
+  if (sleeper < 0) return;
+  // An I/O parker delivers completions (which schedule actors) while its worker still counts
+  // as asleep: popping ourselves then means we are awake already; a self-Unpark would only
+  // make the next sleep return at once (one wasted epoll_wait per round trip).
+  if (tls_scheduler == this && tls_worker == workers_[sleeper].get()) return;
+  workers_[sleeper]->parker->Unpark();
 }
 
 TimerHandle WorkStealingScheduler::AddTimer(absl::Time deadline, absl::Duration period,
