@@ -56,6 +56,7 @@ struct WorkStealingScheduler::Worker {
   // Owner-only state.
   Schedulable* lifo = nullptr;
   bool in_turn = false;
+  bool in_parker = false;  // inside parker->Park()
   bool searching = false;
   int lifo_streak = 0;
   uint64_t tick = 0;
@@ -121,10 +122,15 @@ void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
 void WorkStealingScheduler::WakeOne(bool force) {
   const int sleeper = idle_.PopSleeperToWake(force);
   if (sleeper < 0) return;
-  // An I/O parker delivers completions (which schedule actors) while its worker still counts
-  // as asleep: popping ourselves then means we are awake already; a self-Unpark would only
-  // make the next sleep return at once (one wasted epoll_wait per round trip).
-  if (tls_scheduler == this && tls_worker == workers_[sleeper].get()) return;
+  // An I/O parker delivers completions (which schedule actors) inside Parker::Park, while its
+  // worker still counts as asleep: popping ourselves there means we are awake already (and a
+  // completion delivered before the kernel wait makes that wait non-blocking), so a
+  // self-Unpark would only make the next sleep return at once. Elsewhere in Park (the last
+  // searcher's re-check) the self-Unpark is what keeps the work from stranding.
+  if (tls_scheduler == this && tls_worker == workers_[sleeper].get() &&
+      workers_[sleeper]->in_parker) {
+    return;
+  }
   workers_[sleeper]->parker->Unpark();
 }
 
@@ -249,7 +255,9 @@ void WorkStealingScheduler::Park(Worker& w) {
     if (next != absl::InfiniteFuture())
       timeout = std::max(next - clock_->Now(), absl::ZeroDuration());
     w.parks.Add();
+    w.in_parker = true;
     w.parker->Park(timeout);
+    w.in_parker = false;
   }
   w.searching = idle_.Unparked(w.index);
 }
