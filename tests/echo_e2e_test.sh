@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # End to end: the echo_server binary on each backend under the echo_client binary (200
 # connections, then 1-byte and 256 KiB messages), its gRPC Say answered by actors to a plain
-# gRPC client (and DEADLINE_EXCEEDED past the deadline), graceful stop on SIGTERM, and a bad flag
+# gRPC client in C++ and in Python (and DEADLINE_EXCEEDED past the deadline), graceful stop on SIGTERM, and a bad flag
 # value rejected with a one-line message.
 set -euo pipefail
 server=$1
 client=$2
 grpc_client=$3
+say_py=$4
+echo_proto=$5
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -40,6 +42,8 @@ for backend in epoll uring auto; do
     || fail "$backend: 256 KiB messages"
   "$grpc_client" --target="127.0.0.1:$grpc_port" --text="over grpc" --delay_ms=50 --calls=3 \
     || fail "$backend: gRPC Say"
+  "$say_py" --target="127.0.0.1:$grpc_port" --text="from python" --delay_ms=20 \
+    --proto="$echo_proto" || fail "$backend: Python gRPC client"
   if "$grpc_client" --target="127.0.0.1:$grpc_port" --delay_ms=2000 --deadline_ms=200 \
     2> "$TEST_TMPDIR/grpc_err"; then
     fail "$backend: a 2 s Say within a 200 ms deadline succeeded"
