@@ -35,6 +35,19 @@ int IoBackend::RunPosted() {
   return static_cast<int>(batch.size());
 }
 
+int IoBackend::DeliverDeferred() {
+  int delivered = 0;
+  for (size_t n = deferred_.size(); n > 0 && !deferred_.empty(); --n) {
+    const Deferred d = deferred_.front();
+    deferred_.pop_front();
+    if (!DeferredStillWanted(d)) continue;
+    Count(completions_);
+    d.handler->OnCompletion(d.fd, d.completion);
+    ++delivered;
+  }
+  return delivered;
+}
+
 IoBackendStats IoBackend::stats() const {
   IoBackendStats s;
   s.polls = polls_.load(std::memory_order_relaxed);

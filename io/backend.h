@@ -22,9 +22,10 @@
 //  6. Completions are never delivered from inside the call that started the operation.
 //  7. Failures are results (-errno), never exceptions or aborts: ECONNRESET, EPIPE, EMFILE...
 //
-// Thread safety: operations and Poll() on the owner thread only (the thread that called
-// BindToCurrentThread(), normally a scheduler worker). Wake(), Post() and IsOwnerThread() from
-// any thread: Post() is how another thread gets an operation run on the owner.
+// Thread safety: operations, Poll(), PollReady() and open_fds() on the owner thread only (the
+// thread that called BindToCurrentThread(), normally a scheduler worker). Wake(), Post(),
+// IsOwnerThread() and stats() from any thread: Post() is how another thread gets an operation
+// run on the owner. It owns neither handlers nor fds; Close() closes an fd for its caller.
 #ifndef IO_BACKEND_H_
 #define IO_BACKEND_H_
 
@@ -33,6 +34,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -121,6 +123,25 @@ class IoBackend {
  protected:
   // Runs the posted closures; returns how many ran. Implementations call it from Poll().
   int RunPosted();
+
+  // A completion produced inside the call that started its operation waits here for the next
+  // Poll (contract point 6). `generation` is the implementation's tag for the fd's life at
+  // queueing time, checked by DeferredStillWanted.
+  struct Deferred {
+    int fd;
+    IoHandler* handler;
+    uint64_t generation;
+    Completion completion;
+  };
+  void Defer(int fd, IoHandler* handler, uint64_t generation, Completion completion) {
+    deferred_.push_back({fd, handler, generation, completion});
+  }
+  bool HasDeferred() const { return !deferred_.empty(); }
+  // Delivers the completions deferred before this call (not those deferred meanwhile), minus
+  // those DeferredStillWanted drops; returns how many were delivered.
+  int DeliverDeferred();
+  // False drops a deferred completion (e.g. its fd was closed since it was queued).
+  virtual bool DeferredStillWanted(const Deferred& /*d*/) const { return true; }
   bool HasPosted() const { return has_posted_.load(std::memory_order_acquire); }
 
   // Around a blocking kernel wait: BeginWait() returns false if a Wake() is pending (then
@@ -145,6 +166,7 @@ class IoBackend {
   Mutex posted_mu_;
   std::vector<absl::AnyInvocable<void()>> posted_ ABSL_GUARDED_BY(posted_mu_);
   std::atomic<bool> has_posted_{false};
+  std::deque<Deferred> deferred_;  // owner thread only
 };
 
 }  // namespace troupe

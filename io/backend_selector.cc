@@ -49,8 +49,10 @@ absl::StatusOr<IoBackendKind> ResolveIoBackendKind(const IoBackendOptions& optio
   if (options.kind == IoBackendKind::kEpoll || options.kind == IoBackendKind::kNone) {
     return options.kind;
   }
+  // The kernel does not change under us: probe once per process (a ring set up and torn down).
+  static const absl::Status real_probe = ProbeProactor();
   const absl::Status probe =
-      options.fake_uring_probe.has_value() ? *options.fake_uring_probe : ProbeProactor();
+      options.fake_uring_probe.has_value() ? *options.fake_uring_probe : real_probe;
   if (probe.ok()) {
     if (options.kind == IoBackendKind::kAuto && options.log_choice && !logged.exchange(true)) {
       std::fprintf(stderr, "troupe: I/O backend io_uring (auto)\n");

@@ -42,8 +42,8 @@ std::string_view IoBackendKindName(IoBackendKind kind);
 bool AbslParseFlag(absl::string_view text, IoBackendKind* kind, std::string* error);
 std::string AbslUnparseFlag(IoBackendKind kind);
 
-// Resolves kAuto by probing; returns kEpoll or kUring, or UNIMPLEMENTED for an unavailable
-// kUring.
+// Resolves kAuto by probing (once per process; kEpoll and kNone never probe); returns the
+// kind to run, or UNIMPLEMENTED (saying why) for kUring where io_uring is unavailable.
 absl::StatusOr<IoBackendKind> ResolveIoBackendKind(const IoBackendOptions& options);
 
 // Creates a backend of a resolved kind (kEpoll or kUring).

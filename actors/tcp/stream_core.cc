@@ -46,7 +46,8 @@ void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
 }
 
 void StreamCore::UpdateReading() {
-  const bool want = receiving_ && !paused_ && !inbound_paused_ && !close_started_;
+  const bool want = receiving_ && !backpressured_.load(std::memory_order_relaxed) &&
+                    !inbound_paused_ && !close_started_;
   if (want == reading_) return;
   reading_ = want;
   if (want) {
@@ -84,34 +85,20 @@ void StreamCore::WriteOnOwner(std::string bytes) {
     return;
   }
   out_.push_back(std::move(bytes));
-  if (!paused_ && queued_bytes() > options_.high_water_bytes) {
-    paused_ = true;
+  if (!backpressured_.load(std::memory_order_relaxed) &&
+      queued_bytes() > options_.high_water_bytes) {
     backpressured_.store(true, std::memory_order_release);
     UpdateReading();
   }
   if (!sending_ && !connecting_) Flush();
 }
 
-void StreamCore::Flush() {
+void StreamCore::Flush() {  // out_ is not empty and holds no empty chunk
   iov_.clear();
   in_flight_bytes_ = 0;
   for (auto it = out_.begin(); it != out_.end() && iov_.size() < kMaxIovPerSend; ++it) {
-    if (it->empty()) continue;
     iov_.push_back(iovec{it->data(), it->size()});
     in_flight_bytes_ += it->size();
-  }
-  in_flight_chunks_ = 0;
-  // Count the chunks covered (empty strings included) so OnSent pops exactly those.
-  for (size_t covered = 0; in_flight_chunks_ < out_.size(); ++in_flight_chunks_) {
-    if (!out_[in_flight_chunks_].empty()) {
-      if (covered == iov_.size()) break;
-      ++covered;
-    }
-  }
-  if (iov_.empty()) {
-    out_.erase(out_.begin(), out_.begin() + in_flight_chunks_);
-    if (close_after_flush_) CloseNow();
-    return;
   }
   sending_ = true;
   backend_.Send(fd_, iov_.data(), static_cast<int>(iov_.size()), this);
@@ -123,10 +110,10 @@ void StreamCore::OnSent(int32_t result) {
     CloseOnOwner(ErrnoToStatus(-result, "send"), /*flush_first=*/false, /*notify=*/true);
     return;
   }
-  out_.erase(out_.begin(), out_.begin() + in_flight_chunks_);
+  out_.erase(out_.begin(), out_.begin() + iov_.size());
   queued_bytes_.fetch_sub(in_flight_bytes_, std::memory_order_acq_rel);
-  if (paused_ && queued_bytes() <= options_.high_water_bytes / 2) {
-    paused_ = false;
+  if (backpressured_.load(std::memory_order_relaxed) &&
+      queued_bytes() <= options_.high_water_bytes / 2) {
     backpressured_.store(false, std::memory_order_release);
     UpdateReading();
     if (events_) events_->Writable(id_);

@@ -85,7 +85,7 @@ class StreamCore final : public IoHandler, private FrameSink,
   void Flush();
   void OnSent(int32_t result);
   void CloseNow();
-  // Arms or stops the backend's receive to match receiving_/paused_/inbound_paused_.
+  // Arms or stops the backend's receive to match receiving_/backpressured_/inbound_paused_.
   void UpdateReading();
 
   IoBackend& backend_;
@@ -98,13 +98,11 @@ class StreamCore final : public IoHandler, private FrameSink,
 
   // Owner thread only.
   std::unique_ptr<StreamEvents> events_;
-  std::deque<std::string> out_;
-  std::vector<iovec> iov_;
-  size_t in_flight_chunks_ = 0;
+  std::deque<std::string> out_;  // never holds an empty chunk
+  std::vector<iovec> iov_;       // the send in flight: one entry per leading chunk of out_
   size_t in_flight_bytes_ = 0;
   bool sending_ = false;
   bool receiving_ = false;      // started, and the peer has not ended the stream
-  bool paused_ = false;         // outbound queue over the high-water mark
   bool inbound_paused_ = false;  // owner behind by more than max_unprocessed_bytes
   bool reading_ = false;        // the backend's Recv is armed
   bool connecting_ = false;
@@ -116,6 +114,8 @@ class StreamCore final : public IoHandler, private FrameSink,
 
   std::atomic<int> pending_posts_{0};
   std::atomic<bool> closed_{false};
+  // Outbound queue went over the high-water mark and has not drained to half of it yet:
+  // reading is paused. Written by the owner thread only; read by the handle too.
   std::atomic<bool> backpressured_{false};
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> unprocessed_bytes_{0};

@@ -59,8 +59,8 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
     }
     if (stopping_.load()) return;
     // Out of fds (or another accept failure): back off, then re-arm. No busy loop.
-    accept_errors_.fetch_add(1, std::memory_order_relaxed);
-    if (accept_errors_.load() == 1 || accept_errors_.load() % 1000 == 0) {
+    const uint64_t errors = accept_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (errors == 1 || errors % 1000 == 0) {
       std::fprintf(stderr, "troupe: accept failed: %s; retrying every %s\n",
                    std::strerror(-c.result), absl::FormatDuration(options_.accept_retry).c_str());
     }

@@ -31,6 +31,7 @@ absl::Status TcpStream::Write(std::string bytes) {
   if (!core_ || core_->closed()) {
     return absl::FailedPreconditionError("write on a closed TCP stream");
   }
+  if (bytes.empty()) return absl::OkStatus();
   if (!core_->ReserveQueue(bytes.size())) {
     const size_t limit = core_->options().max_queued_bytes;
     absl::Status status = absl::ResourceExhaustedError(absl::StrCat(

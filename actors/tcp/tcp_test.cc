@@ -19,6 +19,7 @@
 #include "framework/base/mutex.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
+#include "io/testing/loopback_client.h"
 #include "gtest/gtest.h"
 
 namespace troupe {
@@ -147,39 +148,10 @@ class TcpTest : public ::testing::TestWithParam<IoBackendKind> {
   std::unique_ptr<ActorSystem> system_;
 };
 
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, const std::string& data) {
-  for (size_t off = 0; off < data.size();) {
-    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += n;
-  }
-  return true;
-}
-
-std::string Recv(int fd, size_t n) {
-  std::string out(n, '\0');
-  size_t off = 0;
-  while (off < n) {
-    const ssize_t r = ::recv(fd, out.data() + off, n - off, 0);
-    if (r <= 0) break;
-    off += r;
-  }
-  out.resize(off);
-  return out;
-}
+using ::troupe::testing::SendAll;
+using ::troupe::testing::SendUntilStalled;
+int Connect(int port) { return ::troupe::testing::ConnectLoopback(port); }
+std::string Recv(int fd, size_t n) { return ::troupe::testing::RecvExactly(fd, n); }
 
 TEST_P(TcpTest, EchoesAThousandConcurrentConnections) {
   rlimit lim;
@@ -202,6 +174,9 @@ TEST_P(TcpTest, EchoesAThousandConcurrentConnections) {
   }
   EXPECT_EQ(listener->stats().accepted, 1000u);
   EXPECT_EQ(listener->stats().open, 1000);
+  const IoBackendStats io = system_->stats().io;
+  EXPECT_GE(io.completions, 3000u);  // per connection: at least its accept, recv and send
+  EXPECT_GT(io.syscalls, 0u);
   for (int fd : clients) ::close(fd);
   EXPECT_TRUE(WaitFor([&] { return log_.closed_count() == 1000; }));
   EXPECT_TRUE(WaitFor([&] { return listener->stats().open == 0; }));
@@ -237,13 +212,7 @@ TEST_P(TcpTest, APeerThatNeverReadsKeepsServerMemoryBoundedAndLosesNothing) {
   // Push up to 64 MiB without reading: the kernel buffers fill, then the server pauses reading.
   std::string chunk(64 << 10, '\0');
   for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 7 + (i >> 8));
-  size_t sent = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(3);
-  while (sent < (64u << 20) && absl::Now() < deadline) {
-    const size_t off = sent % chunk.size();
-    const ssize_t n = ::send(fd, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
-    if (n > 0) sent += n; else absl::SleepFor(absl::Milliseconds(1));
-  }
+  const size_t sent = SendUntilStalled(fd, chunk, 64u << 20, absl::Seconds(3));
   EXPECT_LT(sent, 64u << 20) << "the server kept reading from a peer that never reads";
   // Bounded by the high-water mark plus what was read before the pause took effect.
   EXPECT_LE(log_.max_queued.load(), (256u << 10) + (4u << 20));
@@ -265,13 +234,8 @@ TEST_P(TcpTest, ASlowActorPausesReadingInsteadOfGrowingItsMailbox) {
   auto listener = Listen(Mode::kSlowCount, options);
   const int fd = Connect(listener->port());
   ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  const std::string chunk(64 << 10, 's');
-  size_t sent = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(3);
-  while (sent < (64u << 20) && absl::Now() < deadline) {
-    const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
-    if (n > 0) sent += n; else absl::SleepFor(absl::Milliseconds(1));
-  }
+  const size_t sent =
+      SendUntilStalled(fd, std::string(64 << 10, 's'), 64u << 20, absl::Seconds(3));
   // The actor handled nothing, so the server stopped reading: the sender got stuck early.
   EXPECT_LT(sent, 64u << 20) << "the server kept reading for an actor that handles nothing";
   log_.gate_open = true;

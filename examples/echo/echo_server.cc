@@ -151,5 +151,10 @@ int main(int argc, char** argv) {
                signal_number, static_cast<unsigned long long>(stats.accepted),
                static_cast<unsigned long long>(stats.refused), static_cast<long long>(stats.open));
   sys.Shutdown();
+  const troupe::IoBackendStats io = sys.stats().io;
+  std::fprintf(stderr, "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept)\n",
+               static_cast<unsigned long long>(io.completions),
+               static_cast<unsigned long long>(io.syscalls),
+               static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits));
   return 0;
 }

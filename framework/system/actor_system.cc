@@ -107,6 +107,7 @@ ActorSystemStats ActorSystem::stats() const {
   s.failures = core_->failures();
   s.dead_letters = core_->dead_letters().count();
   s.scheduler = core_->scheduler().stats();
+  if (io_ != nullptr) s.io = io_->stats();
   return s;
 }
 

@@ -62,7 +62,7 @@ struct ActorSystemOptions {
   // The I/O layer: `io.kind` is kAuto (io_uring if it works here, else epoll), kEpoll, kUring
   // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex).
   IoBackendOptions io;
-  // Tests: creates worker i's Parker, replacing the I/O layer's (io.kind must be kNone).
+  // Tests: creates worker i's Parker. When set, the system has no I/O layer (io() is null).
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
 };
 
@@ -72,6 +72,7 @@ struct ActorSystemStats {
   uint64_t failures = 0;  // handlers (or hooks) that threw
   uint64_t dead_letters = 0;
   SchedulerStats scheduler;
+  IoBackendStats io;  // summed over the workers' backends; zero without an I/O layer
 };
 
 // A system-wide service built on the actor system (the executor; later the I/O layer). The

@@ -289,7 +289,7 @@ void ProactorBackend::Close(int fd, IoHandler* handler) {
   }
   Count(syscalls_);
   ::close(fd);
-  deferred_.push_back({fd, handler, Completion{IoOp::kClose, 0}});
+  Defer(fd, handler, 0, Completion{IoOp::kClose, 0});
 }
 
 void ProactorBackend::MaybeFinishClose(int fd, FdState& st) {
@@ -299,7 +299,7 @@ void ProactorBackend::MaybeFinishClose(int fd, FdState& st) {
   --open_fds_;
   Count(syscalls_);
   ::close(fd);  // no request of ours refers to fd any more (invariant 1)
-  deferred_.push_back({fd, handler, Completion{IoOp::kClose, 0}});
+  Defer(fd, handler, 0, Completion{IoOp::kClose, 0});
 }
 
 bool ProactorBackend::Deliver(int fd, FdState& st, const Completion& c) {
@@ -402,18 +402,6 @@ void ProactorBackend::HandleCqe(uint64_t user_data, int32_t res, uint32_t flags)
   if (st.closing) MaybeFinishClose(fd, st);
 }
 
-int ProactorBackend::DeliverDeferred() {
-  int delivered = 0;
-  for (size_t n = deferred_.size(); n > 0 && !deferred_.empty(); --n) {
-    Deferred d = deferred_.front();
-    deferred_.pop_front();
-    Count(completions_);
-    d.handler->OnCompletion(d.fd, d.completion);
-    ++delivered;
-  }
-  return delivered;
-}
-
 int ProactorBackend::ReapCompletions() {
   // In batches; handlers may queue new requests meanwhile (sent at the next Poll).
   io_uring* ring = &ring_->ring;
@@ -443,7 +431,7 @@ int ProactorBackend::Poll(absl::Duration timeout) {
   Count(polls_);
   int handled = RunPosted();
   handled += DeliverDeferred();
-  const bool ready = handled > 0 || !deferred_.empty() || HasPosted();
+  const bool ready = handled > 0 || HasDeferred() || HasPosted();
   io_uring* ring = &ring_->ring;
   Count(syscalls_);
   if (ready || timeout <= absl::ZeroDuration()) {

@@ -61,11 +61,6 @@ class ProactorBackend final : public IoBackend {
  private:
   struct Ring;
   struct FdState;
-  struct Deferred {
-    int fd;
-    IoHandler* handler;
-    Completion completion;
-  };
 
   ProactorBackend(ProactorOptions options, std::unique_ptr<Ring> ring, int wake_fd);
   FdState& StateFor(int fd, IoHandler* handler);
@@ -79,7 +74,6 @@ class ProactorBackend final : public IoBackend {
   void OnSendCqe(int fd, FdState& st, int32_t res);
   void MaybeFinishClose(int fd, FdState& st);
   bool Deliver(int fd, FdState& st, const Completion& c);
-  int DeliverDeferred();
   int ReapCompletions();
 
   const ProactorOptions options_;
@@ -87,7 +81,6 @@ class ProactorBackend final : public IoBackend {
   const int wake_fd_;
   uint64_t wake_value_ = 0;
   std::deque<FdState> fds_;  // indexed by fd; stable references on growth
-  std::deque<Deferred> deferred_;
 };
 
 }  // namespace troupe

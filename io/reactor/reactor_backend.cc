@@ -159,7 +159,7 @@ void ReactorBackend::Connect(int fd, const sockaddr* addr, socklen_t len, IoHand
     WatchWritable(fd, st);
     return;
   }
-  deferred_.push_back({fd, handler, st.generation, Completion{IoOp::kConnect, -err}});
+  Defer(fd, handler, st.generation, Completion{IoOp::kConnect, -err});
 }
 
 void ReactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
@@ -169,7 +169,7 @@ void ReactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handl
   if (st.writable) {
     int32_t result;
     if (DoSend(fd, st, &result)) {
-      deferred_.push_back({fd, handler, st.generation, Completion{IoOp::kSend, result}});
+      Defer(fd, handler, st.generation, Completion{IoOp::kSend, result});
     }
   }
 }
@@ -190,7 +190,7 @@ void ReactorBackend::Close(int fd, IoHandler* handler) {
   }
   Count(syscalls_);
   ::close(fd);
-  deferred_.push_back({fd, handler, kAlwaysDeliver, Completion{IoOp::kClose, 0}});
+  Defer(fd, handler, kAlwaysDeliver, Completion{IoOp::kClose, 0});
 }
 
 bool ReactorBackend::Deliver(int fd, FdState& st, const Completion& c) {
@@ -306,20 +306,10 @@ void ReactorBackend::Service(int fd) {
   }
 }
 
-int ReactorBackend::DeliverDeferred() {
-  int delivered = 0;
-  for (size_t n = deferred_.size(); n > 0 && !deferred_.empty(); --n) {
-    Deferred d = deferred_.front();
-    deferred_.pop_front();
-    if (d.generation != kAlwaysDeliver) {
-      const FdState& st = fds_[d.fd];
-      if (!st.open || st.generation != d.generation) continue;  // closed meanwhile (point 3)
-    }
-    Count(completions_);
-    d.handler->OnCompletion(d.fd, d.completion);
-    ++delivered;
-  }
-  return delivered;
+bool ReactorBackend::DeferredStillWanted(const Deferred& d) const {
+  if (d.generation == kAlwaysDeliver) return true;
+  const FdState& st = fds_[d.fd];
+  return st.open && st.generation == d.generation;  // else closed meanwhile (point 3)
 }
 
 int ReactorBackend::PollReady() {
@@ -341,7 +331,7 @@ int ReactorBackend::Poll(absl::Duration timeout) {
   Count(polls_);
   int handled = PollReady();
   int timeout_ms = TimeoutMillis(timeout);
-  if (handled > 0 || !deferred_.empty() || !pending_.empty() || HasPosted()) timeout_ms = 0;
+  if (handled > 0 || HasDeferred() || !pending_.empty() || HasPosted()) timeout_ms = 0;
   const bool blocking = timeout_ms != 0;
   if (blocking && !BeginWait()) timeout_ms = 0;
   epoll_event events[kMaxEvents];

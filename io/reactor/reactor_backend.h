@@ -40,13 +40,9 @@ class ReactorBackend final : public IoBackend {
 
  private:
   struct FdState;
-  struct Deferred {  // a completion waiting for the next Poll (contract point 6)
-    int fd;
-    IoHandler* handler;
-    uint64_t generation;  // of the fd when queued; kAlwaysDeliver for kClose
-    Completion completion;
-  };
+  // Deferred::generation: the fd's generation when queued; kAlwaysDeliver for kClose.
   static constexpr uint64_t kAlwaysDeliver = ~uint64_t{0};
+  bool DeferredStillWanted(const Deferred& d) const override;
 
   ReactorBackend(int epoll_fd, int wake_fd);
   FdState& StateFor(int fd, IoHandler* handler);
@@ -60,13 +56,11 @@ class ReactorBackend final : public IoBackend {
   bool DoSend(int fd, FdState& st, int32_t* result);
   void FinishConnect(int fd, FdState& st);
   bool Deliver(int fd, FdState& st, const Completion& c);
-  int DeliverDeferred();
 
   const int epoll_fd_;
   const int wake_fd_;
   std::deque<FdState> fds_;      // indexed by fd; a deque keeps references stable on growth
   std::vector<int> pending_;     // fds with work to retry at the next Poll
-  std::deque<Deferred> deferred_;
   std::unique_ptr<char[]> buffer_;  // recv buffer shared by every fd (data valid in callback)
 };
 

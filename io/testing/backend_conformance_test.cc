@@ -24,6 +24,7 @@
 #include "io/reactor/reactor_backend.h"
 #include "io/socket/socket.h"
 #include "io/testing/fault_injecting_backend.h"
+#include "io/testing/loopback_client.h"
 
 namespace troupe {
 namespace {
@@ -65,33 +66,13 @@ class Recorder : public IoHandler {
   std::function<void(int, const Completion&)> on_event;
 };
 
-// A blocking client socket connected to 127.0.0.1:port.
+using ::troupe::testing::RecvExactly;
+using ::troupe::testing::SendAll;
+
 int ConnectClient(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto addr = ParseAddress("127.0.0.1", port);
-  EXPECT_EQ(::connect(fd, addr->get(), addr->length), 0) << std::strerror(errno);
+  const int fd = ::troupe::testing::ConnectLoopback(port);
+  EXPECT_GE(fd, 0) << std::strerror(errno);
   return fd;
-}
-
-void WriteAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    ASSERT_GT(n, 0) << std::strerror(errno);
-    off += n;
-  }
-}
-
-std::string ReadExactly(int fd, size_t n) {
-  std::string out(n, '\0');
-  size_t off = 0;
-  while (off < n) {
-    const ssize_t r = ::read(fd, out.data() + off, n - off);
-    if (r <= 0) break;
-    off += r;
-  }
-  out.resize(off);
-  return out;
 }
 
 class BackendConformanceTest : public ::testing::TestWithParam<std::pair<const char*, Factory>> {
@@ -152,7 +133,7 @@ class BackendConformanceTest : public ::testing::TestWithParam<std::pair<const c
 TEST_P(BackendConformanceTest, AcceptReceiveSendEcho) {
   auto [server, client] = AcceptOne();
   backend_->Recv(server, &rec_);
-  WriteAll(client, "hello");
+  ASSERT_TRUE(SendAll(client, "hello"));
   ASSERT_TRUE(PollUntil([&] { return rec_.received[server] == "hello"; }));
   EXPECT_TRUE(rec_.Last(IoOp::kRecv)->more);
   std::string reply = "world!";
@@ -162,7 +143,7 @@ TEST_P(BackendConformanceTest, AcceptReceiveSendEcho) {
   EXPECT_EQ(rec_.Count(IoOp::kSend), 0);
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kSend) == 1; }));
   EXPECT_EQ(rec_.Last(IoOp::kSend)->result, 6);
-  EXPECT_EQ(ReadExactly(client, 6), "world!");
+  EXPECT_EQ(RecvExactly(client, 6), "world!");
   CloseServer(server);
   ::close(client);
 }
@@ -187,7 +168,7 @@ TEST_P(BackendConformanceTest, LargeTransfersKeepOrderBothWays) {
   std::string big(4 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 3);
   backend_->Recv(server, &rec_);
-  std::thread writer([&, client = client] { WriteAll(client, big); });
+  std::thread writer([&, client = client] { ASSERT_TRUE(SendAll(client, big)); });
   ASSERT_TRUE(PollUntil([&] { return rec_.received[server].size() == big.size(); }));
   writer.join();
   EXPECT_TRUE(rec_.received[server] == big);
@@ -196,7 +177,7 @@ TEST_P(BackendConformanceTest, LargeTransfersKeepOrderBothWays) {
   iovec iov[2] = {{big.data(), big.size() / 3}, {big.data() + big.size() / 3, big.size() - big.size() / 3}};
   backend_->Send(server, iov, 2, &rec_);
   std::string echoed;
-  std::thread reader([&, client = client] { echoed = ReadExactly(client, big.size()); });
+  std::thread reader([&, client = client] { echoed = RecvExactly(client, big.size()); });
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kSend) == 1; }));
   reader.join();
   EXPECT_EQ(rec_.Last(IoOp::kSend)->result, static_cast<int32_t>(big.size()));
@@ -208,7 +189,7 @@ TEST_P(BackendConformanceTest, LargeTransfersKeepOrderBothWays) {
 TEST_P(BackendConformanceTest, PeerCloseEndsTheReceive) {
   auto [server, client] = AcceptOne();
   backend_->Recv(server, &rec_);
-  WriteAll(client, "bye");
+  ASSERT_TRUE(SendAll(client, "bye"));
   ::close(client);
   ASSERT_TRUE(PollUntil([&] {
     const Event* e = rec_.Last(IoOp::kRecv);
@@ -237,11 +218,11 @@ TEST_P(BackendConformanceTest, PeerResetFailsTheSend) {
 TEST_P(BackendConformanceTest, StopRecvPausesAndRecvResumes) {
   auto [server, client] = AcceptOne();
   backend_->Recv(server, &rec_);
-  WriteAll(client, "one");
+  ASSERT_TRUE(SendAll(client, "one"));
   ASSERT_TRUE(PollUntil([&] { return rec_.received[server] == "one"; }));
   backend_->StopRecv(server);
   PollUntil([] { return false; }, absl::Milliseconds(50));  // let a cancellation settle
-  WriteAll(client, "two");
+  ASSERT_TRUE(SendAll(client, "two"));
   PollUntil([] { return false; }, absl::Milliseconds(100));
   EXPECT_EQ(rec_.received[server], "one");
   backend_->Recv(server, &rec_);
@@ -396,7 +377,7 @@ TEST(FaultInjectingBackendTest, InjectsAcceptAndSendErrorsAndSplitsReceives) {
   const int server = rec.Last(IoOp::kAccept)->result;
   fake.SplitReceives(1);
   fake.Recv(server, &rec);
-  WriteAll(client, "abcd");
+  ASSERT_TRUE(SendAll(client, "abcd"));
   ASSERT_TRUE(poll_until([&] { return rec.received[server] == "abcd"; }));
   EXPECT_EQ(rec.Count(IoOp::kRecv, server), 4);
   fake.InjectSendError(ECONNRESET);

@@ -12,7 +12,7 @@ void FaultInjectingBackend::BindToCurrentThread() {
 void FaultInjectingBackend::Accept(int listen_fd, IoHandler* handler) {
   handlers_[listen_fd] = handler;
   if (accept_error_ != 0) {
-    injected_.push_back({listen_fd, handler, Completion{IoOp::kAccept, -accept_error_}});
+    Defer(listen_fd, handler, closes_[listen_fd], Completion{IoOp::kAccept, -accept_error_});
     accept_error_ = 0;
     return;
   }
@@ -33,7 +33,7 @@ void FaultInjectingBackend::Recv(int fd, IoHandler* handler) {
 void FaultInjectingBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) {
   handlers_[fd] = handler;
   if (send_error_ != 0) {
-    injected_.push_back({fd, handler, Completion{IoOp::kSend, -send_error_}});
+    Defer(fd, handler, closes_[fd], Completion{IoOp::kSend, -send_error_});
     send_error_ = 0;
     return;
   }
@@ -42,10 +42,7 @@ void FaultInjectingBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler
 
 void FaultInjectingBackend::Close(int fd, IoHandler* handler) {
   handlers_[fd] = handler;
-  // Injected completions for this fd must not outlive the close (contract point 5).
-  injected_.erase(std::remove_if(injected_.begin(), injected_.end(),
-                                 [fd](const Injected& i) { return i.fd == fd; }),
-                  injected_.end());
+  ++closes_[fd];  // injected completions queued before must not outlive it (contract point 5)
   inner_->Close(fd, this);
 }
 
@@ -67,25 +64,19 @@ void FaultInjectingBackend::OnCompletion(int fd, const Completion& c) {
   handler->OnCompletion(fd, c);
 }
 
-int FaultInjectingBackend::DeliverInjected() {
-  int handled = 0;
-  for (size_t n = injected_.size(); n > 0 && !injected_.empty(); --n) {
-    Injected i = injected_.front();
-    injected_.pop_front();
-    i.handler->OnCompletion(i.fd, i.completion);
-    ++handled;
-  }
-  return handled;
+bool FaultInjectingBackend::DeferredStillWanted(const Deferred& d) const {
+  auto it = closes_.find(d.fd);
+  return it != closes_.end() && it->second == d.generation;
 }
 
 int FaultInjectingBackend::PollReady() {
-  const int handled = RunPosted() + DeliverInjected();
+  const int handled = RunPosted() + DeliverDeferred();
   return handled + inner_->PollReady();
 }
 
 int FaultInjectingBackend::Poll(absl::Duration timeout) {
-  int handled = RunPosted() + DeliverInjected();
-  if (handled > 0 || !injected_.empty() || HasPosted()) timeout = absl::ZeroDuration();
+  int handled = RunPosted() + DeliverDeferred();
+  if (handled > 0 || HasDeferred() || HasPosted()) timeout = absl::ZeroDuration();
   if (timeout != absl::ZeroDuration() && !BeginWait()) timeout = absl::ZeroDuration();
   handled += inner_->Poll(timeout);
   EndWait();

@@ -7,7 +7,6 @@
 #ifndef IO_TESTING_FAULT_INJECTING_BACKEND_H_
 #define IO_TESTING_FAULT_INJECTING_BACKEND_H_
 
-#include <deque>
 #include <memory>
 #include <unordered_map>
 
@@ -42,16 +41,12 @@ class FaultInjectingBackend final : public IoBackend, private IoHandler {
 
  private:
   void OnCompletion(int fd, const Completion& c) override;
-  int DeliverInjected();
+  // Injected completions are deferred; one queued before its fd's Close is dropped.
+  bool DeferredStillWanted(const Deferred& d) const override;
 
-  struct Injected {
-    int fd;
-    IoHandler* handler;
-    Completion completion;
-  };
   std::unique_ptr<IoBackend> inner_;
   std::unordered_map<int, IoHandler*> handlers_;
-  std::deque<Injected> injected_;
+  std::unordered_map<int, uint64_t> closes_;  // per fd: Close() calls so far
   int accept_error_ = 0;
   int send_error_ = 0;
   size_t split_ = 0;
