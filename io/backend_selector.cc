@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <cstdio>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "io/reactor/reactor_backend.h"

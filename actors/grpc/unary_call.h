@@ -26,8 +26,7 @@ namespace troupe {
 
 template <typename P, typename Req, typename Resp>
 grpc::ServerUnaryReactor* AskForCall(ActorSystem& system, grpc::CallbackServerContext* context,
-                                     const ActorRef<P>& actor, const Req& request,
-                                     Resp* response) {
+                                     const ActorRef<P>& actor, const Req& request, Resp* response) {
   static_assert(std::is_same_v<typename P::template EntryOf<Req>::Response, Resp>,
                 "the actor's Protocol must have the entry Request<Req, Resp>");
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

@@ -79,8 +79,8 @@ class UnaryCallTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = Echo::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                              grpc::InsecureChannelCredentials()));
   }
   void TearDown() override { server_->Shutdown(); }
 
@@ -136,11 +136,10 @@ TEST_F(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {
     contexts.back()->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
     requests[i].set_text("call " + std::to_string(i));
     requests[i].set_delay_ms(300);
-    stub_->async()->Say(contexts.back().get(), &requests[i], &replies[i],
-                        [&, i](grpc::Status s) {
-                          if (s.ok() && replies[i].text() == "call " + std::to_string(i)) ++ok;
-                          ++done;
-                        });
+    stub_->async()->Say(contexts.back().get(), &requests[i], &replies[i], [&, i](grpc::Status s) {
+      if (s.ok() && replies[i].text() == "call " + std::to_string(i)) ++ok;
+      ++done;
+    });
   }
   const absl::Time limit = absl::Now() + absl::Seconds(20);
   while (done.load() < kCalls && absl::Now() < limit) absl::SleepFor(absl::Milliseconds(5));

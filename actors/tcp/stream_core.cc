@@ -12,8 +12,7 @@ std::atomic<uint64_t> next_stream_id{1};
 constexpr size_t kMaxIovPerSend = 256;
 }  // namespace
 
-std::shared_ptr<StreamCore> StreamCore::Create(IoBackend& backend, int fd,
-                                               TcpStreamOptions options,
+std::shared_ptr<StreamCore> StreamCore::Create(IoBackend& backend, int fd, TcpStreamOptions options,
                                                std::shared_ptr<std::atomic<int64_t>> live) {
   std::shared_ptr<StreamCore> core(new StreamCore(backend, fd, options, std::move(live)));
   core->self_ = core;
@@ -59,12 +58,12 @@ void StreamCore::UpdateReading() {
 
 void StreamCore::ReturnCredit(size_t bytes) {
   const size_t left = unprocessed_bytes_.fetch_sub(bytes, std::memory_order_acq_rel) - bytes;
-  if (left <= options_.max_unprocessed_bytes / 2 && left + bytes > options_.max_unprocessed_bytes / 2) {
+  if (left <= options_.max_unprocessed_bytes / 2 &&
+      left + bytes > options_.max_unprocessed_bytes / 2) {
     // Crossed the resume mark: let the owner thread decide (it knows whether it paused).
     Run([self = shared_from_this()] {
-      if (self->inbound_paused_ &&
-          self->unprocessed_bytes_.load(std::memory_order_acquire) <=
-              self->options_.max_unprocessed_bytes / 2) {
+      if (self->inbound_paused_ && self->unprocessed_bytes_.load(std::memory_order_acquire) <=
+                                       self->options_.max_unprocessed_bytes / 2) {
         self->inbound_paused_ = false;
         self->UpdateReading();
       }

@@ -26,7 +26,8 @@
 
 namespace troupe::internal {
 
-class StreamCore final : public IoHandler, private FrameSink,
+class StreamCore final : public IoHandler,
+                         private FrameSink,
                          public std::enable_shared_from_this<StreamCore> {
  public:
   // `live` (may be null) counts the open connections of a listener: decremented at close.
@@ -102,9 +103,9 @@ class StreamCore final : public IoHandler, private FrameSink,
   std::vector<iovec> iov_;       // the send in flight: one entry per leading chunk of out_
   size_t in_flight_bytes_ = 0;
   bool sending_ = false;
-  bool receiving_ = false;      // started, and the peer has not ended the stream
+  bool receiving_ = false;       // started, and the peer has not ended the stream
   bool inbound_paused_ = false;  // owner behind by more than max_unprocessed_bytes
-  bool reading_ = false;        // the backend's Recv is armed
+  bool reading_ = false;         // the backend's Recv is armed
   bool connecting_ = false;
   bool close_after_flush_ = false;
   bool close_started_ = false;

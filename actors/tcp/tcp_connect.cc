@@ -19,16 +19,16 @@ absl::StatusOr<TcpStream> ConnectTcpWith(ActorSystem& system, const SocketAddres
     core->ConnectOnOwner(to, std::move(events));
   });
   std::weak_ptr<StreamCore> weak = core;
-  system.scheduler().AddTimer(system.scheduler().Now() + timeout, absl::ZeroDuration(),
-                              [weak, to, timeout] {
-                                auto core = weak.lock();
-                                if (!core) return;
-                                core->Run([core, to, timeout] {
-                                  core->ExpireConnect(absl::DeadlineExceededError(absl::StrCat(
-                                      "connect ", to.ToString(), ": no connection within ",
-                                      absl::FormatDuration(timeout))));
-                                });
-                              });
+  system.scheduler().AddTimer(
+      system.scheduler().Now() + timeout, absl::ZeroDuration(), [weak, to, timeout] {
+        auto core = weak.lock();
+        if (!core) return;
+        core->Run([core, to, timeout] {
+          core->ExpireConnect(absl::DeadlineExceededError(
+              absl::StrCat("connect ", to.ToString(), ": no connection within ",
+                           absl::FormatDuration(timeout))));
+        });
+      });
   return TcpStream(std::move(core));
 }
 

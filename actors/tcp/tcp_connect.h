@@ -32,9 +32,8 @@ template <typename P>
 absl::StatusOr<TcpStream> ConnectTcp(ActorSystem& system, const SocketAddress& to,
                                      const ActorRef<P>& owner, TcpStreamOptions options = {},
                                      absl::Duration timeout = absl::Seconds(10)) {
-  return internal::ConnectTcpWith(system, to,
-                                  std::make_unique<internal::ActorStreamEvents<P>>(owner),
-                                  options, timeout);
+  return internal::ConnectTcpWith(
+      system, to, std::make_unique<internal::ActorStreamEvents<P>>(owner), options, timeout);
 }
 
 }  // namespace troupe

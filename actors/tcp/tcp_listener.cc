@@ -33,9 +33,8 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
 
   void Stop() {
     if (stopping_.exchange(true)) return;
-    IoService::RunOn(backend_, [self = shared_from_this()] {
-      self->backend_.Close(self->fd_, self.get());
-    });
+    IoService::RunOn(backend_,
+                     [self = shared_from_this()] { self->backend_.Close(self->fd_, self.get()); });
   }
 
   TcpListenerStats stats() const {
@@ -89,10 +88,10 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
     SetNoDelay(fd);
     IoBackend& owner = system_.io()->NextBackend();
     // The stream lives on `owner`; the callback runs there (where its first calls are direct).
-    IoService::RunOn(owner, [&owner, fd, open = open_, options = options_.stream,
-                             on_accept = on_accept_] {
-      on_accept(TcpStream(StreamCore::Create(owner, fd, options, open)));
-    });
+    IoService::RunOn(owner,
+                     [&owner, fd, open = open_, options = options_.stream, on_accept = on_accept_] {
+                       on_accept(TcpStream(StreamCore::Create(owner, fd, options, open)));
+                     });
   }
 
   ActorSystem& system_;

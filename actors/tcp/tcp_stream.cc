@@ -16,7 +16,9 @@ TcpStream& TcpStream::operator=(TcpStream&& other) noexcept {
 TcpStream::~TcpStream() {
   if (core_ && !core_->closed()) {
     // The owner is going away: close without telling it.
-    core_->Run([core = core_] { core->CloseOnOwner(absl::CancelledError("stream dropped"), false, false); });
+    core_->Run([core = core_] {
+      core->CloseOnOwner(absl::CancelledError("stream dropped"), false, false);
+    });
   }
 }
 
@@ -34,14 +36,13 @@ absl::Status TcpStream::Write(std::string bytes) {
   if (bytes.empty()) return absl::OkStatus();
   if (!core_->ReserveQueue(bytes.size())) {
     const size_t limit = core_->options().max_queued_bytes;
-    absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
-        "the peer is not reading: the outbound queue would exceed ", limit, " bytes"));
+    absl::Status status = absl::ResourceExhaustedError(
+        absl::StrCat("the peer is not reading: the outbound queue would exceed ", limit, " bytes"));
     core_->Run([core = core_, status] { core->CloseOnOwner(status, false, true); });
     return status;
   }
-  core_->Run([core = core_, bytes = std::move(bytes)]() mutable {
-    core->WriteOnOwner(std::move(bytes));
-  });
+  core_->Run(
+      [core = core_, bytes = std::move(bytes)]() mutable { core->WriteOnOwner(std::move(bytes)); });
   return absl::OkStatus();
 }
 
@@ -59,9 +60,7 @@ void TcpStream::Close() {
 
 void TcpStream::Abort() {
   if (!core_) return;
-  core_->Run([core = core_] {
-    core->CloseOnOwner(absl::CancelledError("aborted"), false, true);
-  });
+  core_->Run([core = core_] { core->CloseOnOwner(absl::CancelledError("aborted"), false, true); });
 }
 
 bool TcpStream::is_open() const { return core_ && !core_->closed(); }

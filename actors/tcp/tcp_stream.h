@@ -15,8 +15,8 @@
 // (backpressured() is true, reading from the peer pauses) until it drains, then TcpWritable is
 // sent; past `max_queued_bytes` the connection is closed with RESOURCE_EXHAUSTED, so a peer
 // that never reads cannot grow our memory. Inbound likewise: past `max_unprocessed_bytes`
-// received but not yet handled by the owner, reading pauses until it catches up. Errors end as TcpClosed with a status, never as
-// exceptions.
+// received but not yet handled by the owner, reading pauses until it catches up. Errors end as
+// TcpClosed with a status, never as exceptions.
 //
 // Thread safety: a TcpStream is used by its owning actor (one thread at a time); it is
 // move-only. Its socket belongs to one worker's IoBackend: calls made on that worker go
@@ -41,9 +41,9 @@
 namespace troupe {
 
 struct TcpStreamOptions {
-  FramingOptions framing;                    // raw by default
-  size_t high_water_bytes = 1 << 20;         // queued beyond this: backpressure
-  size_t max_queued_bytes = 8 << 20;         // queued beyond this: the connection is closed
+  FramingOptions framing;             // raw by default
+  size_t high_water_bytes = 1 << 20;  // queued beyond this: backpressure
+  size_t max_queued_bytes = 8 << 20;  // queued beyond this: the connection is closed
   // Received bytes the owner has not handled yet; beyond this, reading from the peer pauses
   // until the owner catches up (to half), so a slow actor never grows its mailbox unbounded.
   size_t max_unprocessed_bytes = 1 << 20;

@@ -19,8 +19,8 @@
 #include "framework/base/mutex.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
-#include "io/testing/loopback_client.h"
 #include "gtest/gtest.h"
+#include "io/testing/loopback_client.h"
 
 namespace troupe {
 namespace {
@@ -56,7 +56,8 @@ using ConnProtocol = Protocol<TcpReceived, TcpClosed, TcpFrameError, TcpWritable
 
 class Conn : public Actor<Conn, ConnProtocol> {
  public:
-  Conn(TcpStream stream, Log* log, Mode mode) : stream_(std::move(stream)), log_(log), mode_(mode) {}
+  Conn(TcpStream stream, Log* log, Mode mode)
+      : stream_(std::move(stream)), log_(log), mode_(mode) {}
   void OnStart() override {
     stream_.Start(self());
     if (mode_ == Mode::kFlood) Flood();
@@ -234,14 +235,14 @@ TEST_P(TcpTest, ASlowActorPausesReadingInsteadOfGrowingItsMailbox) {
   auto listener = Listen(Mode::kSlowCount, options);
   const int fd = Connect(listener->port());
   ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  const size_t sent =
-      SendUntilStalled(fd, std::string(64 << 10, 's'), 64u << 20, absl::Seconds(3));
+  const size_t sent = SendUntilStalled(fd, std::string(64 << 10, 's'), 64u << 20, absl::Seconds(3));
   // The actor handled nothing, so the server stopped reading: the sender got stuck early.
   EXPECT_LT(sent, 64u << 20) << "the server kept reading for an actor that handles nothing";
   log_.gate_open = true;
   ::fcntl(fd, F_SETFL, 0);
   ::shutdown(fd, SHUT_WR);
-  EXPECT_TRUE(WaitFor([&] { return log_.counted.load() == sent; })) << log_.counted << " of " << sent;
+  EXPECT_TRUE(WaitFor([&] { return log_.counted.load() == sent; }))
+      << log_.counted << " of " << sent;
   ::close(fd);
 }
 
@@ -320,8 +321,8 @@ TEST_P(TcpTest, FdExhaustionBacksOffWithoutSpinningAndRecovers) {
   hogs.pop_back();
   const int victim = Connect(listener->port());  // completes in the kernel's backlog
   const double cpu_before = ProcessCpuSeconds();
-  const bool reported = WaitFor([&] { return listener->stats().accept_errors >= 1; },
-                                absl::Seconds(5));
+  const bool reported =
+      WaitFor([&] { return listener->stats().accept_errors >= 1; }, absl::Seconds(5));
   absl::SleepFor(absl::Milliseconds(300));
   const double cpu = ProcessCpuSeconds() - cpu_before;
   for (int fd : hogs) ::close(fd);
@@ -357,7 +358,8 @@ TEST_P(TcpTest, LineFramingDeliversLinesAndRejectsOversizedOnes) {
 using ClientProtocol = Protocol<TcpReceived, TcpClosed>;
 class Dialer : public Actor<Dialer, ClientProtocol> {
  public:
-  Dialer(SocketAddress to, absl::Duration timeout, Log* log) : to_(to), timeout_(timeout), log_(log) {}
+  Dialer(SocketAddress to, absl::Duration timeout, Log* log)
+      : to_(to), timeout_(timeout), log_(log) {}
   void OnStart() override {
     auto stream = ConnectTcp(ctx().system(), to_, self(), {}, timeout_);
     ASSERT_TRUE(stream.ok());
@@ -416,7 +418,8 @@ TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
   absl::SleepFor(absl::Milliseconds(50));
   Log log;
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", port), absl::Milliseconds(300), &log).ok());
+  ASSERT_TRUE(
+      system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", port), absl::Milliseconds(300), &log).ok());
   ASSERT_TRUE(WaitFor([&] { return log.closed_count() == 1; }));
   EXPECT_THAT(log.last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
@@ -426,7 +429,9 @@ TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, TcpTest,
                          ::testing::Values(IoBackendKind::kEpoll, IoBackendKind::kUring),
-                         [](const auto& info) { return std::string(IoBackendKindName(info.param)); });
+                         [](const auto& info) {
+                           return std::string(IoBackendKindName(info.param));
+                         });
 
 TEST(TcpBackendSelectionTest, AutoFallsBackToEpollAndUringFailsClearly) {
   ActorSystemOptions options;

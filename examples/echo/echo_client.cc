@@ -106,9 +106,9 @@ struct Connection {
   int fd = -1;
   uint32_t id = 0;
   // Positions in the byte stream (message k occupies [k * size, (k + 1) * size)).
-  uint64_t sent = 0;      // bytes handed to the kernel
-  uint64_t received = 0;  // bytes echoed back and verified
-  uint64_t issued = 0;    // messages issued: we may send up to issued * size bytes
+  uint64_t sent = 0;        // bytes handed to the kernel
+  uint64_t received = 0;    // bytes echoed back and verified
+  uint64_t issued = 0;      // messages issued: we may send up to issued * size bytes
   bool want_write = false;  // registered for EPOLLOUT (the socket buffer was full)
   std::vector<Clock::time_point> issue_time;  // ring of `pipeline` entries, by sequence
 };
@@ -224,8 +224,8 @@ void Client::ConnectAll() {
       ++connected;
     }
     if (Clock::now() > deadline) {
-      Fail(absl::StrFormat("connect: only %d of %d connections established after %d s",
-                           connected, options_.connections,
+      Fail(absl::StrFormat("connect: only %d of %d connections established after %d s", connected,
+                           options_.connections,
                            static_cast<int>(kConnectTimeout / std::chrono::seconds(1))));
     }
   }
@@ -376,7 +376,8 @@ int Main() {
   if (port <= 0 || port > 65535) Fail("--port is required (1-65535)");
   const Options options{
       .connections = absl::GetFlag(FLAGS_connections),
-      .message_size = static_cast<uint64_t>(std::max<int64_t>(absl::GetFlag(FLAGS_message_size), 0)),
+      .message_size =
+          static_cast<uint64_t>(std::max<int64_t>(absl::GetFlag(FLAGS_message_size), 0)),
       .pipeline = absl::GetFlag(FLAGS_pipeline),
   };
   const double duration_s = absl::GetFlag(FLAGS_duration);
@@ -413,9 +414,10 @@ int Main() {
   std::printf("echo_client: %s:%d, %d connections, %llu B messages, pipeline %d\n", host.c_str(),
               port, options.connections, static_cast<unsigned long long>(options.message_size),
               options.pipeline);
-  std::printf("duration %.3f s (after %.2f s warmup): %llu round trips, %.0f round trips/s, "
-              "%.2f MB/s\n",
-              window_s, warmup_s, static_cast<unsigned long long>(round_trips), rate, mb_per_s);
+  std::printf(
+      "duration %.3f s (after %.2f s warmup): %llu round trips, %.0f round trips/s, "
+      "%.2f MB/s\n",
+      window_s, warmup_s, static_cast<unsigned long long>(round_trips), rate, mb_per_s);
   std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p999 %.1f  max %.1f\n", p50, p90, p99,
               p999, max);
   if (absl::GetFlag(FLAGS_json)) {

@@ -32,7 +32,8 @@ ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
           "I/O backend: epoll, uring or auto (io_uring if available, else epoll)");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
 ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are refused");
-ABSL_FLAG(int, grpc_port, -1, "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
+ABSL_FLAG(int, grpc_port, -1,
+          "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
 
 namespace {
 
@@ -147,14 +148,15 @@ int main(int argc, char** argv) {
   (*listener)->Stop();
   if (grpc_server) grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   const troupe::TcpListenerStats stats = (*listener)->stats();
-  std::fprintf(stderr, "echo_server: stopping (signal %d): %llu accepted, %llu refused, %lld open\n",
+  std::fprintf(stderr,
+               "echo_server: stopping (signal %d): %llu accepted, %llu refused, %lld open\n",
                signal_number, static_cast<unsigned long long>(stats.accepted),
                static_cast<unsigned long long>(stats.refused), static_cast<long long>(stats.open));
   sys.Shutdown();
   const troupe::IoBackendStats io = sys.stats().io;
-  std::fprintf(stderr, "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept)\n",
-               static_cast<unsigned long long>(io.completions),
-               static_cast<unsigned long long>(io.syscalls),
-               static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits));
+  std::fprintf(
+      stderr, "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept)\n",
+      static_cast<unsigned long long>(io.completions), static_cast<unsigned long long>(io.syscalls),
+      static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits));
   return 0;
 }

@@ -31,7 +31,7 @@ class IoService {
   static absl::StatusOr<std::unique_ptr<IoService>> Create(const IoBackendOptions& options,
                                                            int workers);
 
-  IoBackendKind kind() const { return kind_; }     // kEpoll or kUring
+  IoBackendKind kind() const { return kind_; }  // kEpoll or kUring
   std::string_view backend_name() const { return backends_[0]->name(); }
 
   // Worker i's Parker: sleeps in backend i, binds it to the worker thread.

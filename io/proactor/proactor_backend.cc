@@ -35,7 +35,8 @@ uint64_t UserData(int fd, Kind kind) { return (static_cast<uint64_t>(fd) << 8) |
 
 absl::Status Unavailable(const char* what, int err) {
   std::string hint;
-  if (err == EPERM) hint = " (io_uring disabled: sysctl kernel.io_uring_disabled, or a seccomp filter)";
+  if (err == EPERM)
+    hint = " (io_uring disabled: sysctl kernel.io_uring_disabled, or a seccomp filter)";
   if (err == ENOSYS) hint = " (the kernel has no io_uring, or a seccomp filter hides it)";
   return absl::UnimplementedError(absl::StrCat(what, ": ", std::strerror(err), hint));
 }
@@ -108,7 +109,7 @@ absl::StatusOr<std::unique_ptr<ProactorBackend>> ProactorBackend::Create(Proacto
 
   io_uring_probe* probe = io_uring_get_probe_ring(&ring->ring);
   if (probe == nullptr) return absl::UnimplementedError("io_uring: opcode probe failed");
-  const int needed[] = {IORING_OP_ACCEPT, IORING_OP_RECV,         IORING_OP_SENDMSG,
+  const int needed[] = {IORING_OP_ACCEPT,  IORING_OP_RECV,         IORING_OP_SENDMSG,
                         IORING_OP_CONNECT, IORING_OP_ASYNC_CANCEL, IORING_OP_READ};
   for (int op : needed) {
     if (!io_uring_opcode_supported(probe, op)) {
@@ -141,15 +142,15 @@ absl::StatusOr<std::unique_ptr<ProactorBackend>> ProactorBackend::Create(Proacto
   io_uring_buf_ring_init(ring->buf_ring);
   ring->buffer_mask = n - 1;
   for (unsigned bid = 0; bid < n; ++bid) {
-    io_uring_buf_ring_add(ring->buf_ring, ring->buffers + static_cast<size_t>(bid) * options.recv_buffer_size,
+    io_uring_buf_ring_add(ring->buf_ring,
+                          ring->buffers + static_cast<size_t>(bid) * options.recv_buffer_size,
                           options.recv_buffer_size, bid, ring->buffer_mask, bid);
   }
   io_uring_buf_ring_advance(ring->buf_ring, n);
 
   const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-  return std::unique_ptr<ProactorBackend>(
-      new ProactorBackend(options, std::move(ring), wake_fd));
+  return std::unique_ptr<ProactorBackend>(new ProactorBackend(options, std::move(ring), wake_fd));
 }
 
 absl::Status ProbeProactor() {
@@ -197,7 +198,8 @@ void ProactorBackend::Kick() {
 }
 
 ProactorBackend::FdState& ProactorBackend::StateFor(int fd, IoHandler* handler) {
-  if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(std::max<size_t>(fd + 1, fds_.size() * 2));
+  if (static_cast<size_t>(fd) >= fds_.size())
+    fds_.resize(std::max<size_t>(fd + 1, fds_.size() * 2));
   FdState& st = fds_[fd];
   if (!st.open) {
     st = FdState{};
@@ -368,8 +370,9 @@ void ProactorBackend::OnSendCqe(int fd, FdState& st, int32_t res) {
     SubmitSend(fd, st);  // a short send: the rest
     return;
   }
-  Deliver(fd, st,
-          Completion{IoOp::kSend, static_cast<int32_t>(std::min<int64_t>(st.send.total, INT32_MAX))});
+  Deliver(
+      fd, st,
+      Completion{IoOp::kSend, static_cast<int32_t>(std::min<int64_t>(st.send.total, INT32_MAX))});
 }
 
 void ProactorBackend::HandleCqe(uint64_t user_data, int32_t res, uint32_t flags) {

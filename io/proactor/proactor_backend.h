@@ -29,8 +29,8 @@ namespace troupe {
 struct ProactorOptions {
   unsigned sq_entries = 512;
   unsigned cq_entries = 8192;
-  unsigned recv_buffers = 256;         // provided buffers (power of two)
-  unsigned recv_buffer_size = 16384;   // bytes each
+  unsigned recv_buffers = 256;        // provided buffers (power of two)
+  unsigned recv_buffer_size = 16384;  // bytes each
 };
 
 // OK if io_uring works here with everything ProactorBackend needs; otherwise UNIMPLEMENTED

@@ -26,7 +26,7 @@ namespace troupe {
 namespace {
 
 constexpr size_t kRecvBufferSize = 64 * 1024;
-constexpr int kMaxReadsPerService = 16;    // then the fd goes to the back (fairness)
+constexpr int kMaxReadsPerService = 16;  // then the fd goes to the back (fairness)
 constexpr int kMaxAcceptsPerService = 64;
 constexpr int kMaxEvents = 256;
 
@@ -34,8 +34,8 @@ int TimeoutMillis(absl::Duration timeout) {
   if (timeout == absl::InfiniteDuration()) return -1;
   if (timeout <= absl::ZeroDuration()) return 0;
   // Round up: waking before a timer is due would only spin.
-  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout + absl::Microseconds(999)),
-                                            INT_MAX));
+  return static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(timeout + absl::Microseconds(999)), INT_MAX));
 }
 
 }  // namespace
@@ -58,7 +58,8 @@ struct ReactorBackend::FdState {
 
 absl::StatusOr<std::unique_ptr<ReactorBackend>> ReactorBackend::Create() {
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", std::strerror(errno)));
+  if (epoll_fd < 0)
+    return absl::InternalError(absl::StrCat("epoll_create1: ", std::strerror(errno)));
   const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd < 0) {
     const int err = errno;
@@ -86,7 +87,8 @@ ReactorBackend::~ReactorBackend() {
 }
 
 ReactorBackend::FdState& ReactorBackend::StateFor(int fd, IoHandler* handler) {
-  if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(std::max<size_t>(fd + 1, fds_.size() * 2));
+  if (static_cast<size_t>(fd) >= fds_.size())
+    fds_.resize(std::max<size_t>(fd + 1, fds_.size() * 2));
   FdState& st = fds_[fd];
   if (!st.open) {
     st.open = true;
@@ -236,8 +238,7 @@ bool ReactorBackend::DoRecv(int fd, FdState& st) {
     const ssize_t n = ::read(fd, buffer_.get(), kRecvBufferSize);
     if (n > 0) {
       if (static_cast<size_t>(n) < kRecvBufferSize) st.readable = false;  // drained (point 2)
-      if (!Deliver(fd, st,
-                   Completion{IoOp::kRecv, static_cast<int32_t>(n), buffer_.get(), true})) {
+      if (!Deliver(fd, st, Completion{IoOp::kRecv, static_cast<int32_t>(n), buffer_.get(), true})) {
         return false;
       }
       continue;

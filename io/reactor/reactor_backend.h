@@ -59,8 +59,8 @@ class ReactorBackend final : public IoBackend {
 
   const int epoll_fd_;
   const int wake_fd_;
-  std::deque<FdState> fds_;      // indexed by fd; a deque keeps references stable on growth
-  std::vector<int> pending_;     // fds with work to retry at the next Poll
+  std::deque<FdState> fds_;         // indexed by fd; a deque keeps references stable on growth
+  std::vector<int> pending_;        // fds with work to retry at the next Poll
   std::unique_ptr<char[]> buffer_;  // recv buffer shared by every fd (data valid in callback)
 };
 

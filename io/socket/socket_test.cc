@@ -38,8 +38,7 @@ TEST(SocketTest, PortInUseIsAClearError) {
 TEST(SocketTest, ErrnoMapping) {
   EXPECT_THAT(ErrnoToStatus(ECONNRESET, "recv"), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(ErrnoToStatus(EMFILE, "accept"), StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(ErrnoToStatus(ETIMEDOUT, "connect"),
-              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(ErrnoToStatus(ETIMEDOUT, "connect"), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(ErrnoToStatus(EPIPE, "send").message(), "send: Broken pipe");
 }
 

@@ -35,8 +35,8 @@ class LineFramer final : public Framer {
       } else if (partial_.size() + piece.size() > max_ + 1) {  // +1: a "\r" may be dropped
         partial_.clear();
         partial_.shrink_to_fit();
-        sink.OnFrameError(absl::InvalidArgumentError(
-            absl::StrCat("line exceeds the ", max_, "-byte limit")));
+        sink.OnFrameError(
+            absl::InvalidArgumentError(absl::StrCat("line exceeds the ", max_, "-byte limit")));
         if (nl == std::string_view::npos) {
           skipping_ = true;
           return true;
@@ -103,8 +103,8 @@ class LengthPrefixedFramer final : public Framer {
                   (uint32_t{header_[2]} << 8) | uint32_t{header_[3]};
         if (length_ > max_) {  // before allocating anything
           failed_ = true;
-          sink.OnFrameError(absl::InvalidArgumentError(absl::StrCat(
-              "frame of ", length_, " bytes exceeds the ", max_, "-byte limit")));
+          sink.OnFrameError(absl::InvalidArgumentError(
+              absl::StrCat("frame of ", length_, " bytes exceeds the ", max_, "-byte limit")));
           return false;
         }
         partial_.clear();
@@ -129,12 +129,14 @@ class LengthPrefixedFramer final : public Framer {
     return true;
   }
 
-  size_t buffered() const override { return header_bytes_ < 4 ? header_bytes_ : 4 + partial_.size(); }
+  size_t buffered() const override {
+    return header_bytes_ < 4 ? header_bytes_ : 4 + partial_.size();
+  }
 
   absl::Status Encode(std::string_view payload, std::string& out) const override {
     if (payload.size() > max_) {
-      return absl::InvalidArgumentError(absl::StrCat("frame of ", payload.size(),
-                                                     " bytes exceeds the ", max_, "-byte limit"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("frame of ", payload.size(), " bytes exceeds the ", max_, "-byte limit"));
     }
     const uint32_t n = static_cast<uint32_t>(payload.size());
     const char header[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),

@@ -32,8 +32,8 @@ struct FramingOptions {
 
 class FrameSink {
  public:
-  virtual void OnFrame(std::string_view frame) = 0;       // valid during the call only
-  virtual void OnFrameError(absl::Status error) = 0;      // INVALID_ARGUMENT
+  virtual void OnFrame(std::string_view frame) = 0;   // valid during the call only
+  virtual void OnFrameError(absl::Status error) = 0;  // INVALID_ARGUMENT
 
  protected:
   ~FrameSink() = default;

@@ -174,7 +174,8 @@ TEST_P(BackendConformanceTest, LargeTransfersKeepOrderBothWays) {
   EXPECT_TRUE(rec_.received[server] == big);
   // A send far larger than the socket buffer: partial writes, EPOLLOUT / short-send resubmits
   // (and the zero-copy path on io_uring).
-  iovec iov[2] = {{big.data(), big.size() / 3}, {big.data() + big.size() / 3, big.size() - big.size() / 3}};
+  iovec iov[2] = {{big.data(), big.size() / 3},
+                  {big.data() + big.size() / 3, big.size() - big.size() / 3}};
   backend_->Send(server, iov, 2, &rec_);
   std::string echoed;
   std::thread reader([&, client = client] { echoed = RecvExactly(client, big.size()); });
