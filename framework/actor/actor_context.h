@@ -65,14 +65,28 @@ class ActorContext {
   // Sends request `msg` to `to` and runs `on_reply(absl::StatusOr<R>)` on this actor when the
   // reply, an error, or DEADLINE_EXCEEDED after `timeout` arrives. Other messages keep being
   // processed meanwhile.
+  // The handle cancels the request (on_reply then gets the cancellation status).
   template <typename P, typename M, typename F>
-  void Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F on_reply) {
+  AskHandle Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F on_reply) {
     using T = std::decay_t<M>;
     using R = typename RequestEntry<P, T>::Response;
     internal::AskStateRef<R> state(
         new internal::ActorAskState<R, F>(internal::CellRef(cell_), std::move(on_reply)),
         /*adopt=*/true);
+    AskHandle handle(state.get());
     SendRequest<P, T>(to, std::forward<M>(msg), timeout, std::move(state));
+    return handle;
+  }
+
+  // Runs `on_cancel(absl::Status)` on this actor, as a message, if the asker gives up on the
+  // request `reply` answers (its deadline passes: DEADLINE_EXCEEDED; it cancels: CANCELLED,
+  // e.g. a gRPC client went away) before this actor answers it; at once if it already has.
+  // Never runs once the request is answered. Use it to stop work nobody waits for.
+  template <typename R, typename F>
+  void OnCancel(const Promise<R>& reply, F on_cancel) {
+    if (!reply.state_) return;
+    reply.state_->SetCancelHook(internal::CellRef(cell_),
+                                absl::AnyInvocable<void(absl::Status)>(std::move(on_cancel)));
   }
 
   // The coroutine form: `absl::StatusOr<R> r = co_await ctx().Ask(to, msg, timeout);`
@@ -86,7 +100,7 @@ class ActorContext {
                   "co_await Ask(): pass this message as a named variable, not a temporary "
                   "(g++ 12 miscompiles such temporaries inside co_await); it is copied");
     auto send = [this, to, msg = T(std::forward<M>(msg)), timeout](auto resume) mutable {
-      Ask(to, std::move(msg), timeout, std::move(resume));
+      (void)Ask(to, std::move(msg), timeout, std::move(resume));
     };
     return internal::HeapAwaiter<absl::StatusOr<R>, decltype(send)>(std::move(send));
   }

@@ -2,11 +2,14 @@
 // and RequestEnvelope (a request message carrying its Promise).
 //
 // A request completes exactly once, with the first of: the responder's reply, its error, the
-// deadline (DEADLINE_EXCEEDED), the target being stopped (NOT_FOUND, at once), or the Promise
-// being dropped unanswered (CANCELLED). The result reaches an asking actor as a message, so its
-// continuation runs inside that actor's turn; a foreign thread gets it through a std::future.
+// deadline (DEADLINE_EXCEEDED), the asker cancelling (AskHandle::Cancel), the target being stopped
+// (NOT_FOUND, at once), or the Promise being dropped unanswered (CANCELLED). The result reaches an
+// asking actor as a message, so its continuation runs inside that actor's turn; a foreign thread
+// gets it through a std::future or a callback. When the asker gives up (deadline or cancel), a
+// responder that registered ActorContext::OnCancel hears of it as a message, so it can stop work
+// nobody waits for.
 //
-// Thread safety: AskState::TryComplete from any thread; a Promise is owned by one handler at a
+// Thread safety: AskState and AskHandle from any thread; a Promise is owned by one handler at a
 // time (movable, not copyable).
 #ifndef FRAMEWORK_ACTOR_ASK_H_
 #define FRAMEWORK_ACTOR_ASK_H_
@@ -34,27 +37,55 @@ struct IsStatusOr<absl::StatusOr<T>> : std::true_type {};
 
 namespace internal {
 
-template <typename R>
-class AskState {
+// What every pending request shares, whatever its reply type: the count of references, the
+// once-only completion flag, the deadline timer, and the responder's cancellation hook.
+class AskStateBase {
  public:
-  virtual ~AskState() = default;
+  virtual ~AskStateBase() = default;
 
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  // Delivers `result` if nothing was delivered yet. Returns false if it was too late.
-  bool TryComplete(absl::StatusOr<R> result) {
+  // The asker's side gives up (deadline, client cancellation): completes the request with the
+  // error `status` unless it already completed, and tells the responder through its hook.
+  bool Cancel(absl::Status status) {
     if (done_.exchange(true, std::memory_order_acq_rel)) return false;
-    CancelTimer();
-    Deliver(std::move(result));
+    CellRef hook_cell;
+    absl::AnyInvocable<void(absl::Status)> hook;
+    {
+      MutexLock lock(&mu_);
+      ReleaseTimerLocked();
+      cancelled_ = status;
+      hook_cell = std::move(hook_cell_);
+      hook = std::move(hook_);
+    }
+    DeliverError(status);
+    if (hook) RunHook(hook_cell, std::move(hook), std::move(status));
     return true;
+  }
+
+  // The responder's side: `hook(status)` runs as a message on `cell` if the asker gives up
+  // before the request is answered (at once if it already has). Replaces an earlier hook.
+  void SetCancelHook(CellRef cell, absl::AnyInvocable<void(absl::Status)> hook) {
+    absl::Status cancelled;
+    {
+      MutexLock lock(&mu_);
+      if (cancelled_.ok()) {
+        if (answered_) return;  // the hook can never run
+        hook_cell_ = std::move(cell);
+        hook_ = std::move(hook);
+        return;
+      }
+      cancelled = cancelled_;
+    }
+    RunHook(cell, std::move(hook), std::move(cancelled));
   }
 
   // The deadline timer, cancelled on completion so an answered ask frees its timer entry.
   void SetTimer(TimerHandle timer) {
-    MutexLock lock(&timer_mu_);
+    MutexLock lock(&mu_);
     if (done()) {
       timer.Cancel();  // completed before the timer was stored
       return;
@@ -64,19 +95,58 @@ class AskState {
   bool done() const { return done_.load(std::memory_order_acquire); }
 
  protected:
-  virtual void Deliver(absl::StatusOr<R> result) = 0;
+  // Claims the completion for the responder's side; false if it was too late.
+  bool ClaimForResponder() {
+    if (done_.exchange(true, std::memory_order_acq_rel)) return false;
+    CellRef hook_cell;
+    absl::AnyInvocable<void(absl::Status)> hook;
+    MutexLock lock(&mu_);
+    ReleaseTimerLocked();
+    answered_ = true;
+    hook_cell = std::move(hook_cell_);  // answered: the hook is dropped (outside the lock)
+    hook = std::move(hook_);
+    return true;
+  }
+  virtual void DeliverError(absl::Status status) = 0;
 
  private:
-  void CancelTimer() {
-    MutexLock lock(&timer_mu_);
+  static void RunHook(const CellRef& cell, absl::AnyInvocable<void(absl::Status)> hook,
+                      absl::Status status) {
+    if (!cell) return;
+    cell->EnqueueClosure(
+        [hook = std::move(hook), status = std::move(status)]() mutable { hook(status); });
+  }
+  void ReleaseTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     timer_.Cancel();
     timer_ = TimerHandle();  // the timer's callback refers to us: break the cycle
   }
 
   std::atomic<int> refs_{1};
   std::atomic<bool> done_{false};
-  Mutex timer_mu_;
-  TimerHandle timer_ ABSL_GUARDED_BY(timer_mu_);
+  Mutex mu_;
+  TimerHandle timer_ ABSL_GUARDED_BY(mu_);
+  absl::Status cancelled_ ABSL_GUARDED_BY(mu_);  // non-OK once the asker gave up
+  bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  CellRef hook_cell_ ABSL_GUARDED_BY(mu_);
+  absl::AnyInvocable<void(absl::Status)> hook_ ABSL_GUARDED_BY(mu_);
+};
+
+template <typename R>
+class AskState : public AskStateBase {
+ public:
+  // Delivers `result` from the responder's side if nothing was delivered yet. Returns false if
+  // it was too late.
+  bool TryComplete(absl::StatusOr<R> result) {
+    if (!ClaimForResponder()) return false;
+    Deliver(std::move(result));
+    return true;
+  }
+
+ protected:
+  virtual void Deliver(absl::StatusOr<R> result) = 0;
+
+ private:
+  void DeliverError(absl::Status status) final { Deliver(absl::StatusOr<R>(std::move(status))); }
 };
 
 // Counted pointer to an AskState.
@@ -103,6 +173,40 @@ class AskStateRef {
  private:
   AskState<R>* state_ = nullptr;
 };
+
+}  // namespace internal
+
+// The asker's handle on a request it sent (returned by the callback forms of Ask). Cancel()
+// completes the request with an error (CANCELLED by default) unless it already completed; the
+// responder, if it asked to hear of it (ActorContext::OnCancel), gets the status. Copyable; any
+// thread.
+class AskHandle {
+ public:
+  AskHandle() = default;
+  explicit AskHandle(internal::AskStateBase* state) : state_(state) {
+    if (state_ != nullptr) state_->Ref();
+  }
+  AskHandle(const AskHandle& o) : AskHandle(o.state_) {}
+  AskHandle(AskHandle&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  AskHandle& operator=(AskHandle o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~AskHandle() {
+    if (state_ != nullptr) state_->Unref();
+  }
+
+  // True if this call completed the request (false: it was already answered or cancelled).
+  bool Cancel(absl::Status status = absl::CancelledError("the asker cancelled the request")) {
+    return state_ != nullptr && state_->Cancel(std::move(status));
+  }
+  bool done() const { return state_ == nullptr || state_->done(); }
+
+ private:
+  internal::AskStateBase* state_ = nullptr;
+};
+
+namespace internal {
 
 // The asker is an actor: the result runs `continuation(StatusOr<R>)` as a message on it.
 template <typename R, typename F>
@@ -179,10 +283,11 @@ class Promise {
     return state->TryComplete(std::move(result));
   }
 
-  // True while the request can still be answered (not answered, not timed out).
+  // True while the request can still be answered (not answered, not timed out, not cancelled).
   bool pending() const { return state_ && !state_->done(); }
 
  private:
+  friend class ActorContext;  // OnCancel
   void Abandon() {
     if (state_) Complete(absl::CancelledError("the request was dropped without a reply"));
   }
@@ -221,7 +326,7 @@ void SendRequest(ActorCell* target, uint32_t tag, M&& msg, absl::Duration timeou
   if (timeout != absl::InfiniteDuration()) {
     raw->SetTimer(
         scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
-          state->TryComplete(
+          state->Cancel(
               absl::DeadlineExceededError("no reply within " + absl::FormatDuration(timeout)));
         }));
   }

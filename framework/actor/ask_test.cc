@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,116 @@ TEST(AskTest, TimesOutWithDeadlineExceededAndALateReplyIsDropped) {
   EXPECT_THAT(r.get(), StatusIs(absl::StatusCode::kDeadlineExceeded));
   calc.Tell(ReleaseSlow{});  // the late reply must be dropped safely
   t.RunUntilIdle();
+}
+
+// Keeps each request and listens for its cancellation; Finish answers all kept ones.
+struct Work {
+  int id;
+};
+struct FinishWork {};
+struct CancelledIds {};
+using WorkerProtocol = Protocol<Request<Work, int>, FinishWork, Request<CancelledIds, std::string>>;
+
+class Worker : public Actor<Worker, WorkerProtocol> {
+ public:
+  void Handle(Work w, Promise<int> reply) {
+    ctx().OnCancel(reply, [this, id = w.id](absl::Status why) {
+      cancelled_ += std::to_string(id) + ":" + absl::StatusCodeToString(why.code()) + " ";
+    });
+    kept_.push_back(std::move(reply));
+  }
+  void Handle(FinishWork) {
+    for (auto& p : kept_) p.Reply(1);
+    kept_.clear();
+  }
+  std::string Handle(CancelledIds) { return cancelled_; }
+
+ private:
+  std::vector<Promise<int>> kept_;
+  std::string cancelled_;
+};
+
+TEST(AskCancelTest, TheDeadlineReachesTheResponderAsACancellation) {
+  TestSystem t;
+  auto worker = t.system().Spawn<Worker>().value();
+  auto r = t.system().Ask(worker, Work{1}, absl::Milliseconds(50));
+  t.RunUntilIdle();
+  t.AdvanceClock(absl::Milliseconds(50));
+  EXPECT_THAT(r.get(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  auto seen = t.system().Ask(worker, CancelledIds{}, absl::Seconds(1));
+  t.RunUntilIdle();
+  EXPECT_THAT(seen.get(), IsOkAndHolds("1:DEADLINE_EXCEEDED "));
+}
+
+TEST(AskCancelTest, TheAskerCancelsAndTheResponderHearsOfItOnce) {
+  TestSystem t;
+  auto worker = t.system().Spawn<Worker>().value();
+  std::optional<absl::StatusOr<int>> got;
+  AskHandle h = t.system().Ask(worker, Work{7}, absl::Seconds(10),
+                               [&](absl::StatusOr<int> r) { got = std::move(r); });
+  t.RunUntilIdle();
+  EXPECT_FALSE(got.has_value());
+  EXPECT_TRUE(h.Cancel());
+  EXPECT_FALSE(h.Cancel(absl::AbortedError("again")));  // once only
+  ASSERT_TRUE(got.has_value());
+  EXPECT_THAT(*got, StatusIs(absl::StatusCode::kCancelled));
+  worker.Tell(FinishWork{});  // the late reply is dropped
+  auto seen = t.system().Ask(worker, CancelledIds{}, absl::Seconds(1));
+  t.RunUntilIdle();
+  EXPECT_THAT(seen.get(), IsOkAndHolds("7:CANCELLED "));
+}
+
+TEST(AskCancelTest, AnAnsweredRequestNeverRunsItsCancelHook) {
+  TestSystem t;
+  auto worker = t.system().Spawn<Worker>().value();
+  std::optional<absl::StatusOr<int>> got;
+  AskHandle h = t.system().Ask(worker, Work{3}, absl::Seconds(10),
+                               [&](absl::StatusOr<int> r) { got = std::move(r); });
+  t.RunUntilIdle();
+  worker.Tell(FinishWork{});
+  t.RunUntilIdle();
+  EXPECT_THAT(*got, IsOkAndHolds(1));
+  EXPECT_TRUE(h.done());
+  EXPECT_FALSE(h.Cancel());
+  auto seen = t.system().Ask(worker, CancelledIds{}, absl::Seconds(1));
+  t.RunUntilIdle();
+  EXPECT_THAT(seen.get(), IsOkAndHolds(""));
+}
+
+TEST(AskCancelTest, ACancelBeforeTheResponderListensIsReportedWhenItDoes) {
+  TestSystem t;
+  auto worker = t.system().Spawn<Worker>().value();
+  AskHandle h = t.system().Ask(worker, Work{5}, absl::Seconds(10), [](absl::StatusOr<int>) {});
+  h.Cancel();  // before the worker ran the request
+  t.RunUntilIdle();
+  auto seen = t.system().Ask(worker, CancelledIds{}, absl::Seconds(1));
+  t.RunUntilIdle();
+  EXPECT_THAT(seen.get(), IsOkAndHolds("5:CANCELLED "));
+}
+
+TEST(AskCancelTest, CancelRacingTheReplyCompletesEachRequestExactlyOnce) {
+  ActorSystem system({.threads = 2});
+  auto worker = system.Spawn<Worker>().value();
+  constexpr int kAsks = 2000;
+  std::atomic<int> completions{0}, ok{0};
+  std::vector<AskHandle> handles;
+  for (int i = 0; i < kAsks; ++i) {
+    handles.push_back(system.Ask(worker, Work{i}, absl::Seconds(30), [&](absl::StatusOr<int> r) {
+      if (r.ok()) ok.fetch_add(1);
+      completions.fetch_add(1);
+    }));
+    if (i % 16 == 0) worker.Tell(FinishWork{});
+  }
+  worker.Tell(FinishWork{});
+  int cancelled = 0;
+  for (AskHandle& h : handles) cancelled += h.Cancel() ? 1 : 0;
+  worker.Tell(FinishWork{});
+  auto seen = system.Ask(worker, CancelledIds{}, absl::Seconds(10)).get();
+  ASSERT_TRUE(seen.ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (completions.load() < kAsks && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(completions.load(), kAsks);
+  EXPECT_EQ(ok.load() + cancelled, kAsks);
 }
 
 TEST(AskTest, DroppedPromiseFailsTheRequestAtOnce) {

@@ -119,12 +119,16 @@ class ActorSystem {
   // The callback form, for code that must not block (e.g. a gRPC callback handler):
   // `done(absl::StatusOr<R>)` runs exactly once, on the thread that completes the ask (the
   // responder's worker or the deadline timer); it must not block either.
+  // The handle cancels the request (done then gets the cancellation status, and a responder
+  // that registered ActorContext::OnCancel hears of it).
   template <typename P, typename M, typename F>
-  void Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F done) {
+  AskHandle Ask(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F done) {
     using R = typename P::template EntryOf<std::decay_t<M>>::Response;
-    SendAsk<P>(to, std::forward<M>(msg), timeout,
-               internal::AskStateRef<R>(new internal::CallbackAskState<R, F>(std::move(done)),
-                                        /*adopt=*/true));
+    internal::AskStateRef<R> state(new internal::CallbackAskState<R, F>(std::move(done)),
+                                   /*adopt=*/true);
+    AskHandle handle(state.get());
+    SendAsk<P>(to, std::forward<M>(msg), timeout, std::move(state));
+    return handle;
   }
 
   // Names: ALREADY_EXISTS if taken, FAILED_PRECONDITION if the actor stopped, INVALID_ARGUMENT
