@@ -8,38 +8,89 @@
 //   };
 //
 // The actor's Protocol has an entry Request<Req, Resp>. The ask carries the call's deadline:
-// past it the call ends with DEADLINE_EXCEEDED and a reply that comes later is dropped. An
-// actor error status goes to the client with the same code; a stopped actor is NOT_FOUND. No
+// past it the call ends with DEADLINE_EXCEEDED and a reply that comes later is dropped. The
+// deadline and a client cancellation reach the actor if it listens (ctx().OnCancel(promise, fn)).
+// An actor error status goes to the client with the same code; a stopped actor is NOT_FOUND. No
 // gRPC thread waits: the reply finishes the call from the thread that produced it.
 //
 // Thread safety: call from a gRPC callback handler (any thread).
 #ifndef ACTORS_GRPC_UNARY_CALL_H_
 #define ACTORS_GRPC_UNARY_CALL_H_
 
+#include <atomic>
+#include <optional>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "actors/grpc/grpc_status.h"
+#include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 #include "grpcpp/grpcpp.h"
 
 namespace troupe {
+
+namespace internal {
+
+// A unary call's reactor: the actor's reply finishes the call; a client cancellation or the
+// deadline cancels the ask, which the actor hears of through ActorContext::OnCancel. Deleted
+// when both gRPC (OnDone) and AskForCall (SetAsk) are done with it.
+class UnaryCallReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit UnaryCallReactor(grpc::CallbackServerContext* context) : context_(context) {}
+
+  void SetAsk(AskHandle ask) {
+    std::optional<absl::Status> cancelled;
+    {
+      MutexLock lock(&mu_);
+      ask_ = ask;
+      cancelled = cancelled_;
+    }
+    if (cancelled.has_value()) ask.Cancel(*cancelled);
+    Unref();
+  }
+  void OnCancel() override {
+    const bool past_deadline = context_->deadline() <= std::chrono::system_clock::now();
+    absl::Status why = past_deadline ? absl::DeadlineExceededError("the call's deadline passed")
+                                     : absl::CancelledError("the client cancelled the call");
+    AskHandle ask;
+    {
+      MutexLock lock(&mu_);
+      cancelled_ = why;
+      ask = ask_;
+    }
+    ask.Cancel(std::move(why));
+  }
+  void OnDone() override { Unref(); }
+
+ private:
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  grpc::CallbackServerContext* const context_;
+  std::atomic<int> refs_{2};
+  Mutex mu_;
+  AskHandle ask_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> cancelled_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
 
 template <typename P, typename Req, typename Resp>
 grpc::ServerUnaryReactor* AskForCall(ActorSystem& system, grpc::CallbackServerContext* context,
                                      const ActorRef<P>& actor, const Req& request, Resp* response) {
   static_assert(std::is_same_v<typename P::template EntryOf<Req>::Response, Resp>,
                 "the actor's Protocol must have the entry Request<Req, Resp>");
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new internal::UnaryCallReactor(context);
   // The response object and the reactor stay valid until Finish(): the callback runs once.
-  system.Ask(actor, Req(request), TimeLeft(*context),
-             [reactor, response](absl::StatusOr<Resp> result) {
-               if (!result.ok()) {
-                 reactor->Finish(ToGrpcStatus(result.status()));
-                 return;
-               }
-               *response = std::move(*result);
-               reactor->Finish(grpc::Status::OK);
-             });
+  reactor->SetAsk(system.Ask(actor, Req(request), TimeLeft(*context),
+                             [reactor, response](absl::StatusOr<Resp> result) {
+                               if (!result.ok()) {
+                                 reactor->Finish(ToGrpcStatus(result.status()));
+                                 return;
+                               }
+                               *response = std::move(*result);
+                               reactor->Finish(grpc::Status::OK);
+                             }));
   return reactor;
 }
 

@@ -24,9 +24,17 @@ using examples::EchoRequest;
 
 using EchoActorProtocol = Protocol<Request<EchoRequest, EchoReply>>;
 
-// Answers with the same text after delay_ms (a timer); "fail" is answered with an error.
+// What the actor heard of calls whose clients gave up, by status code.
+struct Cancellations {
+  std::atomic<int> cancelled{0};
+  std::atomic<int> deadline_exceeded{0};
+};
+
+// Answers with the same text after delay_ms (a timer); "fail" is answered with an error. Counts
+// the calls given up on, and stops their timers.
 class EchoActor : public Actor<EchoActor, EchoActorProtocol> {
  public:
+  explicit EchoActor(Cancellations* heard) : heard_(heard) {}
   void Handle(EchoRequest request, Promise<EchoReply> promise) {
     if (request.text() == "fail") {
       promise.Fail(absl::FailedPreconditionError("asked to fail"));
@@ -38,11 +46,20 @@ class EchoActor : public Actor<EchoActor, EchoActorProtocol> {
       promise.Reply(std::move(reply));
       return;
     }
-    ctx().RunAfter(absl::Milliseconds(request.delay_ms()),
-                   [promise = std::move(promise), reply = std::move(reply)]() mutable {
-                     promise.Reply(std::move(reply));
-                   });
+    auto timer = std::make_shared<TimerHandle>();
+    ctx().OnCancel(promise, [this, timer](absl::Status why) {
+      timer->Cancel();
+      ++(why.code() == absl::StatusCode::kCancelled ? heard_->cancelled
+                                                    : heard_->deadline_exceeded);
+    });
+    *timer = ctx().RunAfter(absl::Milliseconds(request.delay_ms()),
+                            [promise = std::move(promise), reply = std::move(reply)]() mutable {
+                              promise.Reply(std::move(reply));
+                            });
   }
+
+ private:
+  Cancellations* heard_;
 };
 
 class EchoService final : public Echo::CallbackService {
@@ -71,7 +88,7 @@ int ThreadCount() {
 class UnaryCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    actor_ = system_.Spawn<EchoActor>().value();
+    actor_ = system_.Spawn<EchoActor>(&heard_).value();
     service_ = std::make_unique<EchoService>(system_, actor_);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -94,6 +111,7 @@ class UnaryCallTest : public ::testing::Test {
     return stub_->Say(&context, request, reply);
   }
 
+  Cancellations heard_;
   ActorSystem system_{ActorSystemOptions{.threads = 2}};
   ActorRef<EchoActorProtocol> actor_;
   std::unique_ptr<EchoService> service_;
@@ -117,9 +135,38 @@ TEST_F(UnaryCallTest, TheCallsDeadlineEndsAnAskThatTakesTooLong) {
   grpc::Status status = Say("slow", 2000, absl::Milliseconds(200), &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
-  // The late reply (in ~2 s) is dropped safely; meanwhile the actor keeps serving.
+  // The actor hears of it (and cancels its timer); meanwhile it keeps serving.
   ASSERT_TRUE(Say("next", 0, absl::Seconds(5), &reply).ok());
   EXPECT_EQ(reply.text(), "next");
+  const absl::Time limit = absl::Now() + absl::Seconds(5);
+  while (heard_.deadline_exceeded.load() == 0 && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_EQ(heard_.deadline_exceeded.load(), 1);
+}
+
+TEST_F(UnaryCallTest, AClientCancellationReachesTheActor) {
+  grpc::ClientContext context;
+  EchoRequest request;
+  request.set_text("cancel me");
+  request.set_delay_ms(10000);
+  EchoReply reply;
+  std::atomic<bool> done{false};
+  grpc::Status status;
+  stub_->async()->Say(&context, &request, &reply, [&](grpc::Status s) {
+    status = s;
+    done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(100));  // the actor holds the request
+  context.TryCancel();
+  const absl::Time limit = absl::Now() + absl::Seconds(5);
+  while ((!done.load() || heard_.cancelled.load() == 0) && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_TRUE(done.load());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(heard_.cancelled.load(), 1);
+  EXPECT_EQ(heard_.deadline_exceeded.load(), 0);
 }
 
 TEST_F(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {

@@ -197,17 +197,4 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
   }
 }
 
-ReceiveCredit& ReceiveCredit::operator=(ReceiveCredit&& other) noexcept {
-  if (this != &other) {
-    if (core_) core_->ReturnCredit(bytes_);
-    core_ = std::move(other.core_);
-    bytes_ = other.bytes_;
-  }
-  return *this;
-}
-
-ReceiveCredit::~ReceiveCredit() {
-  if (core_) core_->ReturnCredit(bytes_);
-}
-
 }  // namespace troupe::internal

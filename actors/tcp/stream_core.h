@@ -22,11 +22,13 @@
 #include "actors/tcp/tcp_stream.h"
 #include "io/backend.h"
 #include "io/socket/socket.h"
+#include "framework/base/credit.h"
 #include "io/tcp/framer.h"
 
 namespace troupe::internal {
 
 class StreamCore final : public IoHandler,
+                         public CreditSink,
                          private FrameSink,
                          public std::enable_shared_from_this<StreamCore> {
  public:
@@ -73,7 +75,7 @@ class StreamCore final : public IoHandler,
   const TcpStreamOptions& options() const { return options_; }
   const Framer& framer() const { return *framer_; }
   // A ReceiveCredit of `bytes` was released (any thread).
-  void ReturnCredit(size_t bytes);
+  void ReturnCredit(size_t bytes) override;
   uint64_t id() const { return id_; }
 
  private:

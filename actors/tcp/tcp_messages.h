@@ -10,27 +10,14 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "framework/base/credit.h"
 
 namespace troupe {
 
 namespace internal {
-class StreamCore;
 // Inbound flow control: received bytes count against their stream until the message that
-// carries them is destroyed (i.e. handled, or dropped as a dead letter). Move-only.
-class ReceiveCredit {
- public:
-  ReceiveCredit() = default;
-  ReceiveCredit(std::shared_ptr<StreamCore> core, size_t bytes)
-      : core_(std::move(core)), bytes_(bytes) {}
-  ReceiveCredit(ReceiveCredit&& other) noexcept
-      : core_(std::move(other.core_)), bytes_(other.bytes_) {}
-  ReceiveCredit& operator=(ReceiveCredit&& other) noexcept;
-  ~ReceiveCredit();
-
- private:
-  std::shared_ptr<StreamCore> core_;
-  size_t bytes_ = 0;
-};
+// carries them is destroyed (i.e. handled, or dropped as a dead letter).
+using ReceiveCredit = ::troupe::Credit;
 }  // namespace internal
 
 // Bytes from the peer: one frame (line / length-prefixed) or, for raw streams, one chunk.

@@ -1,0 +1,414 @@
+// GrpcStream: a bidirectional gRPC stream served by an actor (the GrpcGateway's streaming form).
+//
+//   grpc::ServerBidiReactor<EchoRequest, EchoReply>* Chat(
+//       grpc::CallbackServerContext* context) override {
+//     return troupe::ServeStream<EchoRequest, EchoReply>(context, [this](auto stream) {
+//       system_.Spawn<ChatSession>(std::move(stream));   // the actor calls stream.Start(self)
+//     });
+//   }
+//
+// The owning actor's Protocol lists GrpcReceived<Req> and GrpcReadsDone; GrpcCallCancelled is
+// sent only if listed. Messages arrive in order both ways. Flow control: a request counts as
+// unprocessed until its GrpcReceived message is destroyed (handled, or dropped); past
+// max_unprocessed the stream stops reading, so a slow actor slows the client through HTTP/2's
+// window instead of growing a mailbox. Replies queue in the stream; past high_water_writes it
+// also stops reading (a client that does not read its replies slows itself down), and a write
+// past max_queued_writes ends the call with RESOURCE_EXHAUSTED. Deadline expiry and client
+// cancellation reach the actor as GrpcCallCancelled; writes after that are dropped. An actor that
+// drops its GrpcStream without finishing ends the call with ABORTED.
+//
+// Thread safety: GrpcStream is owned by one actor (move-only); its methods may be called from
+// any thread. No gRPC thread ever waits for the actor.
+#ifndef ACTORS_GRPC_STREAM_CALL_H_
+#define ACTORS_GRPC_STREAM_CALL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "actors/grpc/grpc_status.h"
+#include "framework/actor/actor_ref.h"
+#include "framework/base/credit.h"
+#include "framework/base/mutex.h"
+#include "grpcpp/grpcpp.h"
+
+namespace troupe {
+
+struct GrpcStreamOptions {
+  size_t max_unprocessed = 64;     // requests delivered to the actor and not yet handled
+  size_t high_water_writes = 64;   // queued replies above which reading pauses
+  size_t max_queued_writes = 4096; // a write beyond this ends the call: RESOURCE_EXHAUSTED
+};
+
+// One request from the client. Its credit returns when the message is destroyed.
+template <typename Req>
+struct GrpcReceived {
+  uint64_t call_id;
+  Req message;
+  Credit credit;
+};
+// The client will send nothing more (it half-closed). Write the last replies, then Finish().
+struct GrpcReadsDone {
+  uint64_t call_id;
+};
+// The call ended without the actor: DEADLINE_EXCEEDED, CANCELLED (the client went away or the
+// server shuts down) or UNAVAILABLE (a reply could not be written). Writes are dropped from now.
+struct GrpcCallCancelled {
+  uint64_t call_id;
+  absl::Status status;
+};
+
+namespace internal {
+
+inline uint64_t NextGrpcCallId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+// The state shared by the gRPC reactor (gRPC threads) and the GrpcStream handle (the actor).
+// One thread at a time "pumps": it takes the next gRPC operation to start under the lock and
+// starts it outside the lock, so gRPC reactions that run inline never meet a held lock, and no
+// operation is ever started after Finish().
+template <typename Req, typename Resp>
+class StreamCallCore final : public CreditSink,
+                             public std::enable_shared_from_this<StreamCallCore<Req, Resp>> {
+ public:
+  using Reactor = grpc::ServerBidiReactor<Req, Resp>;
+  struct Sink {
+    std::function<void(GrpcReceived<Req>)> received;
+    std::function<void(GrpcReadsDone)> reads_done;
+    std::function<void(GrpcCallCancelled)> cancelled;
+  };
+
+  StreamCallCore(Reactor* reactor, grpc::CallbackServerContext* context, GrpcStreamOptions options)
+      : id_(NextGrpcCallId()), reactor_(reactor), context_(context), options_(options) {}
+
+  uint64_t id() const { return id_; }
+
+  // --- the actor's side ---
+  absl::Status Start(Sink sink) {
+    {
+      MutexLock lock(&mu_);
+      if (sink_) return absl::FailedPreconditionError("the stream was already started");
+      sink_ = std::make_shared<Sink>(std::move(sink));
+      if (cancelled_.has_value()) {
+        NotifyCancelledLater(*cancelled_);
+      }
+    }
+    Pump();
+    return absl::OkStatus();
+  }
+  absl::Status Write(Resp reply) {
+    absl::Status result;
+    {
+      MutexLock lock(&mu_);
+      if (finish_.has_value() || cancelled_.has_value()) {
+        return absl::FailedPreconditionError("the call is over");
+      }
+      if (writes_.size() >= options_.max_queued_writes) {
+        result = absl::ResourceExhaustedError("the client does not read its replies");
+        finish_ = ToGrpcStatus(result);
+        DropQueuedLocked();
+      } else {
+        writes_.push_back(std::move(reply));
+      }
+    }
+    Pump();
+    return result;
+  }
+  void Finish(const absl::Status& status) {
+    {
+      MutexLock lock(&mu_);
+      if (finish_.has_value()) return;
+      finish_ = ToGrpcStatus(status);
+    }
+    Pump();
+  }
+  size_t queued_writes() const {
+    MutexLock lock(&mu_);
+    return writes_.size();
+  }
+  bool backpressured() const {
+    MutexLock lock(&mu_);
+    return writes_.size() > options_.high_water_writes;
+  }
+  bool finished() const {
+    MutexLock lock(&mu_);
+    return finish_.has_value() || cancelled_.has_value();
+  }
+
+  // --- gRPC's side (reactions) ---
+  void OnReadDone(bool ok) {
+    // reading_ stays true until the request is handed to the actor, so the next read (and its
+    // request) cannot overtake this one.
+    std::shared_ptr<Sink> sink;
+    {
+      MutexLock lock(&mu_);
+      sink = sink_;
+      if (!ok) {
+        reads_done_ = true;
+        // A failed read is a half-close, unless the call was cancelled (OnCancel may come later).
+        if (context_ != nullptr && context_->IsCancelled()) CancelLocked(CancelReasonLocked());
+      }
+      if (cancelled_.has_value()) sink = nullptr;
+    }
+    if (sink && ok) {
+      Req message = std::move(read_buffer_);
+      read_buffer_ = Req();
+      {
+        MutexLock lock(&mu_);
+        ++unprocessed_;
+      }
+      sink->received(GrpcReceived<Req>{id_, std::move(message), Credit(this->shared_from_this(), 1)});
+    } else if (sink) {
+      sink->reads_done(GrpcReadsDone{id_});
+    }
+    {
+      MutexLock lock(&mu_);
+      reading_ = false;
+    }
+    Pump();
+  }
+  void OnWriteDone(bool ok) {
+    {
+      MutexLock lock(&mu_);
+      writing_ = false;
+      if (!writes_.empty()) writes_.pop_front();
+      if (!ok && !cancelled_.has_value()) {
+        CancelLocked(absl::UnavailableError("a reply could not be written: the stream is broken"));
+      }
+    }
+    Pump();
+  }
+  void OnCancel() {
+    {
+      MutexLock lock(&mu_);
+      CancelLocked(CancelReasonLocked());
+    }
+    Pump();
+  }
+  void OnDone() {
+    std::shared_ptr<Sink> sink;  // released outside the lock: it holds the actor's reference
+    MutexLock lock(&mu_);
+    reactor_ = nullptr;
+    context_ = nullptr;
+    writes_.clear();
+    sink = std::move(sink_);
+  }
+  void ReturnCredit(size_t amount) override {
+    {
+      MutexLock lock(&mu_);
+      unprocessed_ -= amount;
+    }
+    Pump();
+  }
+
+ private:
+  enum class Op { kNone, kRead, kWrite, kFinish };
+
+  absl::Status CancelReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return context_->deadline() <= std::chrono::system_clock::now()
+               ? absl::DeadlineExceededError("the call's deadline passed")
+               : absl::CancelledError("the client cancelled the call");
+  }
+  void CancelLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (cancelled_.has_value() || reactor_ == nullptr) return;
+    cancelled_ = status;
+    DropQueuedLocked();
+    if (!finish_.has_value()) finish_ = ToGrpcStatus(status);
+    if (sink_) NotifyCancelledLater(status);
+  }
+  // Drops the replies not yet handed to gRPC (the one being written must stay put).
+  void DropQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writes_.erase(writing_ ? writes_.begin() + 1 : writes_.begin(), writes_.end());
+  }
+  // Cancellation is told to the actor by the pump (outside the lock).
+  void NotifyCancelledLater(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    cancel_to_tell_ = std::move(status);
+  }
+
+  Op NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || reactor_ == nullptr) return Op::kNone;
+    if (cancelled_.has_value()) return Op::kFinish;
+    if (!writing_ && !writes_.empty()) return Op::kWrite;
+    if (finish_.has_value()) return writing_ ? Op::kNone : Op::kFinish;
+    if (sink_ && !reading_ && !reads_done_ && unprocessed_ < options_.max_unprocessed &&
+        writes_.size() <= options_.high_water_writes) {
+      return Op::kRead;
+    }
+    return Op::kNone;
+  }
+
+  void Pump() {
+    {
+      MutexLock lock(&mu_);
+      if (pumping_) return;  // the pumping thread re-checks after its current operation
+      pumping_ = true;
+    }
+    for (;;) {
+      Op op;
+      Reactor* reactor;
+      const Resp* write = nullptr;
+      grpc::Status finish;
+      std::optional<absl::Status> tell;
+      std::shared_ptr<Sink> sink;
+      {
+        MutexLock lock(&mu_);
+        tell = std::exchange(cancel_to_tell_, std::nullopt);
+        sink = sink_;
+        op = NextLocked();
+        reactor = reactor_;
+        switch (op) {
+          case Op::kNone:
+            if (!tell.has_value()) pumping_ = false;
+            break;
+          case Op::kRead:
+            reading_ = true;
+            break;
+          case Op::kWrite:
+            writing_ = true;
+            write = &writes_.front();  // deque: stays put while later replies are queued
+            break;
+          case Op::kFinish:
+            finished_ = true;
+            finish = *finish_;
+            break;
+        }
+      }
+      if (tell.has_value() && sink && sink->cancelled) sink->cancelled(GrpcCallCancelled{id_, *tell});
+      switch (op) {
+        case Op::kNone:
+          if (!tell.has_value()) return;
+          break;
+        case Op::kRead:
+          reactor->StartRead(&read_buffer_);
+          break;
+        case Op::kWrite:
+          reactor->StartWrite(write);
+          break;
+        case Op::kFinish:
+          reactor->Finish(finish);
+          break;
+      }
+    }
+  }
+
+  const uint64_t id_;
+  mutable Mutex mu_;
+  Reactor* reactor_ ABSL_GUARDED_BY(mu_);                       // null after OnDone
+  grpc::CallbackServerContext* context_ ABSL_GUARDED_BY(mu_);
+  const GrpcStreamOptions options_;
+  std::shared_ptr<Sink> sink_ ABSL_GUARDED_BY(mu_);
+  Req read_buffer_;  // written by gRPC between StartRead and OnReadDone only
+  std::deque<Resp> writes_ ABSL_GUARDED_BY(mu_);
+  size_t unprocessed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish() was called on the reactor
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);     // requested
+  std::optional<absl::Status> cancelled_ ABSL_GUARDED_BY(mu_);  // the call ended without us
+  std::optional<absl::Status> cancel_to_tell_ ABSL_GUARDED_BY(mu_);
+};
+
+template <typename Req, typename Resp>
+class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp> {
+ public:
+  StreamCallReactor(grpc::CallbackServerContext* context, GrpcStreamOptions options)
+      : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
+  const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
+
+  void OnReadDone(bool ok) override { core_->OnReadDone(ok); }
+  void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
+  void OnCancel() override { core_->OnCancel(); }
+  void OnDone() override {
+    core_->OnDone();
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<StreamCallCore<Req, Resp>> core_;
+};
+
+}  // namespace internal
+
+template <typename Req, typename Resp>
+class GrpcStream {
+ public:
+  GrpcStream() = default;
+  explicit GrpcStream(std::shared_ptr<internal::StreamCallCore<Req, Resp>> core)
+      : core_(std::move(core)) {}
+  GrpcStream(GrpcStream&&) noexcept = default;
+  GrpcStream& operator=(GrpcStream&& other) noexcept {
+    if (this != &other) {
+      Abandon();
+      core_ = std::move(other.core_);
+    }
+    return *this;
+  }
+  ~GrpcStream() { Abandon(); }
+
+  // Starts reading; requests and events go to `owner` (normally the actor itself).
+  // FAILED_PRECONDITION if already started or if this handle is empty (moved from).
+  template <typename P>
+  absl::Status Start(const ActorRef<P>& owner) {
+    static_assert(P::template kAccepts<GrpcReceived<Req>>,
+                  "the owner's Protocol must list GrpcReceived<Req>");
+    static_assert(P::template kAccepts<GrpcReadsDone>,
+                  "the owner's Protocol must list GrpcReadsDone");
+    if (!core_) return Empty();
+    typename internal::StreamCallCore<Req, Resp>::Sink sink;
+    sink.received = [owner](GrpcReceived<Req> m) { owner.Tell(std::move(m)); };
+    sink.reads_done = [owner](GrpcReadsDone m) { owner.Tell(m); };
+    if constexpr (P::template kAccepts<GrpcCallCancelled>) {
+      sink.cancelled = [owner](GrpcCallCancelled m) { owner.Tell(std::move(m)); };
+    }
+    return core_->Start(std::move(sink));
+  }
+  // Queues a reply (sent in order). FAILED_PRECONDITION once the call is over;
+  // RESOURCE_EXHAUSTED past max_queued_writes (the call then ends with that status).
+  absl::Status Write(Resp reply) { return core_ ? core_->Write(std::move(reply)) : Empty(); }
+  // Ends the call with `status` once the queued replies are written. Later calls are ignored.
+  void Finish(const absl::Status& status = absl::OkStatus()) {
+    if (core_) core_->Finish(status);
+  }
+
+  // True while the replies queued exceed high_water_writes (reading is paused meanwhile).
+  bool backpressured() const { return core_ && core_->backpressured(); }
+  size_t queued_writes() const { return core_ ? core_->queued_writes() : 0; }
+  // True once the call is over or finishing (Finish called, cancelled, or empty handle).
+  bool finished() const { return !core_ || core_->finished(); }
+  uint64_t id() const { return core_ ? core_->id() : 0; }
+  explicit operator bool() const { return core_ != nullptr; }
+
+ private:
+  static absl::Status Empty() { return absl::FailedPreconditionError("empty GrpcStream"); }
+  void Abandon() {
+    if (core_) core_->Finish(absl::AbortedError("the actor serving this stream dropped it"));
+    core_.reset();
+  }
+  std::shared_ptr<internal::StreamCallCore<Req, Resp>> core_;
+};
+
+// Serves a bidi streaming method: `on_stream(GrpcStream<Req, Resp>)` runs on the gRPC thread
+// and hands the stream to an actor (spawn one, or tell one). Returns the call's reactor.
+template <typename Req, typename Resp, typename OnStream>
+grpc::ServerBidiReactor<Req, Resp>* ServeStream(grpc::CallbackServerContext* context,
+                                                OnStream on_stream,
+                                                GrpcStreamOptions options = {}) {
+  auto* reactor = new internal::StreamCallReactor<Req, Resp>(context, options);
+  on_stream(GrpcStream<Req, Resp>(reactor->core()));
+  return reactor;
+}
+
+}  // namespace troupe
+
+#endif  // ACTORS_GRPC_STREAM_CALL_H_

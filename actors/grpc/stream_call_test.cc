@@ -1,0 +1,295 @@
+// Bidi gRPC streams served by actors: order both ways, flow control toward a slow actor and a
+// client that does not read, client cancellation and deadlines reaching the actor, an actor that
+// drops its stream.
+#include "actors/grpc/stream_call.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "framework/base/mutex.h"
+#include "framework/system/actor_system.h"
+#include "gtest/gtest.h"
+#include "proto/echo.grpc.pb.h"
+
+namespace troupe {
+namespace {
+
+using examples::Echo;
+using examples::EchoReply;
+using examples::EchoRequest;
+using Stream = GrpcStream<EchoRequest, EchoReply>;
+
+// What the sessions observed, shared with the test thread.
+struct Observed {
+  std::atomic<int> received{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> deadline_exceeded{0};
+  std::atomic<int> write_errors{0};
+};
+
+enum class Behavior {
+  kEcho,         // answers each request in order, finishes after the client half-closes
+  kHold,         // keeps every request (and its credit) until told Release, then drops them
+  kFlood,        // answers each request with 2000 replies of 4 KiB
+  kDrop,         // drops the stream on the first request
+};
+
+struct Release {};
+using SessionProtocol =
+    Protocol<GrpcReceived<EchoRequest>, GrpcReadsDone, GrpcCallCancelled, Release>;
+
+class Session : public Actor<Session, SessionProtocol> {
+ public:
+  Session(Stream stream, Behavior behavior, Observed* observed)
+      : stream_(std::move(stream)), behavior_(behavior), observed_(observed) {}
+  void OnStart() override { EXPECT_TRUE(stream_.Start(self()).ok()); }
+
+  void Handle(GrpcReceived<EchoRequest> m) {
+    ++observed_->received;
+    switch (behavior_) {
+      case Behavior::kEcho: {
+        EchoReply reply;
+        reply.set_text(m.message.text());
+        if (!stream_.Write(std::move(reply)).ok()) ++observed_->write_errors;
+        break;
+      }
+      case Behavior::kHold:
+        if (!released_) held_.push_back(std::move(m));
+        break;
+      case Behavior::kFlood:
+        for (int i = 0; i < 2000; ++i) {
+          EchoReply reply;
+          reply.set_text(std::string(4096, 'x'));
+          if (!stream_.Write(std::move(reply)).ok()) {
+            ++observed_->write_errors;
+            break;
+          }
+        }
+        break;
+      case Behavior::kDrop:
+        stream_ = Stream();
+        break;
+    }
+  }
+  void Handle(Release) {
+    released_ = true;
+    held_.clear();
+  }
+  void Handle(GrpcReadsDone) {
+    stream_.Finish();
+    ctx().Stop();
+  }
+  void Handle(GrpcCallCancelled m) {
+    ++(m.status.code() == absl::StatusCode::kDeadlineExceeded ? observed_->deadline_exceeded
+                                                              : observed_->cancelled);
+    ctx().Stop();
+  }
+
+ private:
+  Stream stream_;
+  Behavior behavior_;
+  Observed* observed_;
+  std::vector<GrpcReceived<EchoRequest>> held_;
+  bool released_ = false;
+};
+
+class ChatService final : public Echo::CallbackService {
+ public:
+  ChatService(ActorSystem& system, Behavior behavior, Observed* observed, GrpcStreamOptions options)
+      : system_(system), behavior_(behavior), observed_(observed), options_(options) {}
+  grpc::ServerBidiReactor<EchoRequest, EchoReply>* Chat(
+      grpc::CallbackServerContext* context) override {
+    return ServeStream<EchoRequest, EchoReply>(
+        context,
+        [this](Stream stream) {
+          auto session = system_.Spawn<Session>(std::move(stream), behavior_, observed_);
+          EXPECT_TRUE(session.ok());
+          MutexLock lock(&mu_);
+          if (session.ok()) sessions_.push_back(*session);
+        },
+        options_);
+  }
+  std::vector<ActorRef<SessionProtocol>> sessions() {
+    MutexLock lock(&mu_);
+    return sessions_;
+  }
+
+ private:
+  ActorSystem& system_;
+  Behavior behavior_;
+  Observed* observed_;
+  GrpcStreamOptions options_;
+  Mutex mu_;
+  std::vector<ActorRef<SessionProtocol>> sessions_;
+};
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return true;
+}
+
+class StreamCallTest : public ::testing::Test {
+ protected:
+  void Serve(Behavior behavior, GrpcStreamOptions options = {}) {
+    service_ = std::make_unique<ChatService>(system_, behavior, &observed_, options);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                              grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  }
+  static EchoRequest Request(const std::string& text) {
+    EchoRequest r;
+    r.set_text(text);
+    return r;
+  }
+
+  Observed observed_;
+  ActorSystem system_{ActorSystemOptions{.threads = 2}};
+  std::unique_ptr<ChatService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Echo::Stub> stub_;
+};
+
+TEST_F(StreamCallTest, TenThousandMessagesComeBackInOrder) {
+  Serve(Behavior::kEcho);
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  constexpr int kMessages = 10000;
+  // A writer thread and this reader run at once: the stream is full duplex.
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      if (!stream->Write(Request("m" + std::to_string(i)))) break;
+    }
+    stream->WritesDone();
+  });
+  EchoReply reply;
+  int in_order = 0;
+  while (stream->Read(&reply)) {
+    if (reply.text() == "m" + std::to_string(in_order)) ++in_order;
+  }
+  writer.join();
+  grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(in_order, kMessages);
+  EXPECT_EQ(observed_.received.load(), kMessages);
+  EXPECT_EQ(observed_.write_errors.load(), 0);
+}
+
+TEST_F(StreamCallTest, ASlowActorStopsTheStreamReadingInsteadOfGrowingItsMailbox) {
+  Serve(Behavior::kHold, GrpcStreamOptions{.max_unprocessed = 8});
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 100; ++i) {
+      if (!stream->Write(Request("m" + std::to_string(i)))) break;
+      ++written;
+    }
+    stream->WritesDone();
+  });
+  ASSERT_TRUE(WaitFor([&] { return observed_.received.load() == 8; }));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(observed_.received.load(), 8);  // the held requests' credits stop further reads
+  for (auto& session : service_->sessions()) session.Tell(Release{});
+  EXPECT_TRUE(WaitFor([&] { return observed_.received.load() == 100; }));
+  writer.join();
+  EXPECT_EQ(written.load(), 100);
+  EchoReply reply;
+  EXPECT_FALSE(stream->Read(&reply));  // the session finished without replies
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(StreamCallTest, AClientThatDoesNotReadEndsWithResourceExhaustedNotUnboundedMemory) {
+  Serve(Behavior::kFlood, GrpcStreamOptions{.max_queued_writes = 64});
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  ASSERT_TRUE(stream->Write(Request("flood me")));
+  // The client reads nothing: HTTP/2's window fills, replies queue up to 64, then the call ends.
+  ASSERT_TRUE(WaitFor([&] { return observed_.write_errors.load() == 1; }));
+  EchoReply reply;
+  while (stream->Read(&reply)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+}
+
+TEST_F(StreamCallTest, AClientCancellationReachesTheActor) {
+  Serve(Behavior::kEcho);
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  ASSERT_TRUE(stream->Write(Request("hello")));
+  EchoReply reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  EXPECT_EQ(reply.text(), "hello");
+  context.TryCancel();
+  EXPECT_TRUE(WaitFor([&] { return observed_.cancelled.load() == 1; }));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(observed_.deadline_exceeded.load(), 0);
+}
+
+TEST_F(StreamCallTest, TheDeadlineReachesTheActor) {
+  Serve(Behavior::kEcho);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  auto stream = stub_->Chat(&context);
+  ASSERT_TRUE(stream->Write(Request("hello")));
+  EchoReply reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  // The client neither writes nor half-closes: the deadline ends the call.
+  EXPECT_FALSE(stream->Read(&reply));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(WaitFor([&] { return observed_.deadline_exceeded.load() == 1; }));
+}
+
+TEST_F(StreamCallTest, AnActorThatDropsItsStreamEndsTheCallWithAborted) {
+  Serve(Behavior::kDrop);
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  ASSERT_TRUE(stream->Write(Request("hello")));
+  EchoReply reply;
+  EXPECT_FALSE(stream->Read(&reply));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED) << status.error_message();
+}
+
+TEST_F(StreamCallTest, ManyConcurrentStreamsEachKeepTheirOrder) {
+  Serve(Behavior::kEcho);
+  constexpr int kStreams = 50, kMessages = 200;
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kStreams; ++c) {
+    clients.emplace_back([&, c] {
+      grpc::ClientContext context;
+      auto stream = stub_->Chat(&context);
+      int in_order = 0;
+      EchoReply reply;
+      for (int i = 0; i < kMessages; ++i) {
+        const std::string text = std::to_string(c) + "/" + std::to_string(i);
+        if (!stream->Write(Request(text)) || !stream->Read(&reply)) break;
+        in_order += reply.text() == text;
+      }
+      stream->WritesDone();
+      if (stream->Finish().ok() && in_order == kMessages) ++good;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(good.load(), kStreams);
+}
+
+}  // namespace
+}  // namespace troupe
