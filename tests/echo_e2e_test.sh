@@ -42,6 +42,18 @@ for backend in epoll uring auto; do
     || fail "$backend: 256 KiB messages"
   "$grpc_client" --target="127.0.0.1:$grpc_port" --text="over grpc" --delay_ms=50 --calls=3 \
     || fail "$backend: gRPC Say"
+  # Garbage on the gRPC port (not HTTP/2): that connection is dropped, the server carries on.
+  for i in 1 2 3 4 5; do
+    head -c 65536 /dev/urandom > "/dev/tcp/127.0.0.1/$grpc_port" 2> /dev/null || true
+  done
+  printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n%s' "$(head -c 4096 /dev/urandom | base64 -w0)" \
+    > "/dev/tcp/127.0.0.1/$grpc_port" 2> /dev/null || true
+  "$grpc_client" --target="127.0.0.1:$grpc_port" --text="after garbage" \
+    || fail "$backend: gRPC Say after random bytes on the port"
+  "$grpc_client" --target="127.0.0.1:$grpc_port" --chat=10000 \
+    || fail "$backend: gRPC Chat stream of 10000 messages"
+  "$grpc_client" --target="127.0.0.1:$grpc_port" --chat=5 --delay_ms=20 \
+    || fail "$backend: gRPC Chat with delays"
   "$say_py" --target="127.0.0.1:$grpc_port" --text="from python" --delay_ms=20 \
     --proto="$echo_proto" || fail "$backend: Python gRPC client"
   if "$grpc_client" --target="127.0.0.1:$grpc_port" --delay_ms=2000 --deadline_ms=200 \

@@ -3,8 +3,9 @@
 //   bazel run -c opt //examples/echo:echo_server -- --port=7000 --backend=auto --threads=0
 //
 // With --grpc_port, the Echo gRPC service (proto/echo.proto) is served by actors too: Say is an
-// ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread). (Chat,
-// the streaming method, answers UNIMPLEMENTED until the gateway's streaming form lands.)
+// ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread); a call
+// whose client gives up cancels its timer. Chat is a bidi stream served by one ChatSession actor
+// per call, answering each request in order (after its delay_ms, if any).
 //
 // One EchoConnection actor per accepted connection. It owns its TcpStream: received chunks
 // arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
@@ -13,6 +14,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <deque>
+#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -20,6 +23,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "actors/grpc/stream_call.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tcp/tcp_listener.h"
 #include "framework/system/actor_system.h"
@@ -64,11 +68,67 @@ class EchoRpc : public troupe::Actor<EchoRpc, EchoRpcProtocol> {
       promise.Reply(std::move(reply));
       return;
     }
-    ctx().RunAfter(absl::Milliseconds(request.delay_ms()),
-                   [promise = std::move(promise), reply = std::move(reply)]() mutable {
-                     promise.Reply(std::move(reply));
-                   });
+    auto timer = std::make_shared<troupe::TimerHandle>();
+    ctx().OnCancel(promise, [timer](absl::Status) { timer->Cancel(); });  // nobody waits
+    *timer = ctx().RunAfter(absl::Milliseconds(request.delay_ms()),
+                            [promise = std::move(promise), reply = std::move(reply)]() mutable {
+                              promise.Reply(std::move(reply));
+                            });
   }
+};
+
+// One Chat call: replies in request order; a request with delay_ms holds the ones behind it.
+using ChatStream = troupe::GrpcStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>;
+struct ReplyDue {};
+using ChatSessionProtocol =
+    troupe::Protocol<troupe::GrpcReceived<troupe::examples::EchoRequest>, troupe::GrpcReadsDone,
+                     troupe::GrpcCallCancelled, ReplyDue>;
+
+class ChatSession : public troupe::Actor<ChatSession, ChatSessionProtocol> {
+ public:
+  explicit ChatSession(ChatStream stream) : stream_(std::move(stream)) {}
+  void OnStart() override {
+    if (!stream_.Start(self()).ok()) ctx().Stop();
+  }
+  void Handle(troupe::GrpcReceived<troupe::examples::EchoRequest> m) {
+    waiting_.push_back(std::move(m));  // its credit is held until answered: flow control
+    if (waiting_.size() == 1) AnswerFront();
+  }
+  void Handle(ReplyDue) {
+    Reply();
+    if (!waiting_.empty()) AnswerFront();
+  }
+  void Handle(troupe::GrpcReadsDone) {
+    reads_done_ = true;
+    if (waiting_.empty()) Done();
+  }
+  void Handle(troupe::GrpcCallCancelled) { ctx().Stop(); }
+
+ private:
+  void AnswerFront() {
+    const uint32_t delay = waiting_.front().message.delay_ms();
+    if (delay > 0) {
+      ctx().SendAfter(absl::Milliseconds(delay), self(), ReplyDue{});
+      return;
+    }
+    while (!waiting_.empty() && waiting_.front().message.delay_ms() == 0) Reply();
+    if (!waiting_.empty()) AnswerFront();
+  }
+  void Reply() {
+    troupe::examples::EchoReply reply;
+    reply.set_text(std::move(*waiting_.front().message.mutable_text()));
+    waiting_.pop_front();
+    if (!stream_.Write(std::move(reply)).ok()) ctx().Stop();
+    if (reads_done_ && waiting_.empty()) Done();
+  }
+  void Done() {
+    stream_.Finish();
+    ctx().Stop();
+  }
+
+  ChatStream stream_;
+  std::deque<troupe::GrpcReceived<troupe::examples::EchoRequest>> waiting_;
+  bool reads_done_ = false;
 };
 
 class EchoService final : public troupe::examples::Echo::CallbackService {
@@ -79,6 +139,14 @@ class EchoService final : public troupe::examples::Echo::CallbackService {
                                 const troupe::examples::EchoRequest* request,
                                 troupe::examples::EchoReply* reply) override {
     return troupe::AskForCall(system_, context, actor_, *request, reply);
+  }
+  grpc::ServerBidiReactor<troupe::examples::EchoRequest, troupe::examples::EchoReply>* Chat(
+      grpc::CallbackServerContext* context) override {
+    return troupe::ServeStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
+        context, [this](ChatStream stream) {
+          // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
+          (void)system_.Spawn<ChatSession>(std::move(stream));
+        });
   }
 
  private:
