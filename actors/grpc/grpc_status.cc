@@ -15,6 +15,12 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+absl::Status CancelReason(const grpc::ServerContextBase& context) {
+  return context.deadline() <= std::chrono::system_clock::now()
+             ? absl::DeadlineExceededError("the call's deadline passed")
+             : absl::CancelledError("the client cancelled the call");
+}
+
 absl::Duration TimeLeft(const grpc::ServerContextBase& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
   if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {

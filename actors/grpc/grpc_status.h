@@ -13,6 +13,10 @@ namespace troupe {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// Why a call ended without its server: DEADLINE_EXCEEDED if its deadline has passed, else
+// CANCELLED (the client went away, or the server is shutting down).
+absl::Status CancelReason(const grpc::ServerContextBase& context);
+
 // Time left before the call's deadline (absl::InfiniteDuration() if it has none; zero if past).
 absl::Duration TimeLeft(const grpc::ServerContextBase& context);
 

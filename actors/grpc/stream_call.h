@@ -87,7 +87,7 @@ class StreamCallCore final : public CreditSink,
     std::function<void(GrpcCallCancelled)> cancelled;
   };
 
-  StreamCallCore(Reactor* reactor, grpc::CallbackServerContext* context, GrpcStreamOptions options)
+  StreamCallCore(Reactor* reactor, grpc::ServerContextBase* context, GrpcStreamOptions options)
       : id_(NextGrpcCallId()), reactor_(reactor), context_(context), options_(options) {}
 
   uint64_t id() const { return id_; }
@@ -155,7 +155,7 @@ class StreamCallCore final : public CreditSink,
       if (!ok) {
         reads_done_ = true;
         // A failed read is a half-close, unless the call was cancelled (OnCancel may come later).
-        if (context_ != nullptr && context_->IsCancelled()) CancelLocked(CancelReasonLocked());
+        if (context_ != nullptr && context_->IsCancelled()) CancelLocked(CancelReason(*context_));
       }
       if (cancelled_.has_value()) sink = nullptr;
     }
@@ -190,7 +190,7 @@ class StreamCallCore final : public CreditSink,
   void OnCancel() {
     {
       MutexLock lock(&mu_);
-      CancelLocked(CancelReasonLocked());
+      CancelLocked(CancelReason(*context_));
     }
     Pump();
   }
@@ -213,11 +213,6 @@ class StreamCallCore final : public CreditSink,
  private:
   enum class Op { kNone, kRead, kWrite, kFinish };
 
-  absl::Status CancelReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return context_->deadline() <= std::chrono::system_clock::now()
-               ? absl::DeadlineExceededError("the call's deadline passed")
-               : absl::CancelledError("the client cancelled the call");
-  }
   void CancelLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (cancelled_.has_value() || reactor_ == nullptr) return;
     cancelled_ = status;
@@ -303,7 +298,7 @@ class StreamCallCore final : public CreditSink,
   const uint64_t id_;
   mutable Mutex mu_;
   Reactor* reactor_ ABSL_GUARDED_BY(mu_);                       // null after OnDone
-  grpc::CallbackServerContext* context_ ABSL_GUARDED_BY(mu_);
+  grpc::ServerContextBase* context_ ABSL_GUARDED_BY(mu_);
   const GrpcStreamOptions options_;
   std::shared_ptr<Sink> sink_ ABSL_GUARDED_BY(mu_);
   Req read_buffer_;  // written by gRPC between StartRead and OnReadDone only
@@ -322,7 +317,7 @@ class StreamCallCore final : public CreditSink,
 template <typename Req, typename Resp>
 class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp> {
  public:
-  StreamCallReactor(grpc::CallbackServerContext* context, GrpcStreamOptions options)
+  StreamCallReactor(grpc::ServerContextBase* context, GrpcStreamOptions options)
       : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
   const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
 
@@ -401,7 +396,7 @@ class GrpcStream {
 // Serves a bidi streaming method: `on_stream(GrpcStream<Req, Resp>)` runs on the gRPC thread
 // and hands the stream to an actor (spawn one, or tell one). Returns the call's reactor.
 template <typename Req, typename Resp, typename OnStream>
-grpc::ServerBidiReactor<Req, Resp>* ServeStream(grpc::CallbackServerContext* context,
+grpc::ServerBidiReactor<Req, Resp>* ServeStream(grpc::ServerContextBase* context,
                                                 OnStream on_stream,
                                                 GrpcStreamOptions options = {}) {
   auto* reactor = new internal::StreamCallReactor<Req, Resp>(context, options);

@@ -31,14 +31,11 @@ namespace troupe {
 
 namespace internal {
 
-// A unary call's reactor: the actor's reply finishes the call; a client cancellation or the
-// deadline cancels the ask, which the actor hears of through ActorContext::OnCancel. Deleted
-// when both gRPC (OnDone) and AskForCall (SetAsk) are done with it.
-class UnaryCallReactor final : public grpc::ServerUnaryReactor {
+// The ask behind one gRPC call, as seen from the call's reactor: gRPC's OnCancel (client gone,
+// deadline) cancels it, whether it comes before or after the ask was sent. Any thread.
+class CallAsk {
  public:
-  explicit UnaryCallReactor(grpc::CallbackServerContext* context) : context_(context) {}
-
-  void SetAsk(AskHandle ask) {
+  void Set(AskHandle ask) {
     std::optional<absl::Status> cancelled;
     {
       MutexLock lock(&mu_);
@@ -46,12 +43,8 @@ class UnaryCallReactor final : public grpc::ServerUnaryReactor {
       cancelled = cancelled_;
     }
     if (cancelled.has_value()) ask.Cancel(*cancelled);
-    Unref();
   }
-  void OnCancel() override {
-    const bool past_deadline = context_->deadline() <= std::chrono::system_clock::now();
-    absl::Status why = past_deadline ? absl::DeadlineExceededError("the call's deadline passed")
-                                     : absl::CancelledError("the client cancelled the call");
+  void Cancel(absl::Status why) {
     AskHandle ask;
     {
       MutexLock lock(&mu_);
@@ -60,6 +53,25 @@ class UnaryCallReactor final : public grpc::ServerUnaryReactor {
     }
     ask.Cancel(std::move(why));
   }
+
+ private:
+  Mutex mu_;
+  AskHandle ask_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> cancelled_ ABSL_GUARDED_BY(mu_);
+};
+
+// A unary call's reactor: the actor's reply finishes the call; a client cancellation or the
+// deadline cancels the ask, which the actor hears of through ActorContext::OnCancel. Deleted
+// when both gRPC (OnDone) and AskForCall (SetAsk) are done with it.
+class UnaryCallReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit UnaryCallReactor(grpc::CallbackServerContext* context) : context_(context) {}
+
+  void SetAsk(AskHandle ask) {
+    ask_.Set(std::move(ask));
+    Unref();
+  }
+  void OnCancel() override { ask_.Cancel(CancelReason(*context_)); }
   void OnDone() override { Unref(); }
 
  private:
@@ -68,9 +80,7 @@ class UnaryCallReactor final : public grpc::ServerUnaryReactor {
   }
   grpc::CallbackServerContext* const context_;
   std::atomic<int> refs_{2};
-  Mutex mu_;
-  AskHandle ask_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> cancelled_ ABSL_GUARDED_BY(mu_);
+  CallAsk ask_;
 };
 
 }  // namespace internal

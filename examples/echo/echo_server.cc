@@ -23,6 +23,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "actors/grpc/gateway.h"
 #include "actors/grpc/stream_call.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tcp/tcp_listener.h"
@@ -191,21 +192,17 @@ int main(int argc, char** argv) {
   }
   std::printf("listening on port %d\n", (*listener)->port());
   std::unique_ptr<EchoService> grpc_service;
-  std::unique_ptr<grpc::Server> grpc_server;
+  troupe::GrpcGateway gateway(sys);
   if (absl::GetFlag(FLAGS_grpc_port) >= 0) {
     grpc_service = std::make_unique<EchoService>(sys, sys.Spawn<EchoRpc>().value());
-    grpc::ServerBuilder builder;
-    int grpc_port = 0;
-    builder.AddListeningPort(absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port)),
-                             grpc::InsecureServerCredentials(), &grpc_port);
-    builder.RegisterService(grpc_service.get());
-    grpc_server = builder.BuildAndStart();
-    if (grpc_server == nullptr || grpc_port == 0) {
-      std::fprintf(stderr, "echo_server: cannot serve gRPC on port %d\n",
-                   absl::GetFlag(FLAGS_grpc_port));
+    (void)gateway.AddService(grpc_service.get());
+    absl::StatusOr<int> grpc_port = gateway.Start(
+        {.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port))});
+    if (!grpc_port.ok()) {
+      std::fprintf(stderr, "echo_server: %s\n", grpc_port.status().ToString().c_str());
       return 1;
     }
-    std::printf("grpc on port %d\n", grpc_port);
+    std::printf("grpc on port %d\n", *grpc_port);
   }
   std::fflush(stdout);
   std::fprintf(stderr, "echo_server: backend %s, %d worker threads\n",
@@ -214,7 +211,7 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   (*listener)->Stop();
-  if (grpc_server) grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  gateway.Shutdown();
   const troupe::TcpListenerStats stats = (*listener)->stats();
   std::fprintf(stderr,
                "echo_server: stopping (signal %d): %llu accepted, %llu refused, %lld open\n",

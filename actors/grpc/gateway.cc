@@ -1,0 +1,153 @@
+#include "actors/grpc/gateway.h"
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "actors/grpc/grpc_status.h"
+#include "actors/grpc/unary_call.h"
+
+namespace troupe {
+
+std::string ToBytes(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+namespace {
+
+// A generic unary call: read the one request, ask the actor, write its reply and finish.
+// Deleted when gRPC is done with it (OnDone) and the request phase is over.
+class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  GenericUnaryReactor(grpc::GenericCallbackServerContext* context,
+                      const GrpcGateway::Route* route)
+      : context_(context), route_(route) {
+    StartRead(&request_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
+      Unref();
+      return;
+    }
+    ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_)}, TimeLeft(*context_),
+                           [this](absl::StatusOr<std::string> reply) {
+                             if (!reply.ok()) {
+                               Finish(ToGrpcStatus(reply.status()));
+                               return;
+                             }
+                             response_ = ToByteBuffer(*reply);
+                             StartWriteAndFinish(&response_, grpc::WriteOptions(),
+                                                 grpc::Status::OK);
+                           }));
+    Unref();
+  }
+  void OnCancel() override { ask_.Cancel(CancelReason(*context_)); }
+  void OnDone() override { Unref(); }
+
+ private:
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  grpc::GenericCallbackServerContext* const context_;
+  const GrpcGateway::Route* const route_;
+  std::atomic<int> refs_{2};
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  internal::CallAsk ask_;
+};
+
+class UnimplementedReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit UnimplementedReactor(const std::string& method) {
+    Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("no actor serves the method ", method)));
+  }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+class GrpcGateway::GenericService final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    auto it = routes.find(context->method());
+    if (it == routes.end()) return new UnimplementedReactor(context->method());
+    const Route& route = it->second;
+    if (route.unary) return new GenericUnaryReactor(context, &route);
+    return ServeStream<grpc::ByteBuffer, grpc::ByteBuffer>(context, route.stream,
+                                                           route.stream_options);
+  }
+  absl::flat_hash_map<std::string, Route> routes;  // fixed once the server starts
+};
+
+GrpcGateway::GrpcGateway(ActorSystem& system)
+    : system_(system), generic_(std::make_unique<GenericService>()) {}
+
+GrpcGateway::~GrpcGateway() { Shutdown(); }
+
+absl::Status GrpcGateway::AddService(grpc::Service* service) {
+  if (server_) return absl::FailedPreconditionError("the gateway has started");
+  services_.push_back(service);
+  return absl::OkStatus();
+}
+
+absl::Status GrpcGateway::AddRoute(std::string method, Route route) {
+  if (server_) return absl::FailedPreconditionError("the gateway has started");
+  if (method.empty() || method[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("method names look like /package.Service/Method, not '", method, "'"));
+  }
+  if (!generic_->routes.emplace(method, std::move(route)).second) {
+    return absl::AlreadyExistsError(absl::StrCat("the method ", method, " is served already"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GrpcGateway::AddStream(std::string method,
+                                    std::function<void(GrpcByteStream)> on_stream,
+                                    GrpcStreamOptions options) {
+  return AddRoute(std::move(method), Route{nullptr, std::move(on_stream), options});
+}
+
+absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
+  if (server_) return absl::FailedPreconditionError("the gateway has started");
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would silently
+  // share its calls. A taken port must be an error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", options.address, " (address in use or invalid)"));
+  }
+  return port;
+}
+
+void GrpcGateway::Shutdown(absl::Duration grace) {
+  if (!server_) return;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace troupe

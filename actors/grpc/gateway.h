@@ -1,0 +1,106 @@
+// GrpcGateway: a gRPC server whose methods are served by actors.
+//
+//   troupe::GrpcGateway gateway(system);
+//   gateway.AddService(&echo_service);            // typed: a generated CallbackService whose
+//                                                 // methods call AskForCall / ServeStream
+//   gateway.AddUnary("/kv.Store/Get", store);     // generic: method name + bytes, no codegen
+//   absl::StatusOr<int> port = gateway.Start({.address = "0.0.0.0:7001"});
+//
+// Generic unary methods ask an actor whose Protocol has Request<GrpcBytes, std::string>: the
+// request's serialized bytes in, the response's serialized bytes out (an error status goes to
+// the client as is). Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
+// grpc::ByteBuffer> to `on_stream` (see stream_call.h). A call to a method nobody serves ends
+// with UNIMPLEMENTED. The server's limits (message size, concurrent streams per connection) are
+// set explicitly in GrpcServerOptions.
+//
+// Thread safety: Add*, Start and Shutdown from the thread that owns the gateway.
+// The gateway must outlive the calls it serves (Shutdown, or its destructor, waits for them).
+#ifndef ACTORS_GRPC_GATEWAY_H_
+#define ACTORS_GRPC_GATEWAY_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "actors/grpc/stream_call.h"
+#include "framework/system/actor_system.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/grpcpp.h"
+
+namespace troupe {
+
+// One call of a generic unary method.
+struct GrpcBytes {
+  std::string method;   // "/package.Service/Method"
+  std::string payload;  // the serialized request
+};
+using GrpcByteStream = GrpcStream<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+struct GrpcServerOptions {
+  std::string address = "0.0.0.0:0";  // port 0: pick one (Start returns it)
+  int max_message_bytes = 4 << 20;     // larger requests or replies fail RESOURCE_EXHAUSTED
+  int max_concurrent_streams = 1000;   // per client connection (HTTP/2 SETTINGS)
+};
+
+// Bytes <-> grpc::ByteBuffer, for generic methods.
+std::string ToBytes(const grpc::ByteBuffer& buffer);
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes);
+
+class GrpcGateway {
+ public:
+  explicit GrpcGateway(ActorSystem& system);
+  ~GrpcGateway();
+  GrpcGateway(const GrpcGateway&) = delete;
+  GrpcGateway& operator=(const GrpcGateway&) = delete;
+
+  // A typed service (owned by the caller, outliving the gateway).
+  absl::Status AddService(grpc::Service* service);
+  // Generic unary method served by `actor`. ALREADY_EXISTS if the method is taken.
+  template <typename P>
+  absl::Status AddUnary(std::string method, const ActorRef<P>& actor) {
+    static_assert(std::is_same_v<typename P::template EntryOf<GrpcBytes>::Response, std::string>,
+                  "the actor's Protocol must have the entry Request<GrpcBytes, std::string>");
+    ActorSystem* system = &system_;
+    return AddRoute(std::move(method),
+                    Route{[system, actor](GrpcBytes request, absl::Duration timeout,
+                                          std::function<void(absl::StatusOr<std::string>)> done) {
+                      return system->Ask(actor, std::move(request), timeout, std::move(done));
+                    },
+                          nullptr, {}});
+  }
+  // Generic bidi streaming method: each call's stream goes to `on_stream` (on a gRPC thread).
+  absl::Status AddStream(std::string method, std::function<void(GrpcByteStream)> on_stream,
+                         GrpcStreamOptions options = {});
+
+  // Starts serving. Returns the bound port. FAILED_PRECONDITION if started already;
+  // UNAVAILABLE if the address cannot be bound.
+  absl::StatusOr<int> Start(const GrpcServerOptions& options);
+  // Stops accepting calls; calls still running after `grace` are cancelled. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(2));
+
+  struct Route {
+    std::function<AskHandle(GrpcBytes, absl::Duration,
+                            std::function<void(absl::StatusOr<std::string>)>)>
+        unary;
+    std::function<void(GrpcByteStream)> stream;
+    GrpcStreamOptions stream_options;
+  };
+
+ private:
+  class GenericService;
+  absl::Status AddRoute(std::string method, Route route);
+
+  ActorSystem& system_;
+  std::unique_ptr<GenericService> generic_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace troupe
+
+#endif  // ACTORS_GRPC_GATEWAY_H_

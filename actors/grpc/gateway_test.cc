@@ -1,0 +1,152 @@
+// The generic gateway: method name + bytes served by actors, reached by an ordinary typed
+// client; unknown methods, actor errors, message size limits, a taken port.
+#include "actors/grpc/gateway.h"
+
+#include <memory>
+#include <string>
+
+#include <future>
+
+#include "framework/base/status_matchers.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "proto/echo.grpc.pb.h"
+
+namespace troupe {
+namespace {
+
+using examples::Echo;
+using examples::EchoReply;
+using examples::EchoRequest;
+using ::troupe::testing::StatusIs;
+
+// Decodes an EchoRequest from the bytes, answers an EchoReply with the text upper-cased.
+using BytesProtocol = Protocol<Request<GrpcBytes, std::string>>;
+class Shouter : public Actor<Shouter, BytesProtocol> {
+ public:
+  absl::StatusOr<std::string> Handle(GrpcBytes call) {
+    EchoRequest request;
+    if (!request.ParseFromString(call.payload)) {
+      return absl::InvalidArgumentError("not an EchoRequest");
+    }
+    if (request.text() == "fail") return absl::PermissionDeniedError("refused by the actor");
+    EchoReply reply;
+    std::string text = request.text();
+    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    reply.set_text(call.method + " " + text);
+    return reply.SerializeAsString();
+  }
+};
+
+// Echoes each raw message of a generic stream, then finishes when the client does.
+using ByteSessionProtocol = Protocol<GrpcReceived<grpc::ByteBuffer>, GrpcReadsDone>;
+class ByteEcho : public Actor<ByteEcho, ByteSessionProtocol> {
+ public:
+  explicit ByteEcho(GrpcByteStream stream) : stream_(std::move(stream)) {}
+  void OnStart() override { (void)stream_.Start(self()); }
+  void Handle(GrpcReceived<grpc::ByteBuffer> m) { (void)stream_.Write(std::move(m.message)); }
+  void Handle(GrpcReadsDone) {
+    stream_.Finish();
+    ctx().Stop();
+  }
+
+ private:
+  GrpcByteStream stream_;
+};
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(gateway_.AddUnary("/troupe.examples.Echo/Say",
+                                  system_.Spawn<Shouter>().value()).ok());
+    ActorSystem* system = &system_;
+    ASSERT_TRUE(gateway_
+                    .AddStream("/troupe.examples.Echo/Chat",
+                               [system](GrpcByteStream s) {
+                                 (void)system->Spawn<ByteEcho>(std::move(s));
+                               })
+                    .ok());
+    auto port = gateway_.Start({.address = "127.0.0.1:0", .max_message_bytes = 64 << 10});
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                              grpc::InsecureChannelCredentials()));
+  }
+  grpc::Status Say(const std::string& text, EchoReply* reply) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    EchoRequest request;
+    request.set_text(text);
+    return stub_->Say(&context, request, reply);
+  }
+
+  ActorSystem system_{ActorSystemOptions{.threads = 2}};
+  GrpcGateway gateway_{system_};
+  int port_ = 0;
+  std::unique_ptr<Echo::Stub> stub_;
+};
+
+TEST_F(GatewayTest, AGenericUnaryMethodServesATypedClient) {
+  EchoReply reply;
+  grpc::Status status = Say("hello", &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(reply.text(), "/troupe.examples.Echo/Say HELLO");
+}
+
+TEST_F(GatewayTest, AnActorErrorReachesTheClientWithItsCode) {
+  EchoReply reply;
+  grpc::Status status = Say("fail", &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "refused by the actor");
+}
+
+TEST_F(GatewayTest, AGenericStreamKeepsOrder) {
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  EchoRequest request;
+  EchoReply reply;
+  for (int i = 0; i < 1000; ++i) {
+    request.set_text("m" + std::to_string(i));
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&reply));
+    ASSERT_EQ(reply.text(), request.text());  // the bytes came back unchanged
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(GatewayTest, AMethodNobodyServesIsUnimplemented) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::ByteBuffer request = ToByteBuffer("x"), response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, "/nobody.Serves/This", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(status.error_message().find("/nobody.Serves/This"), std::string::npos);
+}
+
+TEST_F(GatewayTest, AnOversizedRequestIsRefusedAndTheServerCarriesOn) {
+  EchoReply reply;
+  grpc::Status status = Say(std::string(100 << 10, 'x'), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ASSERT_TRUE(Say("still here", &reply).ok());
+}
+
+TEST_F(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
+  GrpcGateway other(system_);
+  EXPECT_THAT(other.AddUnary("Say", system_.Spawn<Shouter>().value()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(other.AddUnary("/a.B/C", system_.Spawn<Shouter>().value()).ok());
+  EXPECT_THAT(other.AddUnary("/a.B/C", system_.Spawn<Shouter>().value()),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(other.Start({.address = "127.0.0.1:" + std::to_string(port_)}),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace troupe
