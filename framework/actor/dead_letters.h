@@ -22,7 +22,10 @@
 namespace troupe {
 
 enum class DeadLetterReason {
-  kStopped,  // the target had stopped (or stopped with the message still queued)
+  kStopped,          // the target had stopped (or stopped with the message still queued)
+  kNodeUnreachable,  // a remote target's node was down, or its link broke before the ack
+  kLinkFull,         // too many messages to a remote node awaited their ack
+  kTooLarge,         // the serialized message exceeds the link's max message size
 };
 
 struct DeadLetter {

@@ -1,0 +1,120 @@
+#include "actors/remote/remote_node.h"
+
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/time/clock.h"
+
+namespace troupe {
+
+// The Node service: each peer's Connect stream is served by its own InboundSession actor.
+class RemoteNode::NodeService final : public node::Node::CallbackService {
+ public:
+  NodeService(ActorSystem& system, std::shared_ptr<const internal::Exports> exports,
+              std::shared_ptr<internal::InboundCounters> counters, absl::Duration ask_timeout)
+      : system_(system),
+        exports_(std::move(exports)),
+        counters_(std::move(counters)),
+        ask_timeout_(ask_timeout) {}
+
+  grpc::ServerBidiReactor<node::ClientFrame, node::ServerFrame>* Connect(
+      grpc::CallbackServerContext* context) override {
+    return ServeStream<node::ClientFrame, node::ServerFrame>(
+        context, [this](internal::NodeStream stream) {
+          // A failed spawn (actor limit, shutdown) drops the stream: the peer sees ABORTED.
+          (void)system_.Spawn<internal::InboundSession>(std::move(stream), exports_, counters_,
+                                                        ask_timeout_);
+        });
+  }
+
+ private:
+  ActorSystem& system_;
+  std::shared_ptr<const internal::Exports> exports_;
+  std::shared_ptr<internal::InboundCounters> counters_;
+  const absl::Duration ask_timeout_;
+};
+
+absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& system,
+                                                              RemoteNodeOptions options) {
+  std::unique_ptr<RemoteNode> node(new RemoteNode(system, std::move(options)));
+  if (!node->options_.listen_address.empty()) {
+    node->service_ = std::make_unique<NodeService>(system, node->exports_, node->counters_,
+                                                   node->options_.ask_timeout);
+    node->gateway_ = std::make_unique<GrpcGateway>(system);
+    (void)node->gateway_->AddService(node->service_.get());
+    absl::StatusOr<int> port =
+        node->gateway_->Start({.address = node->options_.listen_address,
+                               .max_message_bytes = node->options_.max_message_bytes,
+                               .max_concurrent_streams = node->options_.max_concurrent_streams});
+    if (!port.ok()) return port.status();
+    node->port_ = *port;
+  }
+  return node;
+}
+
+RemoteNode::RemoteNode(ActorSystem& system, RemoteNodeOptions options)
+    : system_(system),
+      options_(std::move(options)),
+      incarnation_(absl::Uniform<uint64_t>(absl::BitGen())) {}
+
+RemoteNode::~RemoteNode() { Shutdown(); }
+
+absl::Status RemoteNode::Unexport(const std::string& name) {
+  if (!exports_->Remove(name)) {
+    return absl::NotFoundError(absl::StrCat("nothing is exported as '", name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<internal::Link> RemoteNode::LinkToLocked(const std::string& address) {
+  auto it = links_.find(address);
+  if (it != links_.end()) return it->second;
+  internal::LinkOptions options;
+  options.address = address;
+  options.local_node = options_.name;
+  options.incarnation = incarnation_;
+  options.max_message_bytes = options_.max_message_bytes;
+  options.max_unacked = options_.max_unacked;
+  options.backoff_initial = options_.backoff_initial;
+  options.backoff_max = options_.backoff_max;
+  std::shared_ptr<internal::Link> link = internal::Link::Create(system_, std::move(options));
+  links_.emplace(address, link);
+  return link;
+}
+
+RemoteNodeStats RemoteNode::stats() const {
+  RemoteNodeStats s;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [address, link] : links_) {
+      const internal::LinkStats l = link->stats();
+      s.sent += l.sent;
+      s.acked += l.acked;
+      s.dead_letters += l.dead_letters;
+      s.connects += l.connects;
+      s.link_failures += l.failures;
+    }
+  }
+  s.received = counters_->received.load();
+  s.delivered = counters_->delivered.load();
+  s.rejected_unknown_target = counters_->unknown_target.load();
+  s.rejected_unknown_type = counters_->unknown_type.load();
+  s.rejected_malformed = counters_->malformed.load();
+  s.rejected_expired = counters_->expired.load();
+  s.bad_streams = counters_->bad_streams.load();
+  return s;
+}
+
+void RemoteNode::Shutdown() {
+  absl::flat_hash_map<std::string, std::shared_ptr<internal::Link>> links;
+  {
+    MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    links = links_;
+  }
+  if (gateway_) gateway_->Shutdown(absl::Seconds(1));
+  for (auto& [address, link] : links) link->Shutdown();
+}
+
+}  // namespace troupe

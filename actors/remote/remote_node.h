@@ -1,0 +1,243 @@
+// RemoteNode: actor systems on different nodes sending to each other over gRPC.
+//
+//   // node B: serve, and export an actor under a name
+//   auto node = troupe::RemoteNode::Start(system, {.name = "b", .listen_address = "0.0.0.0:7100"});
+//   (*node)->Export("ponger", ponger_ref);
+//
+//   // node A: a reference to it, used like a local one
+//   auto node = troupe::RemoteNode::Start(system, {.name = "a"});
+//   absl::StatusOr<troupe::ActorRef<PongerProtocol>> ponger = (*node)->Ref<PongerProtocol>(
+//       "10.0.0.2:7100", "ponger");
+//   ponger->Tell(ping);                                     // Protobuf messages only
+//   system.Ask(*ponger, request, absl::Seconds(1), ...);   // asks too, answered across nodes
+//   (*node)->Monitor(*ponger, watcher);                     // watcher gets NodeDown
+//
+// Messages from one sender through one reference arrive in the order sent. Delivery is at most
+// once, never duplicated: messages sent while the peer is unreachable, or whose link broke
+// before the peer acknowledged them, are dead letters (system.dead_letters(), and counted in
+// stats()), and the link reconnects with back-off. Only the Protobuf message types of an
+// exported actor's Protocol are decoded for it; anything else is rejected and counted.
+//
+// Thread safety: all methods from any thread. The RemoteNode must outlive the references it
+// made (they become unreachable dead letters after Shutdown).
+#ifndef ACTORS_REMOTE_REMOTE_NODE_H_
+#define ACTORS_REMOTE_REMOTE_NODE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "actors/grpc/gateway.h"
+#include "actors/remote/inbound_session.h"
+#include "actors/remote/link.h"
+#include "actors/remote/wire_types.h"
+#include "framework/base/mutex.h"
+#include "framework/system/actor_system.h"
+
+namespace troupe {
+
+struct RemoteNodeOptions {
+  std::string name = "troupe";
+  std::string listen_address;         // host:port to serve peers on; empty: send only
+  int max_message_bytes = 4 << 20;    // one message (and one batch frame) at most
+  int max_concurrent_streams = 1000;  // per peer connection, on the serving side
+  size_t max_unacked = 100000;        // per peer: messages awaiting their ack
+  absl::Duration backoff_initial = absl::Milliseconds(100);
+  absl::Duration backoff_max = absl::Seconds(5);
+  absl::Duration ask_timeout = absl::Seconds(30);  // deadline carried by remote asks
+};
+
+// Sent to a watcher when the node holding a monitored actor cannot be reached (its link broke
+// or could not connect). Sent once per outage.
+struct NodeDown {
+  std::string address;
+  absl::Status status;
+};
+
+struct RemoteNodeStats {
+  uint64_t sent = 0, acked = 0, dead_letters = 0, connects = 0, link_failures = 0;
+  uint64_t received = 0, delivered = 0, rejected_unknown_target = 0, rejected_unknown_type = 0,
+           rejected_malformed = 0, rejected_expired = 0, bad_streams = 0;
+};
+
+namespace internal {
+
+template <typename P, std::size_t... I>
+constexpr bool AllEntriesAreProto(std::index_sequence<I...>) {
+  return (kIsProto<typename P::template Entry<I>::Message> && ...);
+}
+
+// The local stand-in for a remote actor: serializes each message and sends it on the link.
+template <typename P>
+class RemoteProxy : public Actor<RemoteProxy<P>, P> {
+  static_assert(AllEntriesAreProto<P>(std::make_index_sequence<P::kSize>()),
+                "a remote actor's Protocol may list Protobuf messages only");
+
+ public:
+  RemoteProxy(std::shared_ptr<Link> link, std::string target, std::string sender,
+              absl::Duration ask_timeout)
+      : link_(std::move(link)),
+        target_(std::move(target)),
+        sender_(std::move(sender)),
+        ask_timeout_(ask_timeout) {}
+
+  template <typename T>
+  void Handle(T&& message) {
+    (void)link_->Send(Wrap(message), ProtoTypeName<std::decay_t<T>>());
+  }
+  template <typename T, typename R>
+  void Handle(T&& message, Promise<R> reply) {
+    node::Envelope envelope = Wrap(message);
+    envelope.set_deadline_unix_micros(absl::ToUnixMicros(absl::Now() + ask_timeout_));
+    auto promise = std::make_shared<Promise<R>>(std::move(reply));
+    (void)link_->Send(std::move(envelope), ProtoTypeName<std::decay_t<T>>(),
+                      [promise](absl::StatusOr<WireMessage> answer) {
+                        if (!answer.ok()) {
+                          promise->Fail(answer.status());
+                          return;
+                        }
+                        R response;
+                        if (answer->type != ProtoTypeName<R>() ||
+                            !response.ParseFromString(answer->bytes)) {
+                          promise->Fail(absl::InternalError(absl::StrCat(
+                              "the remote reply is not a valid ", ProtoTypeName<R>())));
+                          return;
+                        }
+                        promise->Reply(std::move(response));
+                      });
+  }
+
+ private:
+  template <typename T>
+  node::Envelope Wrap(const T& message) {
+    node::Envelope envelope;
+    envelope.set_target(target_);
+    envelope.set_sender(sender_);
+    envelope.set_message_type(ProtoTypeName<T>());
+    message.SerializeToString(envelope.mutable_payload());
+    return envelope;
+  }
+
+  std::shared_ptr<Link> link_;
+  std::string target_;
+  std::string sender_;
+  absl::Duration ask_timeout_;
+};
+
+}  // namespace internal
+
+class RemoteNode {
+ public:
+  // Starts the node (serving peers if options.listen_address is set).
+  // UNAVAILABLE: the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<RemoteNode>> Start(ActorSystem& system,
+                                                           RemoteNodeOptions options);
+  ~RemoteNode();
+  RemoteNode(const RemoteNode&) = delete;
+  RemoteNode& operator=(const RemoteNode&) = delete;
+
+  // The port peers reach this node on (0 if it does not listen).
+  int port() const { return port_; }
+  const std::string& name() const { return options_.name; }
+
+  // Lets peers reach `actor` as `name` (replacing an earlier export of that name).
+  template <typename P>
+  absl::Status Export(std::string name, const ActorRef<P>& actor) {
+    if (name.empty()) return absl::InvalidArgumentError("an export needs a name");
+    if (!actor) return absl::InvalidArgumentError("cannot export an empty ActorRef");
+    exports_->Set(std::move(name), std::make_shared<const internal::ExportTable>(
+                                       internal::MakeExportTable(system_, actor)));
+    return absl::OkStatus();
+  }
+  // NOT_FOUND if nothing is exported under `name`.
+  absl::Status Unexport(const std::string& name);
+
+  // A reference to the actor exported as `name` by the node at `address` (host:port). The same
+  // (address, name, Protocol) always gives the same reference. Nothing is checked remotely
+  // here: messages for a name the peer does not export are rejected (and counted) there.
+  template <typename P>
+  absl::StatusOr<ActorRef<P>> Ref(const std::string& address, const std::string& name) {
+    const std::string key = absl::StrCat(address, "|", name);
+    MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("the node has shut down");
+    for (const Proxy& p : proxies_) {
+      if (p.key == key && p.protocol == P::Id()) return ActorRef<P>::FromCell(p.cell);
+    }
+    auto proxy = system_.Spawn<internal::RemoteProxy<P>>(LinkToLocked(address), name,
+                                                         options_.name, options_.ask_timeout);
+    if (!proxy.ok()) return proxy.status();
+    proxies_.push_back({key, address, P::Id(), internal::CellRef(proxy->cell())});
+    return *proxy;
+  }
+
+  // `watcher` (whose Protocol lists NodeDown) hears when the node at `address` goes down.
+  template <typename W>
+  absl::Status MonitorNode(const std::string& address, const ActorRef<W>& watcher) {
+    static_assert(W::template kAccepts<NodeDown>, "the watcher's Protocol must list NodeDown");
+    std::shared_ptr<internal::Link> link;
+    {
+      MutexLock lock(&mu_);
+      if (shut_down_) return absl::FailedPreconditionError("the node has shut down");
+      link = LinkToLocked(address);
+    }
+    link->AddDownWatcher([watcher, address](const absl::Status& why) {
+      watcher.Tell(NodeDown{address, why});
+    });
+    return absl::OkStatus();
+  }
+  // The same for the node behind a reference made by Ref(). NOT_FOUND for a local actor.
+  template <typename P, typename W>
+  absl::Status Monitor(const ActorRef<P>& remote, const ActorRef<W>& watcher) {
+    std::string address;
+    {
+      MutexLock lock(&mu_);
+      for (const Proxy& p : proxies_) {
+        if (p.cell.get() == remote.cell()) address = p.address;
+      }
+    }
+    if (address.empty()) return absl::NotFoundError("not a reference made by this RemoteNode");
+    return MonitorNode(address, watcher);
+  }
+
+  RemoteNodeStats stats() const;
+  // Stops serving peers and closes every link (messages still unacked become dead letters).
+  void Shutdown();
+
+ private:
+  struct Proxy {
+    std::string key;
+    std::string address;
+    const void* protocol;
+    internal::CellRef cell;
+  };
+  RemoteNode(ActorSystem& system, RemoteNodeOptions options);
+  std::shared_ptr<internal::Link> LinkToLocked(const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  class NodeService;
+  ActorSystem& system_;
+  const RemoteNodeOptions options_;
+  const uint64_t incarnation_;
+  std::shared_ptr<internal::Exports> exports_ = std::make_shared<internal::Exports>();
+  std::shared_ptr<internal::InboundCounters> counters_ =
+      std::make_shared<internal::InboundCounters>();
+  std::unique_ptr<NodeService> service_;
+  std::unique_ptr<GrpcGateway> gateway_;
+  int port_ = 0;
+
+  mutable Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, std::shared_ptr<internal::Link>> links_ ABSL_GUARDED_BY(mu_);
+  std::vector<Proxy> proxies_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace troupe
+
+#endif  // ACTORS_REMOTE_REMOTE_NODE_H_

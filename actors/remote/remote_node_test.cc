@@ -1,0 +1,189 @@
+// Remote actors between two actor systems (two RemoteNodes over loopback gRPC): order, asks,
+// rejection of what was not exported, dead letters across a peer restart, monitoring.
+#include "actors/remote/remote_node.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "examples/remote/ping_counter.h"
+#include "framework/base/status_matchers.h"
+#include "gtest/gtest.h"
+#include "proto/echo.pb.h"
+
+namespace troupe {
+namespace {
+
+using examples::CountPings;
+using examples::Ping;
+using examples::PingCount;
+using examples::PingCounter;
+using examples::PingCounterProtocol;
+using ::troupe::testing::StatusIs;
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(30)) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return true;
+}
+
+Ping MakePing(uint64_t seq) {
+  Ping p;
+  p.set_seq(seq);
+  return p;
+}
+
+// Hears NodeDown.
+struct DownLog {
+  std::atomic<int> downs{0};
+};
+using WatcherProtocol = Protocol<NodeDown>;
+class Watcher : public Actor<Watcher, WatcherProtocol> {
+ public:
+  explicit Watcher(DownLog* log) : log_(log) {}
+  void Handle(NodeDown) { ++log_->downs; }
+
+ private:
+  DownLog* log_;
+};
+
+class RemoteNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(0); }
+  void StartServer(int port) {
+    server_system_ = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 1});
+    auto node = RemoteNode::Start(
+        *server_system_,
+        {.name = "server", .listen_address = "127.0.0.1:" + std::to_string(port)});
+    ASSERT_TRUE(node.ok()) << node.status();
+    server_ = std::move(*node);
+    counter_ = server_system_->Spawn<PingCounter>().value();
+    ASSERT_TRUE(server_->Export("counter", counter_).ok());
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+  void StopServer() {
+    server_.reset();
+    server_system_.reset();
+  }
+  PingCount Count(const ActorRef<PingCounterProtocol>& counter) {
+    auto r = client_system_.Ask(counter, CountPings(), absl::Seconds(10)).get();
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : PingCount();
+  }
+
+  ActorSystem client_system_{ActorSystemOptions{.threads = 1}};
+  std::unique_ptr<RemoteNode> client_ =
+      RemoteNode::Start(client_system_, {.name = "client", .backoff_initial =
+                                                               absl::Milliseconds(50),
+                                         .backoff_max = absl::Milliseconds(200)})
+          .value();
+  std::unique_ptr<ActorSystem> server_system_;
+  std::unique_ptr<RemoteNode> server_;
+  ActorRef<PingCounterProtocol> counter_;
+  std::string address_;
+};
+
+TEST_F(RemoteNodeTest, AHundredThousandMessagesArriveInOrderOnce) {
+  auto remote = client_->Ref<PingCounterProtocol>(address_, "counter");
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  constexpr uint64_t kMessages = 100000;
+  for (uint64_t i = 1; i <= kMessages; ++i) remote->Tell(MakePing(i));
+  ASSERT_TRUE(WaitFor([&] { return client_->stats().acked == kMessages; }))
+      << client_->stats().acked;
+  const PingCount count = Count(*remote);  // an ask across nodes, after the Pings
+  EXPECT_EQ(count.received(), kMessages);
+  EXPECT_EQ(count.out_of_order(), 0u);
+  EXPECT_EQ(count.duplicates(), 0u);
+  EXPECT_EQ(count.last_seq(), kMessages);
+  EXPECT_EQ(client_->stats().dead_letters, 0u);
+  EXPECT_EQ(server_->stats().delivered, kMessages + 1);  // the Pings and the ask
+}
+
+TEST_F(RemoteNodeTest, TheSameAddressNameAndProtocolGiveTheSameReference) {
+  auto a = client_->Ref<PingCounterProtocol>(address_, "counter");
+  auto b = client_->Ref<PingCounterProtocol>(address_, "counter");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->cell(), b->cell());
+}
+
+TEST_F(RemoteNodeTest, WhatWasNotExportedIsRejectedAndCounted) {
+  auto nobody = client_->Ref<PingCounterProtocol>(address_, "nobody");
+  ASSERT_TRUE(nobody.ok());
+  nobody->Tell(MakePing(1));
+  auto r = client_system_.Ask(*nobody, CountPings(), absl::Seconds(10)).get();
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kNotFound));
+  // A type the exported actor's Protocol does not list.
+  using WrongProtocol = Protocol<examples::EchoRequest>;
+  auto wrong = client_->Ref<WrongProtocol>(address_, "counter");
+  ASSERT_TRUE(wrong.ok());
+  examples::EchoRequest echo;
+  echo.set_text("not a Ping");
+  wrong->Tell(echo);
+  ASSERT_TRUE(WaitFor([&] {
+    const RemoteNodeStats s = server_->stats();
+    return s.rejected_unknown_target == 2 && s.rejected_unknown_type == 1;
+  }));
+  EXPECT_EQ(Count(counter_).received(), 0u);  // nothing reached the counter
+}
+
+TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersNeverDuplicates) {
+  auto remote = client_->Ref<PingCounterProtocol>(address_, "counter");
+  ASSERT_TRUE(remote.ok());
+  DownLog downs;
+  ASSERT_TRUE(client_->Monitor(*remote, client_system_.Spawn<Watcher>(&downs).value()).ok());
+  uint64_t seq = 0;
+  for (int i = 0; i < 1000; ++i) remote->Tell(MakePing(++seq));
+  ASSERT_TRUE(WaitFor([&] { return client_->stats().acked == 1000; }));
+  const uint64_t before = Count(counter_).received();
+  EXPECT_EQ(before, 1000u);
+
+  const int port = server_->port();
+  StopServer();
+  ASSERT_TRUE(WaitFor([&] { return downs.downs.load() == 1; }));
+  // The peer is down: these become dead letters at once (or when their link breaks).
+  for (int i = 0; i < 500; ++i) remote->Tell(MakePing(++seq));
+  ASSERT_TRUE(WaitFor([&] { return client_->stats().dead_letters >= 500; }));
+  EXPECT_GE(client_system_.dead_letters().count(), 500u);
+
+  StartServer(port);  // the same address, a new process-like incarnation
+  // The link comes back by itself; keep sending until messages get through again.
+  ASSERT_TRUE(WaitFor([&] {
+    remote->Tell(MakePing(++seq));
+    absl::SleepFor(absl::Milliseconds(5));
+    return Count(counter_).received() > 0;
+  }));
+  for (int i = 0; i < 1000; ++i) remote->Tell(MakePing(++seq));
+  ASSERT_TRUE(WaitFor([&] {
+    const RemoteNodeStats s = client_->stats();
+    return s.acked + s.dead_letters == s.sent;
+  }));
+  const RemoteNodeStats s = client_->stats();
+  const PingCount after = Count(counter_);
+  EXPECT_EQ(s.sent, seq);
+  EXPECT_EQ(after.duplicates(), 0u);
+  EXPECT_EQ(after.out_of_order(), 0u);
+  EXPECT_EQ(after.last_seq(), seq);
+  // Every message is accounted for exactly once: delivered before, delivered after, or dead.
+  EXPECT_EQ(before + after.received() + s.dead_letters, seq);
+  EXPECT_EQ(client_->stats().connects, 2u);
+}
+
+TEST_F(RemoteNodeTest, AnUnreachableNodeFailsAsksAndReportsDown) {
+  auto remote = client_->Ref<PingCounterProtocol>("127.0.0.1:1", "counter");
+  ASSERT_TRUE(remote.ok());
+  DownLog downs;
+  ASSERT_TRUE(client_->Monitor(*remote, client_system_.Spawn<Watcher>(&downs).value()).ok());
+  ASSERT_TRUE(WaitFor([&] { return downs.downs.load() == 1; }));
+  auto r = client_system_.Ask(*remote, CountPings(), absl::Seconds(10)).get();
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_GE(client_->stats().dead_letters, 1u);
+  EXPECT_THAT(client_->Monitor(counter_, client_system_.Spawn<Watcher>(&downs).value()),
+              StatusIs(absl::StatusCode::kNotFound));  // a local actor
+}
+
+}  // namespace
+}  // namespace troupe
