@@ -113,7 +113,9 @@ void RemoteNode::Shutdown() {
     shut_down_ = true;
     links = links_;
   }
-  if (gateway_) gateway_->Shutdown(absl::Seconds(1));
+  // Peer streams never end by themselves: cancel them at once (the peers dead-letter what they
+  // sent that was not acknowledged).
+  if (gateway_) gateway_->Shutdown(absl::Milliseconds(100));
   for (auto& [address, link] : links) link->Shutdown();
 }
 

@@ -1,0 +1,217 @@
+// Remote ping-pong: two processes, each an actor system, sending to each other's actors.
+//
+//   bazel run //examples/remote:node -- --listen=127.0.0.1:7100     # terminal 1
+//   bazel run //examples/remote:node -- --peer=127.0.0.1:7100 --pings=5 --messages=100000
+//
+// The serving node exports two actors: "ponger" answers each Ping ask with a Pong, and
+// "counter" (a PingCounter) counts the Pings told to it and whether they came in order. The
+// other node holds references to them (RemoteNode::Ref) and uses them like local actors:
+//   --pings=N       N ping-pong round trips (asks), one after the other, with their latency;
+//   --messages=M    M Pings told to "counter" as fast as the link takes them, then one ask for
+//                   the count: prints messages/s and exits non-zero unless all M arrived in
+//                   order, once;
+//   --seconds=S     tells Pings to "counter" for S seconds at --rate per second, surviving a
+//                   restart of the peer, then prints one JSON line (sent, acked, dead letters,
+//                   what the peer counted).
+// A serving node prints "node listening on port P" and, on SIGINT/SIGTERM, what its counter
+// received ("counter: received R, out of order O, duplicates D").
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/clock.h"
+#include "actors/remote/remote_node.h"
+#include "examples/remote/ping_counter.h"
+#include "framework/system/actor_system.h"
+#include "proto/ping.pb.h"
+
+ABSL_FLAG(std::string, name, "", "this node's name (default: serving or client)");
+ABSL_FLAG(std::string, listen, "", "serve peers on host:port (port 0: pick one)");
+ABSL_FLAG(std::string, peer, "", "the serving node's host:port");
+ABSL_FLAG(int, pings, 0, "ping-pong round trips to make with the peer's ponger");
+ABSL_FLAG(int64_t, messages, 0, "Pings to tell the peer's counter, as fast as possible");
+ABSL_FLAG(double, seconds, 0, "tell Pings for this long at --rate, across peer restarts");
+ABSL_FLAG(int, rate, 2000, "Pings per second with --seconds");
+ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
+
+namespace {
+
+using troupe::examples::CountPings;
+using troupe::examples::Ping;
+using troupe::examples::PingCount;
+using troupe::examples::PingCounter;
+using troupe::examples::PingCounterProtocol;
+using troupe::examples::Pong;
+
+using PongerProtocol = troupe::Protocol<troupe::Request<Ping, Pong>>;
+class Ponger : public troupe::Actor<Ponger, PongerProtocol> {
+ public:
+  Pong Handle(Ping ping) {
+    Pong pong;
+    pong.set_seq(ping.seq());
+    return pong;
+  }
+};
+
+Ping MakePing(uint64_t seq) {
+  Ping ping;
+  ping.set_seq(seq);
+  return ping;
+}
+
+int Serve(troupe::ActorSystem& system, troupe::RemoteNode& node) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  auto counter = system.Spawn<PingCounter>().value();
+  (void)node.Export("ponger", system.Spawn<Ponger>().value());
+  (void)node.Export("counter", counter);
+  std::printf("node listening on port %d\n", node.port());
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  node.Shutdown();
+  absl::StatusOr<PingCount> count = system.Ask(counter, CountPings(), absl::Seconds(5)).get();
+  if (!count.ok()) return 1;
+  const troupe::RemoteNodeStats s = node.stats();
+  std::printf("counter: received %llu, out of order %llu, duplicates %llu; rejected %llu\n",
+              static_cast<unsigned long long>(count->received()),
+              static_cast<unsigned long long>(count->out_of_order()),
+              static_cast<unsigned long long>(count->duplicates()),
+              static_cast<unsigned long long>(s.rejected_unknown_target +
+                                              s.rejected_unknown_type + s.rejected_malformed));
+  return 0;
+}
+
+int PingPong(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>& ponger,
+             int pings) {
+  for (int i = 1; i <= pings; ++i) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<Pong> pong = system.Ask(ponger, MakePing(i), absl::Seconds(5)).get();
+    if (!pong.ok() || pong->seq() != static_cast<uint64_t>(i)) {
+      std::fprintf(stderr, "node: ping %d failed: %s\n", i,
+                   pong.ok() ? "wrong pong" : pong.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("pong %d in %s\n", i, absl::FormatDuration(absl::Now() - start).c_str());
+  }
+  return 0;
+}
+
+int Flood(troupe::ActorSystem& system, troupe::RemoteNode& node,
+          const troupe::ActorRef<PingCounterProtocol>& counter, int64_t messages) {
+  // The first ask makes sure the link is up before the clock starts.
+  if (!system.Ask(counter, CountPings(), absl::Seconds(10)).get().ok()) {
+    std::fprintf(stderr, "node: the peer's counter does not answer\n");
+    return 1;
+  }
+  absl::StatusOr<PingCount> first = system.Ask(counter, CountPings(), absl::Seconds(10)).get();
+  if (!first.ok()) return 1;
+  const PingCount before = *first;
+  const absl::Time start = absl::Now();
+  for (int64_t i = 1; i <= messages; ++i) counter.Tell(MakePing(before.last_seq() + i));
+  absl::StatusOr<PingCount> count = system.Ask(counter, CountPings(), absl::Seconds(60)).get();
+  const absl::Duration took = absl::Now() - start;
+  if (!count.ok()) {
+    std::fprintf(stderr, "node: count failed: %s\n", count.status().ToString().c_str());
+    return 1;
+  }
+  const uint64_t got = count->received() - before.received();
+  std::printf("{\"messages\": %lld, \"received\": %llu, \"out_of_order\": %llu, "
+              "\"duplicates\": %llu, \"seconds\": %.3f, \"messages_per_s\": %.0f, "
+              "\"dead_letters\": %llu}\n",
+              static_cast<long long>(messages), static_cast<unsigned long long>(got),
+              static_cast<unsigned long long>(count->out_of_order()),
+              static_cast<unsigned long long>(count->duplicates()), absl::ToDoubleSeconds(took),
+              static_cast<double>(messages) / absl::ToDoubleSeconds(took),
+              static_cast<unsigned long long>(node.stats().dead_letters));
+  if (got != static_cast<uint64_t>(messages) || count->out_of_order() != 0 ||
+      count->duplicates() != 0) {
+    std::fprintf(stderr, "node: %llu of %lld Pings arrived in order\n",
+                 static_cast<unsigned long long>(got), static_cast<long long>(messages));
+    return 1;
+  }
+  return 0;
+}
+
+int Paced(troupe::ActorSystem& system, troupe::RemoteNode& node,
+          const troupe::ActorRef<PingCounterProtocol>& counter, double seconds, int rate) {
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + absl::Seconds(seconds);
+  uint64_t seq = 0;
+  while (absl::Now() < end) {
+    const absl::Time due = start + absl::Seconds(static_cast<double>(seq) / rate);
+    if (absl::Now() < due) absl::SleepFor(due - absl::Now());
+    counter.Tell(MakePing(++seq));
+  }
+  // Wait until every Ping is either acknowledged or a dead letter.
+  const absl::Time limit = absl::Now() + absl::Seconds(20);
+  troupe::RemoteNodeStats s = node.stats();
+  while (s.acked + s.dead_letters < s.sent && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(10));
+    s = node.stats();
+  }
+  absl::StatusOr<PingCount> count = system.Ask(counter, CountPings(), absl::Seconds(10)).get();
+  std::printf("{\"sent\": %llu, \"acked\": %llu, \"dead_letters\": %llu, \"connects\": %llu, "
+              "\"peer_received\": %llu, \"peer_out_of_order\": %llu, \"peer_duplicates\": %llu, "
+              "\"count_error\": \"%s\"}\n",
+              static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
+              static_cast<unsigned long long>(s.dead_letters),
+              static_cast<unsigned long long>(s.connects),
+              static_cast<unsigned long long>(count.ok() ? count->received() : 0),
+              static_cast<unsigned long long>(count.ok() ? count->out_of_order() : 0),
+              static_cast<unsigned long long>(count.ok() ? count->duplicates() : 0),
+              count.ok() ? "" : count.status().ToString().c_str());
+  return count.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "A troupe node: --listen=HOST:PORT serves a ponger and a counter; --peer=HOST:PORT with "
+      "--pings, --messages or --seconds uses them from another process.");
+  absl::ParseCommandLine(argc, argv);
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string peer = absl::GetFlag(FLAGS_peer);
+  if (listen.empty() == peer.empty()) {
+    std::fprintf(stderr, "node: give exactly one of --listen and --peer (see --help)\n");
+    return 2;
+  }
+  // Block the stop signals before any thread starts; Serve waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads)});
+  std::string name = absl::GetFlag(FLAGS_name);
+  if (name.empty()) name = listen.empty() ? "client" : "serving";
+  auto node = troupe::RemoteNode::Start(system, {.name = name, .listen_address = listen});
+  if (!node.ok()) {
+    std::fprintf(stderr, "node: %s\n", node.status().ToString().c_str());
+    return 1;
+  }
+  if (!listen.empty()) return Serve(system, **node);
+
+  auto ponger = (*node)->Ref<PongerProtocol>(peer, "ponger");
+  auto counter = (*node)->Ref<PingCounterProtocol>(peer, "counter");
+  if (!ponger.ok() || !counter.ok()) return 1;
+  if (absl::GetFlag(FLAGS_pings) > 0 && PingPong(system, *ponger, absl::GetFlag(FLAGS_pings))) {
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_messages) > 0 &&
+      Flood(system, **node, *counter, absl::GetFlag(FLAGS_messages))) {
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_seconds) > 0) {
+    return Paced(system, **node, *counter, absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_rate));
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# End to end, two processes: a client node tells 100,000 Pings to a serving node's counter
+# (all arrive, in order, once) and plays ping-pong with its ponger (asks across processes);
+# then, while the client keeps sending, the serving node is stopped and restarted on the same
+# port: the Pings sent meanwhile are dead letters on the client, none is duplicated or
+# reordered, every Ping is accounted for, and the link comes back by itself.
+set -euo pipefail
+node=$1
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+start_server() {  # start_server PORT OUT: sets server_pid and port
+  "$node" --listen="127.0.0.1:$1" --threads=1 > "$2" 2> "$2.err" &
+  server_pid=$!
+  for _ in $(seq 200); do
+    port=$(sed -n 's/^node listening on port \([0-9]*\)$/\1/p' "$2")
+    [[ -n "$port" ]] && return 0
+    kill -0 "$server_pid" 2> /dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+stop_server() {  # stop_server OUT: sets received (what its counter got, in order, once)
+  kill -TERM "$server_pid"
+  local status=0
+  wait "$server_pid" || status=$?
+  (( status == 0 )) || fail "the serving node exited with $status on SIGTERM"
+  received=$(sed -n 's/^counter: received \([0-9]*\), out of order 0, duplicates 0.*/\1/p' "$1")
+}
+
+json() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" "$2"; }
+
+start_server 0 "$TEST_TMPDIR/s1" || fail "the serving node did not start: $(cat "$TEST_TMPDIR/s1.err")"
+"$node" --peer="127.0.0.1:$port" --threads=1 --pings=3 --messages=100000 \
+  > "$TEST_TMPDIR/flood" || fail "100,000 Pings: $(cat "$TEST_TMPDIR/flood")"
+grep -q '"received": 100000, "out_of_order": 0, "duplicates": 0' "$TEST_TMPDIR/flood" \
+  || fail "not all in order: $(cat "$TEST_TMPDIR/flood")"
+echo "ok: $(tail -1 "$TEST_TMPDIR/flood")"
+stop_server "$TEST_TMPDIR/s1"
+[[ "$received" == 100000 ]] || fail "the counter saw $(cat "$TEST_TMPDIR/s1")"
+
+# The restart: the client sends for 4 s at 2000/s; the peer is down from ~1 s to ~2 s.
+start_server 0 "$TEST_TMPDIR/s2" || fail "the serving node did not start"
+"$node" --peer="127.0.0.1:$port" --threads=1 --seconds=4 --rate=2000 > "$TEST_TMPDIR/paced" &
+client_pid=$!
+sleep 1
+stop_server "$TEST_TMPDIR/s2"
+before=$received
+[[ -n "$before" ]] || fail "the first incarnation reported: $(cat "$TEST_TMPDIR/s2")"
+sleep 1
+start_server "$port" "$TEST_TMPDIR/s3" || fail "the serving node did not restart on $port"
+wait "$client_pid" || fail "the client failed: $(cat "$TEST_TMPDIR/paced")"
+out="$TEST_TMPDIR/paced"
+sent=$(json sent "$out"); dead=$(json dead_letters "$out"); after=$(json peer_received "$out")
+[[ $(json peer_duplicates "$out") == 0 ]] || fail "duplicates: $(cat "$out")"
+[[ $(json peer_out_of_order "$out") == 0 ]] || fail "out of order: $(cat "$out")"
+[[ $(json connects "$out") -ge 2 ]] || fail "the link did not come back: $(cat "$out")"
+(( dead > 0 )) || fail "no dead letters while the peer was down: $(cat "$out")"
+(( after > 0 )) || fail "nothing arrived after the restart: $(cat "$out")"
+# At most once: delivered before + after <= sent; nothing vanishes: + dead letters >= sent.
+(( before + after <= sent )) || fail "more delivered ($before + $after) than sent ($sent)"
+(( before + after + dead >= sent )) || fail "lost silently: $before + $after + $dead < $sent"
+echo "ok: restart: sent $sent, delivered $before before + $after after, $dead dead letters"
+stop_server "$TEST_TMPDIR/s3"
