@@ -240,6 +240,7 @@ void Link::OnCallDone(Call* call, const grpc::Status& status) {
     pending_asks_.clear();
     ++stats_.failures;
     stats_.up = false;
+    last_failure_ = why;
     if (!down_reported_) {
       down_reported_ = true;
       watchers = watchers_;
@@ -265,8 +266,13 @@ void Link::DeadLetterLocked(std::string_view type, DeadLetterReason reason) {
 }
 
 void Link::AddDownWatcher(DownWatcher watcher) {
-  MutexLock lock(&mu_);
-  watchers_.push_back(std::move(watcher));
+  absl::Status down_now;
+  {
+    MutexLock lock(&mu_);
+    watchers_.push_back(watcher);
+    if (state_ == State::kBackoff) down_now = last_failure_;
+  }
+  if (!down_now.ok()) watcher(down_now);  // already down: a late watcher hears it at once
 }
 
 LinkStats Link::stats() const {

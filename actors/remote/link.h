@@ -62,7 +62,8 @@ class Link : public std::enable_shared_from_this<Link> {
   // UNAVAILABLE if the link breaks first. The status says whether it went out or was dead-lettered.
   absl::Status Send(node::Envelope envelope, std::string_view type, WireReplyFn reply = nullptr);
 
-  // `watcher` runs (on some gRPC or timer thread) each time the link goes down.
+  // `watcher` runs (on some gRPC or timer thread) each time the link goes down, and at once if
+  // it is down now.
   void AddDownWatcher(DownWatcher watcher);
   LinkStats stats() const;
   const std::string& address() const { return options_.address; }
@@ -101,6 +102,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;        // call_ has ended; no more writes
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;  // call_'s hold was released
   bool down_reported_ ABSL_GUARDED_BY(mu_) = false;  // watchers heard of this outage
+  absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
   TimerHandle retry_timer_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;

@@ -50,7 +50,7 @@ struct RemoteNodeOptions {
   int max_concurrent_streams = 1000;  // per peer connection, on the serving side
   size_t max_unacked = 100000;        // per peer: messages awaiting their ack
   absl::Duration backoff_initial = absl::Milliseconds(100);
-  absl::Duration backoff_max = absl::Seconds(5);
+  absl::Duration backoff_max = absl::Seconds(2);
   absl::Duration ask_timeout = absl::Seconds(30);  // deadline carried by remote asks
 };
 

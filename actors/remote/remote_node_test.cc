@@ -159,7 +159,7 @@ TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersN
   for (int i = 0; i < 1000; ++i) remote->Tell(MakePing(++seq));
   ASSERT_TRUE(WaitFor([&] {
     const RemoteNodeStats s = client_->stats();
-    return s.acked + s.dead_letters == s.sent;
+    return s.sent == seq && s.acked + s.dead_letters == s.sent;  // all through the proxy
   }));
   const RemoteNodeStats s = client_->stats();
   const PingCount after = Count(counter_);
