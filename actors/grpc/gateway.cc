@@ -40,7 +40,9 @@ class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
       Unref();
       return;
     }
-    ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_)}, TimeLeft(*context_),
+    // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
+    ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_)},
+                           absl::InfiniteDuration(),
                            [this](absl::StatusOr<std::string> reply) {
                              if (!reply.ok()) {
                                Finish(ToGrpcStatus(reply.status()));

@@ -21,14 +21,4 @@ absl::Status CancelReason(const grpc::ServerContextBase& context) {
              : absl::CancelledError("the client cancelled the call");
 }
 
-absl::Duration TimeLeft(const grpc::ServerContextBase& context) {
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
-    return absl::InfiniteDuration();  // no deadline set by the client
-  }
-  const auto left = deadline - std::chrono::system_clock::now();
-  if (left <= std::chrono::system_clock::duration::zero()) return absl::ZeroDuration();
-  return absl::FromChrono(left);
-}
-
 }  // namespace troupe

@@ -17,9 +17,6 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // CANCELLED (the client went away, or the server is shutting down).
 absl::Status CancelReason(const grpc::ServerContextBase& context);
 
-// Time left before the call's deadline (absl::InfiniteDuration() if it has none; zero if past).
-absl::Duration TimeLeft(const grpc::ServerContextBase& context);
-
 }  // namespace troupe
 
 #endif  // ACTORS_GRPC_GRPC_STATUS_H_

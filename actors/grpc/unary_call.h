@@ -92,7 +92,8 @@ grpc::ServerUnaryReactor* AskForCall(ActorSystem& system, grpc::CallbackServerCo
                 "the actor's Protocol must have the entry Request<Req, Resp>");
   auto* reactor = new internal::UnaryCallReactor(context);
   // The response object and the reactor stay valid until Finish(): the callback runs once.
-  reactor->SetAsk(system.Ask(actor, Req(request), TimeLeft(*context),
+  // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
+  reactor->SetAsk(system.Ask(actor, Req(request), absl::InfiniteDuration(),
                              [reactor, response](absl::StatusOr<Resp> result) {
                                if (!result.ok()) {
                                  reactor->Finish(ToGrpcStatus(result.status()));
