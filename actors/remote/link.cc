@@ -62,6 +62,10 @@ class Link::Call final : public grpc::ClientBidiReactor<node::ClientFrame, node:
     std::shared_ptr<Notification> done = done_;
     link->OnCallDone(this, status);
     delete this;
+    // Drop our reference before Shutdown() can return: the last reference to a Link must never
+    // go on a gRPC callback thread, because destroying the last channel there shuts down the
+    // thread pool that runs it (gRPC 1.51 then aborts; grpc/grpc#32584).
+    link.reset();
     done->Notify();
   }
 
