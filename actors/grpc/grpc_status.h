@@ -13,8 +13,9 @@ namespace troupe {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// Why a call ended without its server: DEADLINE_EXCEEDED if its deadline has passed, else
-// CANCELLED (the client went away, or the server is shutting down).
+// Why a call ended without its server: DEADLINE_EXCEEDED if its deadline has passed (or is
+// within 100 ms: the client's clock runs ahead of the server's copy), else CANCELLED (the client
+// went away, or the server is shutting down).
 absl::Status CancelReason(const grpc::ServerContextBase& context);
 
 }  // namespace troupe
