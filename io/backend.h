@@ -95,6 +95,10 @@ class IoBackend {
   // backend already knows (completions of operations finished inline, CQEs already reaped).
   // The worker loop calls it before sleeping, since the sleep's own wait polls the kernel.
   virtual int PollReady() = 0;
+  // Owner thread, called before each of its turns, cheap (no syscall): true if the owner should
+  // Poll() now rather than at its next periodic poll - e.g. sends wait in a submission ring, or
+  // sends in flight complete only when the kernel is entered (io_uring DEFER_TASKRUN).
+  virtual bool WantsPoll() { return false; }
 
   // Makes a Poll() that is waiting (or the next one) return promptly. Any thread; costs a
   // syscall only when the owner is blocked in the kernel.

@@ -30,6 +30,9 @@ class Parker {
   // Like Poll() but never enters the kernel (delivers only what is already known); called
   // just before parking, whose own wait then polls the kernel.
   virtual bool PollReady() { return false; }
+  // Cheap check (no syscall), made by the owning worker before each turn: true if Poll()
+  // should run now rather than at the next periodic poll (e.g. I/O waits on the kernel).
+  virtual bool WantsPoll() { return false; }
   // Called by the owning worker thread when it starts and just before it exits.
   virtual void OnWorkerStart() {}
   virtual void OnWorkerStop() {}

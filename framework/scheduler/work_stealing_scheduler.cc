@@ -145,6 +145,9 @@ TimerHandle WorkStealingScheduler::AddTimer(absl::Time deadline, absl::Duration 
 
 Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
   ++w.tick;
+  if (w.tick % options_.injection_interval != 0 && w.parker->WantsPoll()) {
+    w.parker->Poll();  // e.g. sends waiting on io_uring: keep a busy worker's output flowing
+  }
   if (w.tick % options_.injection_interval == 0) {
     FireTimers(w);
     w.parker->Poll();

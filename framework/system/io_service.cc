@@ -21,6 +21,7 @@ class BackendParker final : public Parker {
     return backend_->Poll(absl::ZeroDuration()) > 0;
   }
   bool PollReady() override { return backend_->PollReady() > 0; }
+  bool WantsPoll() override { return backend_->WantsPoll(); }
 
   // Actors have stopped and closed their sockets: deliver the last completions (kClose
   // releases each connection's state) before the thread that owns the backend exits.

@@ -273,6 +273,9 @@ void ProactorBackend::SubmitSend(int fd, FdState& st) {
   io_uring_prep_sendmsg(sqe, fd, &st.msg, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, UserData(fd, kSendReq));
   st.send_armed = true;
+  ++sends_in_flight_;
+  ++unsubmitted_sends_;
+  for (size_t i = 0; i < st.msg.msg_iovlen; ++i) unsubmitted_send_bytes_ += st.msg.msg_iov[i].iov_len;
 }
 
 void ProactorBackend::Close(int fd, IoHandler* handler) {
@@ -360,6 +363,7 @@ void ProactorBackend::OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags
 
 void ProactorBackend::OnSendCqe(int fd, FdState& st, int32_t res) {
   st.send_armed = false;
+  --sends_in_flight_;
   if (st.closing) return;
   if (res < 0) {
     Deliver(fd, st, Completion{IoOp::kSend, res});
@@ -437,6 +441,9 @@ int ProactorBackend::Poll(absl::Duration timeout) {
   const bool ready = handled > 0 || HasDeferred() || HasPosted();
   io_uring* ring = &ring_->ring;
   Count(syscalls_);
+  unsubmitted_send_bytes_ = 0;
+  unsubmitted_sends_ = 0;
+  turns_since_poll_ = 0;
   if (ready || timeout <= absl::ZeroDuration()) {
     io_uring_submit_and_get_events(ring);
   } else if (BeginWait()) {

@@ -54,11 +54,28 @@ class ProactorBackend final : public IoBackend {
   void Close(int fd, IoHandler* handler) override;
   int Poll(absl::Duration timeout) override;
   int PollReady() override;
+  // Keeps a busy worker's output flowing: sends waiting in the ring past a threshold are
+  // submitted now, and while sends are in flight the kernel is entered every few turns (their
+  // completions, and the rest of a short send, need it).
+  bool WantsPoll() override {
+    if (unsubmitted_send_bytes_ >= kEagerSubmitBytes || unsubmitted_sends_ >= kEagerSubmitSends) {
+      return true;
+    }
+    return sends_in_flight_ > 0 && ++turns_since_poll_ >= kTurnsBetweenSendPolls;
+  }
 
  protected:
   void Kick() override;
 
  private:
+  static constexpr size_t kEagerSubmitBytes = 64 << 10;
+  static constexpr int kEagerSubmitSends = 16;
+  static constexpr int kTurnsBetweenSendPolls = 8;
+  size_t unsubmitted_send_bytes_ = 0;
+  int unsubmitted_sends_ = 0;
+  int sends_in_flight_ = 0;
+  int turns_since_poll_ = 0;
+
   struct Ring;
   struct FdState;
 

@@ -1,0 +1,82 @@
+// The messages between the chat server's actors: sessions (one per client), rooms (one per
+// room: it orders the room's messages) and the lobby (nicks and the room directory).
+#ifndef EXAMPLES_CHAT_CHAT_MESSAGES_H_
+#define EXAMPLES_CHAT_CHAT_MESSAGES_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/base/credit.h"
+#include "framework/system/actor_system.h"
+
+namespace troupe::chat {
+
+// One server line (with its newline), shared by every member it goes to.
+using Line = std::shared_ptr<const std::string>;
+inline Line MakeLine(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+// How a room or the lobby reaches one client, whatever its transport (TCP or gRPC).
+struct Member {
+  uint64_t id = 0;
+  std::string nick;
+  std::function<void(Line)> send;  // tells the member's session actor; any thread
+};
+
+// To a session: write this line to the client.
+struct Output {
+  Line line;
+};
+
+struct JoinRoom {  // answered with "* joined ROOM" and the history, for the joiner to write
+  Member member;
+};
+struct LeaveRoom {  // the others hear "* NICK left ROOM"
+  uint64_t id;
+};
+struct SayInRoom {
+  uint64_t id;
+  std::string text;
+  Credit credit;  // the sender's flow control: returned once the room has broadcast it
+};
+struct WhoInRoom {};
+struct FlushHistory {};  // answered once every message so far is in the history file
+using RoomProtocol = Protocol<Request<JoinRoom, std::vector<Line>>, LeaveRoom, SayInRoom,
+                              Request<WhoInRoom, std::vector<std::string>>,
+                              Request<FlushHistory, bool>>;
+using RoomRef = ActorRef<RoomProtocol>;
+
+struct ClaimNick {
+  std::string nick;
+  std::string old_nick;  // released if the claim succeeds
+  Member member;
+};
+struct ReleaseNick {
+  std::string nick;
+  uint64_t id;
+};
+struct OpenRoom {  // finds or creates (loading its history)
+  std::string name;
+};
+struct FindRoom {
+  std::string name;
+};
+struct ListRooms {};
+struct AllRooms {};
+struct SendPrivate {  // answered false if nobody has that nick
+  std::string to;
+  std::string text;
+  Member sender;
+};
+using LobbyProtocol =
+    Protocol<Request<ClaimNick, bool>, ReleaseNick, Request<OpenRoom, RoomRef>,
+             Request<FindRoom, std::optional<RoomRef>>, Request<ListRooms, std::vector<std::string>>,
+             Request<AllRooms, std::vector<RoomRef>>, Request<SendPrivate, bool>>;
+using LobbyRef = ActorRef<LobbyProtocol>;
+
+}  // namespace troupe::chat
+
+#endif  // EXAMPLES_CHAT_CHAT_MESSAGES_H_

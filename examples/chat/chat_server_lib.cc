@@ -1,0 +1,63 @@
+#include "examples/chat/chat_server_lib.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "examples/chat/tcp_session.h"
+
+namespace troupe::chat {
+
+absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& system,
+                                                              ChatServerOptions options) {
+  if (!options.history_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.history_dir, error);  // before serving
+    if (error) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create ", options.history_dir, ": ", error.message()));
+    }
+  }
+  absl::StatusOr<LobbyRef> lobby = system.Spawn<Lobby>(options.history_dir);
+  if (!lobby.ok()) return lobby.status();
+  std::unique_ptr<ChatServer> server(new ChatServer(system, *lobby));
+  TcpListenerOptions listen;
+  listen.host = options.host;
+  listen.port = options.port;
+  listen.max_connections = options.max_connections;
+  listen.stream = ChatStreamOptions(options.max_output_bytes);
+  ActorSystem* sys = &system;
+  auto listener = TcpListener::Listen(system, listen, [sys, lobby = *lobby](TcpStream s) {
+    (void)sys->Spawn<TcpChatSession>(std::move(s), lobby);
+  });
+  if (!listener.ok()) return listener.status();
+  server->listener_ = *std::move(listener);
+  if (options.grpc_port >= 0) {
+    absl::StatusOr<int> port = server->grpc_.Start(absl::StrCat(options.host, ":", options.grpc_port));
+    if (!port.ok()) return port.status();
+    server->grpc_port_ = *port;
+  }
+  return server;
+}
+
+ChatServer::ChatServer(ActorSystem& system, LobbyRef lobby)
+    : system_(system), lobby_(lobby), grpc_(system, lobby) {}
+
+ChatServer::~ChatServer() { Stop(); }
+
+int ChatServer::Stop() {
+  if (stopped_) return 0;
+  stopped_ = true;
+  if (listener_) listener_->Stop();
+  grpc_.Shutdown();
+  int unsaved = 0;
+  auto rooms = system_.Ask(lobby_, AllRooms{}, absl::Seconds(10)).get();
+  if (!rooms.ok()) return 1;
+  for (const RoomRef& room : *rooms) {
+    auto saved = system_.Ask(room, FlushHistory{}, absl::Seconds(10)).get();
+    unsaved += !(saved.ok() && *saved);
+  }
+  return unsaved;
+}
+
+}  // namespace troupe::chat

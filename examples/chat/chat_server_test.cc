@@ -1,0 +1,386 @@
+// The chat system over real TCP connections: every command and error of the protocol, one
+// order for all members, a stalled reader cut off, oversized lines and random bytes, 1000
+// members in one room, history across a restart, and TCP and gRPC clients in one room.
+#include "examples/chat/chat_server_lib.h"
+
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "io/testing/loopback_client.h"
+#include "proto/chat.grpc.pb.h"
+
+namespace troupe::chat {
+namespace {
+
+// A line-oriented test client on a blocking loopback socket.
+class Client {
+ public:
+  explicit Client(int port) : fd_(::troupe::testing::ConnectLoopback(port)) {}
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  void Send(const std::string& text) { ASSERT_TRUE(::troupe::testing::SendAll(fd_, text)); }
+  // The next line without its newline, or "<timeout>" / "<closed>".
+  std::string Line(absl::Duration timeout = absl::Seconds(10)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    for (;;) {
+      const size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return "<timeout>";
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
+      char chunk[65536];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) return "<closed>";
+      buffer_.append(chunk, n);
+    }
+  }
+  // Sends `command` and expects `want` as the next line.
+  void Expect(const std::string& want, absl::Duration timeout = absl::Seconds(10)) {
+    EXPECT_EQ(Line(timeout), want);
+  }
+  void Login(const std::string& nick, const std::string& room) {
+    Send(absl::StrCat("/nick ", nick, "\n/join ", room, "\n"));
+    Expect(absl::StrCat("* nick ", nick));
+    Expect(absl::StrCat("* joined ", room));
+  }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  std::string buffer_;
+};
+
+class ChatServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ChatServerOptions options = {}) {
+    options.host = "127.0.0.1";
+    if (!system_) system_ = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 2});
+    auto server = ChatServer::Start(*system_, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  void TearDown() override {
+    server_.reset();
+    system_.reset();
+  }
+  std::unique_ptr<ActorSystem> system_;
+  std::unique_ptr<ChatServer> server_;
+};
+
+TEST_F(ChatServerTest, EveryCommandAndItsErrors) {
+  StartServer();
+  Client a(server_->port()), b(server_->port());
+  a.Send("hello\n");
+  a.Expect("! choose a nick first: /nick NAME");
+  a.Send("/nick bad name!\n");
+  a.Expect("! usage: /nick NAME (1-32 of A-Z a-z 0-9 _ -)");
+  a.Send(absl::StrCat("/nick ", std::string(33, 'x'), "\n"));
+  a.Expect("! usage: /nick NAME (1-32 of A-Z a-z 0-9 _ -)");
+  a.Send("/join lobby\n");
+  a.Expect("! choose a nick first: /nick NAME");
+  a.Login("alice", "lobby");
+  a.Send("/join lobby\n");
+  a.Expect("! already in lobby");
+  a.Send("first words\n");  // a plain line goes to the room joined last
+  a.Expect("[lobby] alice: first words");
+
+  b.Send("/nick alice\n");
+  b.Expect("! nick alice is in use");
+  b.Send("/nick bob\n/join lobby\n");
+  b.Expect("* nick bob");
+  b.Expect("* joined lobby");
+  b.Expect("# [lobby] alice: first words");  // the room's history, oldest first
+  a.Expect("* bob joined lobby");
+  b.Send("/say lobby hi\r\n");  // a trailing \r is dropped
+  a.Expect("[lobby] bob: hi");
+  b.Expect("[lobby] bob: hi");
+  b.Send("/say kitchen hi\n");
+  b.Expect("! not in kitchen");
+  b.Send("/who lobby\n/who kitchen\n/rooms\n");
+  b.Expect("* who lobby alice bob");
+  b.Expect("! no room kitchen");
+  b.Expect("* rooms lobby");
+  b.Send("/msg alice psst\n/msg nobody psst\n");
+  a.Expect("[pm] bob: psst");
+  b.Expect("! no user nobody");
+  b.Send("/dance\n/rooms now\n\n");
+  b.Expect("! unknown command /dance");
+  b.Expect("! /rooms takes no argument");
+  b.Expect("! empty line");
+  b.Send("/nick robert\n");
+  b.Expect("! leave your rooms before changing your nick");
+  b.Send("/leave lobby\n/leave lobby\n");
+  b.Expect("* left lobby");
+  b.Expect("! not in lobby");
+  a.Expect("* bob left lobby");
+  b.Send("/join lobby\n");
+  b.Expect("* joined lobby");
+  b.Expect("# [lobby] alice: first words");
+  b.Expect("# [lobby] bob: hi");
+  a.Expect("* bob joined lobby");
+  b.Send("/quit\n");
+  b.Expect("* bye");
+  b.Expect("<closed>");
+  a.Expect("* bob left lobby");  // a quit leaves the rooms like a dropped connection
+  a.Send("/who lobby\n");
+  a.Expect("* who lobby alice");
+}
+
+TEST_F(ChatServerTest, ADroppedConnectionLeavesItsRoomsAndFreesItsNick) {
+  StartServer();
+  Client a(server_->port());
+  a.Login("alice", "lobby");
+  {
+    Client b(server_->port());
+    b.Login("bob", "lobby");
+    a.Expect("* bob joined lobby");
+  }  // closed without /quit
+  a.Expect("* bob left lobby");
+  Client c(server_->port());
+  c.Send("/nick bob\n");
+  c.Expect("* nick bob");
+}
+
+TEST_F(ChatServerTest, OversizedLinesAndRandomBytesGetAnErrorAndTheConnectionStays) {
+  StartServer();
+  Client a(server_->port()), b(server_->port());
+  a.Login("alice", "lobby");
+  b.Login("bob", "lobby");
+  a.Expect("* bob joined lobby");
+  b.Send(std::string(4097, 'x') + "\n");
+  b.Expect("! line too long (max 4096 bytes)");
+  b.Send(std::string(100000, 'y') + "\nstill here\n");  // the rest of the long line is dropped
+  b.Expect("! line too long (max 4096 bytes)");
+  b.Expect("[lobby] bob: still here");
+  a.Expect("[lobby] bob: still here");
+  b.Send(std::string(4096, 'z') + "\n");  // exactly the limit is fine
+  b.Expect(absl::StrCat("[lobby] bob: ", std::string(4096, 'z')));
+  a.Expect(absl::StrCat("[lobby] bob: ", std::string(4096, 'z')));
+
+  Client garbage(server_->port());
+  std::mt19937 rng(42);
+  std::string noise(64 << 10, '\0');
+  for (char& c : noise) c = static_cast<char>(rng());
+  garbage.Send(noise);
+  garbage.Send("\n/nick carol\n");
+  std::string line;
+  do {
+    line = garbage.Line();
+  } while (line != "* nick carol" && line != "<timeout>" && line != "<closed>");
+  EXPECT_EQ(line, "* nick carol");
+  a.Send("/who lobby\n");
+  a.Expect("* who lobby alice bob");  // nothing else was disturbed
+}
+
+TEST_F(ChatServerTest, AllMembersSeeOneOrderWithTwoConcurrentSenders) {
+  StartServer();
+  Client a(server_->port()), b(server_->port()), c(server_->port());
+  a.Login("a", "r");
+  b.Login("b", "r");
+  c.Login("c", "r");
+  a.Expect("* b joined r");
+  a.Expect("* c joined r");
+  b.Expect("* c joined r");
+  constexpr int kEach = 500;
+  std::thread ta([&] {
+    std::string batch;
+    for (int i = 0; i < kEach; ++i) batch += absl::StrCat("a", i, "\n");
+    a.Send(batch);
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < kEach; ++i) b.Send(absl::StrCat("b", i, "\n"));
+  });
+  ta.join();
+  tb.join();
+  std::vector<std::string> seen[3];
+  Client* clients[3] = {&a, &b, &c};
+  for (int k = 0; k < 3; ++k) {
+    for (int i = 0; i < 2 * kEach; ++i) seen[k].push_back(clients[k]->Line());
+  }
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_EQ(seen[1], seen[2]);
+  int a_next = 0, b_next = 0;  // and each sender's own messages in its order
+  for (const std::string& line : seen[2]) {
+    if (line == absl::StrCat("[r] a: a", a_next)) ++a_next;
+    if (line == absl::StrCat("[r] b: b", b_next)) ++b_next;
+  }
+  EXPECT_EQ(a_next, kEach);
+  EXPECT_EQ(b_next, kEach);
+}
+
+TEST_F(ChatServerTest, AStalledReaderIsCutOffAndTheOthersGetEverything) {
+  StartServer();  // 1 MiB of unsent output at most
+  Client a(server_->port()), b(server_->port()), stalled(server_->port());
+  a.Login("a", "r");
+  b.Login("b", "r");
+  stalled.Login("stalled", "r");
+  a.Expect("* b joined r");
+  a.Expect("* stalled joined r");
+  b.Expect("* stalled joined r");
+  // The stalled client never reads; a shrunken receive buffer makes the output pile up on the
+  // server's side soon.
+  int small = 4096;
+  ::setsockopt(stalled.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  const std::string text(4000, 'm');
+  // 12 MB to each member: past the 1 MiB limit plus what the kernel's socket buffers hold.
+  constexpr int kMessages = 3000;
+  // b reads everything on its own thread; a writes and reads its own echo, 10 lines at a time.
+  std::thread reader_b([&] {
+    int got = 0;
+    bool left = false;
+    while (got < kMessages || !left) {
+      const std::string line = b.Line();
+      if (line == absl::StrCat("[r] a: ", text)) {
+        ++got;
+      } else if (line == "* stalled left r") {
+        left = true;
+      } else {
+        ADD_FAILURE() << "b got: " << line.substr(0, 80) << " after " << got;
+        return;
+      }
+    }
+  });
+  int a_got = 0;
+  bool a_saw_left = false;
+  for (int i = 0; i < kMessages; i += 10) {
+    std::string batch;
+    for (int k = 0; k < 10; ++k) batch += absl::StrCat(text, "\n");
+    a.Send(batch);
+    while (a_got < i + 10) {
+      const std::string line = a.Line();
+      if (line == absl::StrCat("[r] a: ", text)) {
+        ++a_got;
+      } else if (line == "* stalled left r") {
+        a_saw_left = true;
+      } else {
+        FAIL() << "a got: " << line.substr(0, 80) << " after " << a_got;
+      }
+    }
+  }
+  if (!a_saw_left) {
+    EXPECT_EQ(a.Line(), "* stalled left r");
+  }
+  reader_b.join();
+  // Both saw "* stalled left r": the server cut the stalled client off (its connection closed,
+  // its session left the room) while they received all 3000 messages.
+  a.Send("/who r\n");
+  a.Expect("* who r a b");
+}
+
+TEST_F(ChatServerTest, AThousandMembersInOneRoom) {
+  rlimit lim;
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < 4096 && lim.rlim_max >= 4096) {
+    lim.rlim_cur = 4096;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  StartServer();
+  constexpr int kMembers = 1000;
+  std::vector<std::unique_ptr<Client>> members;
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_TRUE(members.back()->ok());
+    members.back()->Send(absl::StrCat("/nick m", i, "\n/join big\n"));
+  }
+  for (int i = 0; i < kMembers; ++i) {
+    members[i]->Expect(absl::StrCat("* nick m", i));
+    members[i]->Expect("* joined big");
+  }
+  Client speaker(server_->port());
+  speaker.Login("speaker", "big");
+  speaker.Send("hello everyone\n");
+  speaker.Expect("[big] speaker: hello everyone");
+  for (int i = 0; i < kMembers; ++i) {
+    std::string line;
+    do {
+      line = members[i]->Line();  // skips the "* mJ joined big" of later members
+    } while (line != "[big] speaker: hello everyone" && line != "<timeout>");
+    ASSERT_EQ(line, "[big] speaker: hello everyone") << "member " << i;
+  }
+}
+
+TEST_F(ChatServerTest, HistorySurvivesARestart) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/chat_history_", ::getpid());
+  std::filesystem::remove_all(dir);
+  StartServer({.history_dir = dir});
+  {
+    Client a(server_->port());
+    a.Login("alice", "lobby");
+    for (int i = 0; i < 150; ++i) a.Send(absl::StrCat("message ", i, "\n"));
+    for (int i = 0; i < 150; ++i) a.Expect(absl::StrCat("[lobby] alice: message ", i));
+  }
+  EXPECT_EQ(server_->Stop(), 0);  // as on SIGTERM: everything said is on disk
+  server_.reset();
+  system_.reset();
+
+  StartServer({.history_dir = dir});  // a new server on the same directory
+  Client b(server_->port());
+  b.Login("bob", "lobby");
+  for (int i = 50; i < 150; ++i) b.Expect(absl::StrCat("# [lobby] alice: message ", i));
+  b.Send("/rooms\n");
+  b.Expect("* rooms lobby");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ChatServerTest, TcpAndGrpcClientsMeetInOneRoom) {
+  StartServer({.grpc_port = 0});
+  Client tcp(server_->port());
+  tcp.Login("tcp", "mixed");
+  auto stub = Chat::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Connect(&context);
+  ClientEvent event;
+  event.set_nick("grpc");
+  ASSERT_TRUE(stream->Write(event));
+  event.set_join("mixed");
+  ASSERT_TRUE(stream->Write(event));
+  ServerEvent got;
+  ASSERT_TRUE(stream->Read(&got));
+  EXPECT_EQ(got.line(), "* nick grpc");
+  ASSERT_TRUE(stream->Read(&got));
+  EXPECT_EQ(got.line(), "* joined mixed");
+  tcp.Expect("* grpc joined mixed");
+  event.mutable_say()->set_text("hello from grpc");
+  ASSERT_TRUE(stream->Write(event));
+  ASSERT_TRUE(stream->Read(&got));
+  EXPECT_EQ(got.kind(), ServerEvent::ROOM);
+  EXPECT_EQ(got.room(), "mixed");
+  EXPECT_EQ(got.nick(), "grpc");
+  EXPECT_EQ(got.text(), "hello from grpc");
+  tcp.Expect("[mixed] grpc: hello from grpc");
+  tcp.Send("hello from tcp\n");
+  tcp.Expect("[mixed] tcp: hello from tcp");
+  ASSERT_TRUE(stream->Read(&got));
+  EXPECT_EQ(got.line(), "[mixed] tcp: hello from tcp");
+  event.mutable_msg()->set_nick("tcp");
+  event.mutable_msg()->set_text("psst");
+  ASSERT_TRUE(stream->Write(event));
+  tcp.Expect("[pm] grpc: psst");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  tcp.Expect("* grpc left mixed");
+}
+
+}  // namespace
+}  // namespace troupe::chat

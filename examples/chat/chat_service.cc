@@ -1,0 +1,134 @@
+#include "examples/chat/chat_service.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace troupe::chat {
+namespace {
+
+// "[ROOM] NICK: text" (no marker, no newline) into its fields; false if it is not one.
+bool ParseRoomLine(absl::string_view line, absl::string_view open, ServerEvent* event) {
+  if (!absl::StartsWith(line, open)) return false;
+  const size_t close = line.find("] ");
+  const size_t colon = line.find(": ", close == absl::string_view::npos ? 0 : close);
+  if (close == absl::string_view::npos || colon == absl::string_view::npos) return false;
+  event->set_room(std::string(line.substr(1, close - 1)));
+  event->set_nick(std::string(line.substr(close + 2, colon - close - 2)));
+  event->set_text(std::string(line.substr(colon + 2)));
+  return true;
+}
+
+}  // namespace
+
+ServerEvent ToServerEvent(const std::string& full_line) {
+  absl::string_view line = full_line;
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  ServerEvent event;
+  event.set_line(std::string(line));
+  if (absl::StartsWith(line, "* ")) {
+    event.set_kind(ServerEvent::INFO);
+    event.set_text(std::string(line.substr(2)));
+  } else if (absl::StartsWith(line, "! ")) {
+    event.set_kind(ServerEvent::ERROR);
+    event.set_text(std::string(line.substr(2)));
+  } else if (absl::StartsWith(line, "# ")) {
+    event.set_kind(ServerEvent::HISTORY);
+    ParseRoomLine(line.substr(2), "[", &event);
+  } else if (ParseRoomLine(line, "[pm] ", &event)) {
+    event.set_kind(ServerEvent::PRIVATE);
+    event.clear_room();
+  } else {
+    event.set_kind(ServerEvent::ROOM);
+    ParseRoomLine(line, "[", &event);
+  }
+  return event;
+}
+
+absl::StatusOr<std::string> ToLine(const ClientEvent& e) {
+  switch (e.command_case()) {
+    case ClientEvent::kNick:
+      return absl::StrCat("/nick ", e.nick());
+    case ClientEvent::kJoin:
+      return absl::StrCat("/join ", e.join());
+    case ClientEvent::kLeave:
+      return absl::StrCat("/leave ", e.leave());
+    case ClientEvent::kSay:
+      if (e.say().room().empty()) {
+        if (absl::StartsWith(e.say().text(), "/")) return absl::StrCat("/say ", e.say().text());
+        return e.say().text();
+      }
+      return absl::StrCat("/say ", e.say().room(), " ", e.say().text());
+    case ClientEvent::kMsg:
+      return absl::StrCat("/msg ", e.msg().nick(), " ", e.msg().text());
+    case ClientEvent::kRooms:
+      return std::string("/rooms");
+    case ClientEvent::kWho:
+      return absl::StrCat("/who ", e.who());
+    case ClientEvent::kQuit:
+      return std::string("/quit");
+    case ClientEvent::COMMAND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("empty event: set one command");
+}
+
+void GrpcChatSession::Handle(GrpcReceived<ClientEvent> m) {
+  absl::StatusOr<std::string> line = ToLine(m.message);
+  if (!line.ok()) {
+    WriteLine(ErrorLine(line.status().message()));
+    return;
+  }
+  // Newlines cannot be sent over TCP either: a line is one line.
+  if (line->find('\n') != std::string::npos) {
+    WriteLine(ErrorLine("a message is one line"));
+    return;
+  }
+  OnLine(*std::move(line), std::move(m.credit));
+}
+
+void GrpcChatSession::Handle(GrpcReadsDone) {
+  OnGone();
+  stream_.Finish();
+  ctx().Stop();
+}
+
+void GrpcChatSession::Handle(GrpcCallCancelled) {
+  OnGone();
+  ctx().Stop();
+}
+
+void GrpcChatSession::WriteLine(const std::string& line) {
+  if (stream_.Write(ToServerEvent(line)).ok()) return;
+  // The call is over: finished, cancelled, or the client fell max_queued_writes behind.
+  OnGone();
+  ctx().Stop();
+}
+
+class ChatGrpcServer::Service final : public Chat::CallbackService {
+ public:
+  Service(ActorSystem& system, LobbyRef lobby) : system_(system), lobby_(std::move(lobby)) {}
+  grpc::ServerBidiReactor<ClientEvent, ServerEvent>* Connect(
+      grpc::CallbackServerContext* context) override {
+    return ServeStream<ClientEvent, ServerEvent>(context, [this](ChatStream stream) {
+      (void)system_.Spawn<GrpcChatSession>(std::move(stream), lobby_);
+    });
+  }
+
+ private:
+  ActorSystem& system_;
+  LobbyRef lobby_;
+};
+
+ChatGrpcServer::ChatGrpcServer(ActorSystem& system, LobbyRef lobby)
+    : service_(std::make_unique<Service>(system, std::move(lobby))), gateway_(system) {}
+
+ChatGrpcServer::~ChatGrpcServer() { Shutdown(); }
+
+absl::StatusOr<int> ChatGrpcServer::Start(const std::string& address) {
+  if (absl::Status s = gateway_.AddService(service_.get()); !s.ok()) return s;
+  return gateway_.Start({.address = address});
+}
+
+void ChatGrpcServer::Shutdown() { gateway_.Shutdown(absl::Milliseconds(500)); }
+
+}  // namespace troupe::chat
