@@ -44,11 +44,12 @@ struct DownLog {
 using WatcherProtocol = Protocol<NodeDown>;
 class Watcher : public Actor<Watcher, WatcherProtocol> {
  public:
-  explicit Watcher(DownLog* log) : log_(log) {}
+  // Shared: the watcher outlives the test's scope (it may hear of links closing at shutdown).
+  explicit Watcher(std::shared_ptr<DownLog> log) : log_(std::move(log)) {}
   void Handle(NodeDown) { ++log_->downs; }
 
  private:
-  DownLog* log_;
+  std::shared_ptr<DownLog> log_;
 };
 
 class RemoteNodeTest : public ::testing::Test {
@@ -133,8 +134,8 @@ TEST_F(RemoteNodeTest, WhatWasNotExportedIsRejectedAndCounted) {
 TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersNeverDuplicates) {
   auto remote = client_->Ref<PingCounterProtocol>(address_, "counter");
   ASSERT_TRUE(remote.ok());
-  DownLog downs;
-  ASSERT_TRUE(client_->Monitor(*remote, client_system_.Spawn<Watcher>(&downs).value()).ok());
+  auto downs = std::make_shared<DownLog>();
+  ASSERT_TRUE(client_->Monitor(*remote, client_system_.Spawn<Watcher>(downs).value()).ok());
   uint64_t seq = 0;
   for (int i = 0; i < 1000; ++i) remote->Tell(MakePing(++seq));
   ASSERT_TRUE(WaitFor([&] { return client_->stats().acked == 1000; }));
@@ -143,7 +144,7 @@ TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersN
 
   const int port = server_->port();
   StopServer();
-  ASSERT_TRUE(WaitFor([&] { return downs.downs.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return downs->downs.load() == 1; }));
   // The peer is down: these become dead letters at once (or when their link breaks).
   for (int i = 0; i < 500; ++i) remote->Tell(MakePing(++seq));
   ASSERT_TRUE(WaitFor([&] { return client_->stats().dead_letters >= 500; }));
@@ -175,13 +176,13 @@ TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersN
 TEST_F(RemoteNodeTest, AnUnreachableNodeFailsAsksAndReportsDown) {
   auto remote = client_->Ref<PingCounterProtocol>("127.0.0.1:1", "counter");
   ASSERT_TRUE(remote.ok());
-  DownLog downs;
-  ASSERT_TRUE(client_->Monitor(*remote, client_system_.Spawn<Watcher>(&downs).value()).ok());
-  ASSERT_TRUE(WaitFor([&] { return downs.downs.load() == 1; }));
+  auto downs = std::make_shared<DownLog>();
+  ASSERT_TRUE(client_->Monitor(*remote, client_system_.Spawn<Watcher>(downs).value()).ok());
+  ASSERT_TRUE(WaitFor([&] { return downs->downs.load() == 1; }));
   auto r = client_system_.Ask(*remote, CountPings(), absl::Seconds(10)).get();
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_GE(client_->stats().dead_letters, 1u);
-  EXPECT_THAT(client_->Monitor(counter_, client_system_.Spawn<Watcher>(&downs).value()),
+  EXPECT_THAT(client_->Monitor(counter_, client_system_.Spawn<Watcher>(downs).value()),
               StatusIs(absl::StatusCode::kNotFound));  // a local actor
 }
 

@@ -360,8 +360,10 @@ TEST_P(TcpTest, LineFramingDeliversLinesAndRejectsOversizedOnes) {
 using ClientProtocol = Protocol<TcpReceived, TcpClosed>;
 class Dialer : public Actor<Dialer, ClientProtocol> {
  public:
-  Dialer(SocketAddress to, absl::Duration timeout, Log* log)
-      : to_(to), timeout_(timeout), log_(log) {}
+  // The log is shared: the dialer may outlive the test's scope (it hears its connection close
+  // while the system shuts down).
+  Dialer(SocketAddress to, absl::Duration timeout, std::shared_ptr<Log> log)
+      : to_(to), timeout_(timeout), log_(std::move(log)) {}
   void OnStart() override {
     auto stream = ConnectTcp(ctx().system(), to_, self(), {}, timeout_);
     ASSERT_TRUE(stream.ok());
@@ -380,29 +382,29 @@ class Dialer : public Actor<Dialer, ClientProtocol> {
  private:
   SocketAddress to_;
   absl::Duration timeout_;
-  Log* log_;
+  std::shared_ptr<Log> log_;
   TcpStream stream_;
 };
 
 TEST_P(TcpTest, ConnectTalksOrReportsWhyNot) {
   auto listener = Listen(Mode::kEcho);
-  Log client_log;
+  auto client_log = std::make_shared<Log>();
   auto to = ParseAddress("127.0.0.1", listener->port());
-  ASSERT_TRUE(system_->Spawn<Dialer>(*to, absl::Seconds(5), &client_log).ok());
+  ASSERT_TRUE(system_->Spawn<Dialer>(*to, absl::Seconds(5), client_log).ok());
   ASSERT_TRUE(WaitFor([&] {
-    MutexLock l(&client_log.mu);
-    return client_log.received == "ping";
+    MutexLock l(&client_log->mu);
+    return client_log->received == "ping";
   }));
   // Nobody listens there: refused, reported as UNAVAILABLE.
   auto spare = ListenTcp(*ParseAddress("127.0.0.1", 0), 1);
   const int dead_port = LocalAddress(*spare)->port();
   ::close(*spare);
-  Log refused_log;
+  auto refused_log = std::make_shared<Log>();
   ASSERT_TRUE(
-      system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", dead_port), absl::Seconds(5), &refused_log)
+      system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", dead_port), absl::Seconds(5), refused_log)
           .ok());
-  ASSERT_TRUE(WaitFor([&] { return refused_log.closed_count() == 1; }));
-  EXPECT_THAT(refused_log.last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_TRUE(WaitFor([&] { return refused_log->closed_count() == 1; }));
+  EXPECT_THAT(refused_log->last_closed(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
@@ -418,12 +420,12 @@ TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
     fillers.push_back(f);
   }
   absl::SleepFor(absl::Milliseconds(50));
-  Log log;
+  auto log = std::make_shared<Log>();
   const absl::Time start = absl::Now();
   ASSERT_TRUE(
-      system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", port), absl::Milliseconds(300), &log).ok());
-  ASSERT_TRUE(WaitFor([&] { return log.closed_count() == 1; }));
-  EXPECT_THAT(log.last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+      system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", port), absl::Milliseconds(300), log).ok());
+  ASSERT_TRUE(WaitFor([&] { return log->closed_count() == 1; }));
+  EXPECT_THAT(log->last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
   for (int f : fillers) ::close(f);
   ::close(*spare);

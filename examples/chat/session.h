@@ -207,11 +207,24 @@ class ChatSession : public Actor<Derived, P> {
                        });
         return;
       case Command::Kind::kQuit:
-        Write(InfoLine("bye"));
-        OnGone();
-        derived().CloseClient();
+        Quit(0);
         return;
     }
+  }
+
+  // /quit: first a round trip to each joined room, so the client's own messages still in a
+  // room come back to it before "* bye"; then leave everything and close.
+  void Quit(size_t next_room) {
+    if (next_room < rooms_.size()) {
+      AskLobbyOrRoom(rooms_[next_room].second, WhoInRoom{},
+                     [this, next_room](absl::StatusOr<std::vector<std::string>>) {
+                       Quit(next_room + 1);
+                     });
+      return;
+    }
+    Write(InfoLine("bye"));
+    OnGone();
+    derived().CloseClient();
   }
 
   LobbyRef lobby_;

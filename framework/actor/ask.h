@@ -57,12 +57,12 @@ class AskStateBase {
     {
       MutexLock lock(&mu_);
       ReleaseTimerLocked();
-      cancelled_ = status;
+      cancelled_ = Unshared(status);
       hook_cell = std::move(hook_cell_);
       hook = std::move(hook_);
     }
-    DeliverError(status);
-    if (hook) RunHook(hook_cell, std::move(hook), std::move(status));
+    if (hook) RunHook(hook_cell, std::move(hook), Unshared(status));
+    DeliverError(std::move(status));
     return true;
   }
 
@@ -78,7 +78,7 @@ class AskStateBase {
         hook_ = std::move(hook);
         return;
       }
-      cancelled = cancelled_;
+      cancelled = Unshared(cancelled_);
     }
     RunHook(cell, std::move(hook), std::move(cancelled));
   }
@@ -110,6 +110,11 @@ class AskStateBase {
   virtual void DeliverError(absl::Status status) = 0;
 
  private:
+  // A copy that shares no reference-counted payload with `s`: each thread gets its own, so no
+  // Status rep is released on one thread while another still copies it.
+  static absl::Status Unshared(const absl::Status& s) {
+    return absl::Status(s.code(), std::string(s.message()));
+  }
   static void RunHook(const CellRef& cell, absl::AnyInvocable<void(absl::Status)> hook,
                       absl::Status status) {
     if (!cell) return;
