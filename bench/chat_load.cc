@@ -26,6 +26,7 @@
 ABSL_FLAG(int, port, 7070, "chat server port on 127.0.0.1");
 ABSL_FLAG(int, members, 100, "clients in the room");
 ABSL_FLAG(int, senders, 4, "how many of them send");
+ABSL_FLAG(int, rooms, 1, "spread the members over this many rooms (the senders are in the first)");
 ABSL_FLAG(int, window, 8, "messages in flight per sender");
 ABSL_FLAG(int, message_size, 64, "bytes of text per message");
 ABSL_FLAG(double, duration, 3, "measured seconds");
@@ -38,6 +39,7 @@ struct Member {
   std::string nick;
   std::string in;       // partial line
   std::string out;      // unsent bytes
+  std::string room;
   int in_flight = 0;    // sender: own messages not yet seen back
   bool joined = false;
 };
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int members = absl::GetFlag(FLAGS_members);
   const int senders = std::min(absl::GetFlag(FLAGS_senders), members);
+  const int rooms = std::max(1, absl::GetFlag(FLAGS_rooms));
   const int window = absl::GetFlag(FLAGS_window);
   const std::string text(absl::GetFlag(FLAGS_message_size), 'x');
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
@@ -77,7 +80,9 @@ int main(int argc, char** argv) {
     ::setsockopt(m.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ::fcntl(m.fd, F_SETFL, ::fcntl(m.fd, F_GETFL) | O_NONBLOCK);
     m.nick = absl::StrCat("m", i);
-    m.out = absl::StrCat("/nick ", m.nick, "\n/join bench\n");
+    const int rooms = std::max(1, absl::GetFlag(FLAGS_rooms));
+    m.room = i % rooms == 0 ? "bench" : absl::StrCat("room", i % rooms);
+    m.out = absl::StrCat("/nick ", m.nick, "\n/join ", m.room, "\n");
     epoll_event ev{EPOLLIN, {.u32 = static_cast<uint32_t>(i)}};
     ::epoll_ctl(ep, EPOLL_CTL_ADD, m.fd, &ev);
     if (!Flush(m)) return 1;
@@ -127,7 +132,7 @@ int main(int argc, char** argv) {
           if (m.in_flight > 0 && line.substr(own_prefix.size(), colon - own_prefix.size()) == m.nick) {
             --m.in_flight;
           }
-        } else if (!m.joined && line == "* joined bench") {
+        } else if (!m.joined && line == "* joined " + m.room) {
           m.joined = true;
           ++joined;
         } else if (!line.empty() && line[0] == '!') {
@@ -143,8 +148,8 @@ int main(int argc, char** argv) {
       began = absl::Now();
     }
     if (started) {
-      for (int i = 0; i < senders; ++i) {
-        Member& m = ms[i];
+      for (int k = 0; k < senders; ++k) {
+        Member& m = ms[static_cast<size_t>(k) * rooms];  // members of the first room
         while (m.in_flight < window) {
           m.out += absl::StrCat(text, "\n");
           ++m.in_flight;
@@ -154,8 +159,9 @@ int main(int argc, char** argv) {
     }
   }
   const double seconds = absl::ToDoubleSeconds(end_measure - start_measure);
-  std::printf("{\"members\": %d, \"senders\": %d, \"message_size\": %zu, \"deliveries_per_s\": %.0f}\n",
-              members, senders, text.size(), (deliveries - measured) / seconds);
+  std::printf("{\"members\": %d, \"rooms\": %d, \"senders\": %d, \"message_size\": %zu, "
+              "\"deliveries_per_s\": %.0f}\n",
+              members, rooms, senders, text.size(), (deliveries - measured) / seconds);
   for (Member& m : ms) ::close(m.fd);
   return 0;
 }
