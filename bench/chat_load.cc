@@ -37,10 +37,10 @@ namespace {
 struct Member {
   int fd = -1;
   std::string nick;
-  std::string in;       // partial line
-  std::string out;      // unsent bytes
+  std::string in;   // partial line
+  std::string out;  // unsent bytes
   std::string room;
-  int in_flight = 0;    // sender: own messages not yet seen back
+  int in_flight = 0;  // sender: own messages not yet seen back
   bool joined = false;
 };
 
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
         if (line.substr(0, own_prefix.size()) == own_prefix) {
           ++deliveries;
           const size_t colon = line.find(':');
-          if (m.in_flight > 0 && line.substr(own_prefix.size(), colon - own_prefix.size()) == m.nick) {
+          if (m.in_flight > 0 &&
+              line.substr(own_prefix.size(), colon - own_prefix.size()) == m.nick) {
             --m.in_flight;
           }
         } else if (!m.joined && line == "* joined " + m.room) {
@@ -159,9 +160,10 @@ int main(int argc, char** argv) {
     }
   }
   const double seconds = absl::ToDoubleSeconds(end_measure - start_measure);
-  std::printf("{\"members\": %d, \"rooms\": %d, \"senders\": %d, \"message_size\": %zu, "
-              "\"deliveries_per_s\": %.0f}\n",
-              members, rooms, senders, text.size(), (deliveries - measured) / seconds);
+  std::printf(
+      "{\"members\": %d, \"rooms\": %d, \"senders\": %d, \"message_size\": %zu, "
+      "\"deliveries_per_s\": %.0f}\n",
+      members, rooms, senders, text.size(), (deliveries - measured) / seconds);
   for (Member& m : ms) ::close(m.fd);
   return 0;
 }

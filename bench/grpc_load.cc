@@ -212,10 +212,13 @@ int main(int argc, char** argv) {
 
   std::vector<double>& lat = run.latencies_us;
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double p) { return lat.empty() ? 0.0 : lat[static_cast<size_t>(p * (lat.size() - 1))]; };
-  std::printf("{\"mode\": \"%s\", \"per_s\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
-              "\"errors\": %llu}\n",
-              mode.c_str(), completed / seconds, pct(0.5), pct(0.99),
-              static_cast<unsigned long long>(run.errors.load()));
+  auto pct = [&](double p) {
+    return lat.empty() ? 0.0 : lat[static_cast<size_t>(p * (lat.size() - 1))];
+  };
+  std::printf(
+      "{\"mode\": \"%s\", \"per_s\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+      "\"errors\": %llu}\n",
+      mode.c_str(), completed / seconds, pct(0.5), pct(0.99),
+      static_cast<unsigned long long>(run.errors.load()));
   return run.errors.load() == 0 && completed > 0 ? 0 : 1;
 }

@@ -14,7 +14,8 @@ std::string ToBytes(const grpc::ByteBuffer& buffer) {
   std::string out;
   if (!buffer.Dump(&slices).ok()) return out;
   out.reserve(buffer.Length());
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 
@@ -29,8 +30,7 @@ namespace {
 // Deleted when gRPC is done with it (OnDone) and the request phase is over.
 class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
  public:
-  GenericUnaryReactor(grpc::GenericCallbackServerContext* context,
-                      const GrpcGateway::Route* route)
+  GenericUnaryReactor(grpc::GenericCallbackServerContext* context, const GrpcGateway::Route* route)
       : context_(context), route_(route) {
     StartRead(&request_);
   }
@@ -42,8 +42,7 @@ class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
     }
     // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
     ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_)},
-                           absl::InfiniteDuration(),
-                           [this](absl::StatusOr<std::string> reply) {
+                           absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
                              if (!reply.ok()) {
                                Finish(ToGrpcStatus(reply.status()));
                                return;

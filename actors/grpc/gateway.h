@@ -43,8 +43,8 @@ using GrpcByteStream = GrpcStream<grpc::ByteBuffer, grpc::ByteBuffer>;
 
 struct GrpcServerOptions {
   std::string address = "0.0.0.0:0";  // port 0: pick one (Start returns it)
-  int max_message_bytes = 4 << 20;     // larger requests or replies fail RESOURCE_EXHAUSTED
-  int max_concurrent_streams = 1000;   // per client connection (HTTP/2 SETTINGS)
+  int max_message_bytes = 4 << 20;    // larger requests or replies fail RESOURCE_EXHAUSTED
+  int max_concurrent_streams = 1000;  // per client connection (HTTP/2 SETTINGS)
 };
 
 // Bytes <-> grpc::ByteBuffer, for generic methods.
@@ -69,9 +69,10 @@ class GrpcGateway {
     return AddRoute(std::move(method),
                     Route{[system, actor](GrpcBytes request, absl::Duration timeout,
                                           std::function<void(absl::StatusOr<std::string>)> done) {
-                      return system->Ask(actor, std::move(request), timeout, std::move(done));
-                    },
-                          nullptr, {}});
+                            return system->Ask(actor, std::move(request), timeout, std::move(done));
+                          },
+                          nullptr,
+                          {}});
   }
   // Generic bidi streaming method: each call's stream goes to `on_stream` (on a gRPC thread).
   absl::Status AddStream(std::string method, std::function<void(GrpcByteStream)> on_stream,

@@ -2,10 +2,9 @@
 // client; unknown methods, actor errors, message size limits, a taken port.
 #include "actors/grpc/gateway.h"
 
+#include <future>
 #include <memory>
 #include <string>
-
-#include <future>
 
 #include "framework/base/status_matchers.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -57,15 +56,14 @@ class ByteEcho : public Actor<ByteEcho, ByteSessionProtocol> {
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(gateway_.AddUnary("/troupe.examples.Echo/Say",
-                                  system_.Spawn<Shouter>().value()).ok());
+    ASSERT_TRUE(
+        gateway_.AddUnary("/troupe.examples.Echo/Say", system_.Spawn<Shouter>().value()).ok());
     ActorSystem* system = &system_;
-    ASSERT_TRUE(gateway_
-                    .AddStream("/troupe.examples.Echo/Chat",
-                               [system](GrpcByteStream s) {
-                                 (void)system->Spawn<ByteEcho>(std::move(s));
-                               })
-                    .ok());
+    ASSERT_TRUE(
+        gateway_
+            .AddStream("/troupe.examples.Echo/Chat",
+                       [system](GrpcByteStream s) { (void)system->Spawn<ByteEcho>(std::move(s)); })
+            .ok());
     auto port = gateway_.Start({.address = "127.0.0.1:0", .max_message_bytes = 64 << 10});
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
@@ -116,8 +114,8 @@ TEST_F(GatewayTest, AGenericStreamKeepsOrder) {
 }
 
 TEST_F(GatewayTest, AMethodNobodyServesIsUnimplemented) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
   grpc::GenericStub generic(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));

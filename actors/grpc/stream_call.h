@@ -42,9 +42,9 @@
 namespace troupe {
 
 struct GrpcStreamOptions {
-  size_t max_unprocessed = 64;     // requests delivered to the actor and not yet handled
-  size_t high_water_writes = 64;   // queued replies above which reading pauses
-  size_t max_queued_writes = 4096; // a write beyond this ends the call: RESOURCE_EXHAUSTED
+  size_t max_unprocessed = 64;      // requests delivered to the actor and not yet handled
+  size_t high_water_writes = 64;    // queued replies above which reading pauses
+  size_t max_queued_writes = 4096;  // a write beyond this ends the call: RESOURCE_EXHAUSTED
 };
 
 // One request from the client. Its credit returns when the message is destroyed.
@@ -166,7 +166,8 @@ class StreamCallCore final : public CreditSink,
         MutexLock lock(&mu_);
         ++unprocessed_;
       }
-      sink->received(GrpcReceived<Req>{id_, std::move(message), Credit(this->shared_from_this(), 1)});
+      sink->received(
+          GrpcReceived<Req>{id_, std::move(message), Credit(this->shared_from_this(), 1)});
     } else if (sink) {
       sink->reads_done(GrpcReadsDone{id_});
     }
@@ -277,7 +278,8 @@ class StreamCallCore final : public CreditSink,
             break;
         }
       }
-      if (tell.has_value() && sink && sink->cancelled) sink->cancelled(GrpcCallCancelled{id_, *tell});
+      if (tell.has_value() && sink && sink->cancelled)
+        sink->cancelled(GrpcCallCancelled{id_, *tell});
       switch (op) {
         case Op::kNone:
           if (!tell.has_value()) return;
@@ -297,7 +299,7 @@ class StreamCallCore final : public CreditSink,
 
   const uint64_t id_;
   mutable Mutex mu_;
-  Reactor* reactor_ ABSL_GUARDED_BY(mu_);                       // null after OnDone
+  Reactor* reactor_ ABSL_GUARDED_BY(mu_);  // null after OnDone
   grpc::ServerContextBase* context_ ABSL_GUARDED_BY(mu_);
   const GrpcStreamOptions options_;
   std::shared_ptr<Sink> sink_ ABSL_GUARDED_BY(mu_);

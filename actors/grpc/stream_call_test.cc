@@ -32,10 +32,10 @@ struct Observed {
 };
 
 enum class Behavior {
-  kEcho,         // answers each request in order, finishes after the client half-closes
-  kHold,         // keeps every request (and its credit) until told Release, then drops them
-  kFlood,        // answers each request with 2000 replies of 4 KiB
-  kDrop,         // drops the stream on the first request
+  kEcho,   // answers each request in order, finishes after the client half-closes
+  kHold,   // keeps every request (and its credit) until told Release, then drops them
+  kFlood,  // answers each request with 2000 replies of 4 KiB
+  kDrop,   // drops the stream on the first request
 };
 
 struct Release {};
@@ -255,9 +255,8 @@ TEST_F(StreamCallTest, TheDeadlineReachesTheActor) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   // The actor hears of it. (Its code is DEADLINE_EXCEEDED when the server saw the deadline
   // pass; a slow server may see the client's cancellation first, which says CANCELLED.)
-  EXPECT_TRUE(WaitFor([&] {
-    return observed_.deadline_exceeded.load() + observed_.cancelled.load() == 1;
-  }));
+  EXPECT_TRUE(WaitFor(
+      [&] { return observed_.deadline_exceeded.load() + observed_.cancelled.load() == 1; }));
 }
 
 TEST_F(StreamCallTest, AnActorThatDropsItsStreamEndsTheCallWithAborted) {

@@ -51,8 +51,8 @@ struct AskAnswered {
   uint64_t correlation;
   absl::StatusOr<WireMessage> answer;
 };
-using InboundProtocol = Protocol<GrpcReceived<node::ClientFrame>, GrpcReadsDone,
-                                 GrpcCallCancelled, AskAnswered>;
+using InboundProtocol =
+    Protocol<GrpcReceived<node::ClientFrame>, GrpcReadsDone, GrpcCallCancelled, AskAnswered>;
 
 class InboundSession : public Actor<InboundSession, InboundProtocol> {
  public:

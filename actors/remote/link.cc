@@ -138,8 +138,7 @@ absl::Status Link::Send(node::Envelope envelope, std::string_view type, WireRepl
       DeadLetterLocked(type, DeadLetterReason::kTooLarge);
       result = absl::InvalidArgumentError(absl::StrCat(
           "a ", absl::string_view(type.data(), type.size()), " of ", envelope.ByteSizeLong(),
-          " bytes exceeds the link's limit of ",
-          options_.max_message_bytes));
+          " bytes exceeds the link's limit of ", options_.max_message_bytes));
     }
     if (result.ok()) {
       envelope.set_sequence(next_sequence_++);
@@ -254,10 +253,11 @@ void Link::OnCallDone(Call* call, const grpc::Status& status) {
       const absl::Duration delay = backoff_;
       backoff_ = std::min(backoff_ * 2, options_.backoff_max);
       std::weak_ptr<Link> weak = weak_from_this();
-      retry_timer_ = system_.scheduler().AddTimer(
-          system_.scheduler().Now() + delay, absl::ZeroDuration(), [weak] {
-            if (std::shared_ptr<Link> link = weak.lock()) link->Connect();
-          });
+      retry_timer_ = system_.scheduler().AddTimer(system_.scheduler().Now() + delay,
+                                                  absl::ZeroDuration(), [weak] {
+                                                    if (std::shared_ptr<Link> link = weak.lock())
+                                                      link->Connect();
+                                                  });
     }
   }
   for (WireReplyFn& fn : failed_asks) fn(why);

@@ -97,21 +97,21 @@ class RemoteProxy : public Actor<RemoteProxy<P>, P> {
     node::Envelope envelope = Wrap(message);
     envelope.set_deadline_unix_micros(absl::ToUnixMicros(absl::Now() + ask_timeout_));
     auto promise = std::make_shared<Promise<R>>(std::move(reply));
-    (void)link_->Send(std::move(envelope), ProtoTypeName<std::decay_t<T>>(),
-                      [promise](absl::StatusOr<WireMessage> answer) {
-                        if (!answer.ok()) {
-                          promise->Fail(answer.status());
-                          return;
-                        }
-                        R response;
-                        if (answer->type != ProtoTypeName<R>() ||
-                            !response.ParseFromString(answer->bytes)) {
-                          promise->Fail(absl::InternalError(absl::StrCat(
-                              "the remote reply is not a valid ", ProtoTypeName<R>())));
-                          return;
-                        }
-                        promise->Reply(std::move(response));
-                      });
+    (void)link_->Send(
+        std::move(envelope), ProtoTypeName<std::decay_t<T>>(),
+        [promise](absl::StatusOr<WireMessage> answer) {
+          if (!answer.ok()) {
+            promise->Fail(answer.status());
+            return;
+          }
+          R response;
+          if (answer->type != ProtoTypeName<R>() || !response.ParseFromString(answer->bytes)) {
+            promise->Fail(absl::InternalError(
+                absl::StrCat("the remote reply is not a valid ", ProtoTypeName<R>())));
+            return;
+          }
+          promise->Reply(std::move(response));
+        });
   }
 
  private:
@@ -170,8 +170,8 @@ class RemoteNode {
     for (const Proxy& p : proxies_) {
       if (p.key == key && p.protocol == P::Id()) return ActorRef<P>::FromCell(p.cell);
     }
-    auto proxy = system_.Spawn<internal::RemoteProxy<P>>(LinkToLocked(address), name,
-                                                         options_.name, options_.ask_timeout);
+    auto proxy = system_.Spawn<internal::RemoteProxy<P>>(LinkToLocked(address), name, options_.name,
+                                                         options_.ask_timeout);
     if (!proxy.ok()) return proxy.status();
     proxies_.push_back({key, address, P::Id(), internal::CellRef(proxy->cell())});
     return *proxy;

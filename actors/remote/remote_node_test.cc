@@ -58,8 +58,7 @@ class RemoteNodeTest : public ::testing::Test {
   void StartServer(int port) {
     server_system_ = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 1});
     auto node = RemoteNode::Start(
-        *server_system_,
-        {.name = "server", .listen_address = "127.0.0.1:" + std::to_string(port)});
+        *server_system_, {.name = "server", .listen_address = "127.0.0.1:" + std::to_string(port)});
     ASSERT_TRUE(node.ok()) << node.status();
     server_ = std::move(*node);
     counter_ = server_system_->Spawn<PingCounter>().value();
@@ -78,8 +77,8 @@ class RemoteNodeTest : public ::testing::Test {
 
   ActorSystem client_system_{ActorSystemOptions{.threads = 1}};
   std::unique_ptr<RemoteNode> client_ =
-      RemoteNode::Start(client_system_, {.name = "client", .backoff_initial =
-                                                               absl::Milliseconds(50),
+      RemoteNode::Start(client_system_, {.name = "client",
+                                         .backoff_initial = absl::Milliseconds(50),
                                          .backoff_max = absl::Milliseconds(200)})
           .value();
   std::unique_ptr<ActorSystem> server_system_;

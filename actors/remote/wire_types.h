@@ -54,16 +54,16 @@ void AddWireEntry(ActorSystem& system, const ActorRef<P>& ref, ExportTable& tabl
   using T = typename Entry::Message;
   if constexpr (kIsProto<T>) {
     if constexpr (!Entry::kIsRequest) {
-      table[ProtoTypeName<T>()] = WireEntry{
-          false, [ref](const std::string& bytes, absl::Duration, WireReplyFn) {
-            T message;
-            if (!message.ParseFromString(bytes)) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat("malformed ", ProtoTypeName<T>(), " payload"));
-            }
-            ref.Tell(std::move(message));
-            return absl::OkStatus();
-          }};
+      table[ProtoTypeName<T>()] =
+          WireEntry{false, [ref](const std::string& bytes, absl::Duration, WireReplyFn) {
+                      T message;
+                      if (!message.ParseFromString(bytes)) {
+                        return absl::InvalidArgumentError(
+                            absl::StrCat("malformed ", ProtoTypeName<T>(), " payload"));
+                      }
+                      ref.Tell(std::move(message));
+                      return absl::OkStatus();
+                    }};
     } else if constexpr (kIsProto<typename Entry::Response>) {
       using R = typename Entry::Response;
       ActorSystem* sys = &system;
@@ -95,7 +95,8 @@ ExportTable MakeExportTable(ActorSystem& system, const ActorRef<P>& ref) {
   ExportTable table;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (AddWireEntry<P, I>(system, ref, table), ...);
-  }(std::make_index_sequence<P::kSize>());
+  }
+  (std::make_index_sequence<P::kSize>());
   return table;
 }
 

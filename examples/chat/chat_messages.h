@@ -44,9 +44,9 @@ struct SayInRoom {
 };
 struct WhoInRoom {};
 struct FlushHistory {};  // answered once every message so far is in the history file
-using RoomProtocol = Protocol<Request<JoinRoom, std::vector<Line>>, LeaveRoom, SayInRoom,
-                              Request<WhoInRoom, std::vector<std::string>>,
-                              Request<FlushHistory, bool>>;
+using RoomProtocol =
+    Protocol<Request<JoinRoom, std::vector<Line>>, LeaveRoom, SayInRoom,
+             Request<WhoInRoom, std::vector<std::string>>, Request<FlushHistory, bool>>;
 using RoomRef = ActorRef<RoomProtocol>;
 
 struct ClaimNick {
@@ -71,10 +71,10 @@ struct SendPrivate {  // answered false if nobody has that nick
   std::string text;
   Member sender;
 };
-using LobbyProtocol =
-    Protocol<Request<ClaimNick, bool>, ReleaseNick, Request<OpenRoom, RoomRef>,
-             Request<FindRoom, std::optional<RoomRef>>, Request<ListRooms, std::vector<std::string>>,
-             Request<AllRooms, std::vector<RoomRef>>, Request<SendPrivate, bool>>;
+using LobbyProtocol = Protocol<Request<ClaimNick, bool>, ReleaseNick, Request<OpenRoom, RoomRef>,
+                               Request<FindRoom, std::optional<RoomRef>>,
+                               Request<ListRooms, std::vector<std::string>>,
+                               Request<AllRooms, std::vector<RoomRef>>, Request<SendPrivate, bool>>;
 using LobbyRef = ActorRef<LobbyProtocol>;
 
 }  // namespace troupe::chat

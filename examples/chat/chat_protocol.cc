@@ -22,8 +22,8 @@ absl::Status Bad(absl::string_view why) { return absl::InvalidArgumentError(std:
 bool IsValidName(absl::string_view name) {
   if (name.empty() || name.size() > 32) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -33,15 +33,15 @@ absl::StatusOr<Command> ParseLine(absl::string_view line) {
   if (line.empty()) return Bad("empty line");
   if (line[0] != '/') return Command{Command::Kind::kText, "", std::string(line)};
   auto [verb, rest] = Split(line);
-  auto name_arg = [&, rest = rest](Command::Kind kind, absl::string_view what)
-      -> absl::StatusOr<Command> {
+  auto name_arg = [&, rest = rest](Command::Kind kind,
+                                   absl::string_view what) -> absl::StatusOr<Command> {
     if (!IsValidName(rest)) {
       return Bad(absl::StrCat("usage: ", verb, " ", what, " (1-32 of A-Z a-z 0-9 _ -)"));
     }
     return Command{kind, std::string(rest), ""};
   };
-  auto name_text = [&, rest = rest](Command::Kind kind, absl::string_view what)
-      -> absl::StatusOr<Command> {
+  auto name_text = [&, rest = rest](Command::Kind kind,
+                                    absl::string_view what) -> absl::StatusOr<Command> {
     auto [name, text] = Split(rest);
     if (!IsValidName(name) || text.empty()) {
       return Bad(absl::StrCat("usage: ", verb, " ", what, " text"));

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,11 +31,11 @@ struct Command {
 absl::StatusOr<Command> ParseLine(absl::string_view line);
 
 // Server lines, each ending with '\n'.
-std::string InfoLine(absl::string_view text);                 // "* text"
-std::string ErrorLine(absl::string_view reason);              // "! reason"
+std::string InfoLine(absl::string_view text);     // "* text"
+std::string ErrorLine(absl::string_view reason);  // "! reason"
 std::string RoomLine(absl::string_view room, absl::string_view nick, absl::string_view text);
-std::string PrivateLine(absl::string_view from, absl::string_view text);  // "[pm] FROM: text"
-std::string HistoryLine(absl::string_view room_line);         // "# " + a RoomLine
+std::string PrivateLine(absl::string_view from, absl::string_view text);       // "[pm] FROM: text"
+std::string HistoryLine(absl::string_view room_line);                          // "# " + a RoomLine
 std::string ListLine(absl::string_view head, std::vector<std::string> names);  // sorted
 
 }  // namespace troupe::chat

@@ -46,8 +46,7 @@ TEST(ChatProtocolTest, Errors) {
   EXPECT_EQ(ParseLine("/join a b").status().message(),
             "usage: /join ROOM (1-32 of A-Z a-z 0-9 _ -)");
   EXPECT_EQ(ParseLine("/quit now").status().message(), "/quit takes no argument");
-  EXPECT_EQ(ParseLine(std::string(4097, 'x')).status().message(),
-            "line too long (max 4096 bytes)");
+  EXPECT_EQ(ParseLine(std::string(4097, 'x')).status().message(), "line too long (max 4096 bytes)");
   EXPECT_TRUE(ParseLine(std::string(4096, 'x')).ok());
 }
 

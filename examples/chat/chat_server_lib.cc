@@ -33,7 +33,8 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   if (!listener.ok()) return listener.status();
   server->listener_ = *std::move(listener);
   if (options.grpc_port >= 0) {
-    absl::StatusOr<int> port = server->grpc_.Start(absl::StrCat(options.host, ":", options.grpc_port));
+    absl::StatusOr<int> port =
+        server->grpc_.Start(absl::StrCat(options.host, ":", options.grpc_port));
     if (!port.ok()) return port.status();
     server->grpc_port_ = *port;
   }

@@ -19,8 +19,8 @@ namespace troupe::chat {
 
 struct ChatServerOptions {
   std::string host = "0.0.0.0";
-  int port = 0;        // 0: pick one
-  int grpc_port = -1;  // -1: no gRPC; 0: pick one
+  int port = 0;             // 0: pick one
+  int grpc_port = -1;       // -1: no gRPC; 0: pick one
   std::string history_dir;  // empty: history in memory only
   int64_t max_connections = 20000;
   size_t max_output_bytes = 1 << 20;  // a client this far behind is disconnected

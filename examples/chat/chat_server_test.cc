@@ -1,8 +1,6 @@
 // The chat system over real TCP connections: every command and error of the protocol, one
 // order for all members, a stalled reader cut off, oversized lines and random bytes, 1000
 // members in one room, history across a restart, and TCP and gRPC clients in one room.
-#include "examples/chat/chat_server_lib.h"
-
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -18,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "examples/chat/chat_server_lib.h"
 #include "gtest/gtest.h"
 #include "io/testing/loopback_client.h"
 #include "proto/chat.grpc.pb.h"

@@ -66,11 +66,12 @@ class ChatSession : public Actor<Derived, P> {
   template <typename Q, typename M, typename F>
   void AskLobbyOrRoom(const ActorRef<Q>& to, M msg, F then) {
     busy_ = true;
-    (void)this->ctx().Ask(to, std::move(msg), kLobbyTimeout, [this, then = std::move(then)](auto r) mutable {
-      busy_ = false;
-      if (!gone_) then(std::move(r));
-      RunHeld();
-    });
+    (void)this->ctx().Ask(to, std::move(msg), kLobbyTimeout,
+                          [this, then = std::move(then)](auto r) mutable {
+                            busy_ = false;
+                            if (!gone_) then(std::move(r));
+                            RunHeld();
+                          });
   }
   // One client line, held with its flow-control credit until it ran.
   struct Held {
@@ -202,7 +203,8 @@ class ChatSession : public Actor<Derived, P> {
                          }
                          AskLobbyOrRoom(**room, WhoInRoom{},
                                         [this, name](absl::StatusOr<std::vector<std::string>> r) {
-                                          if (r.ok()) Write(ListLine(absl::StrCat("who ", name), *r));
+                                          if (r.ok())
+                                            Write(ListLine(absl::StrCat("who ", name), *r));
                                         });
                        });
         return;
@@ -216,10 +218,9 @@ class ChatSession : public Actor<Derived, P> {
   // room come back to it before "* bye"; then leave everything and close.
   void Quit(size_t next_room) {
     if (next_room < rooms_.size()) {
-      AskLobbyOrRoom(rooms_[next_room].second, WhoInRoom{},
-                     [this, next_room](absl::StatusOr<std::vector<std::string>>) {
-                       Quit(next_room + 1);
-                     });
+      AskLobbyOrRoom(
+          rooms_[next_room].second, WhoInRoom{},
+          [this, next_room](absl::StatusOr<std::vector<std::string>>) { Quit(next_room + 1); });
       return;
     }
     Write(InfoLine("bye"));

@@ -83,8 +83,8 @@ int Serve(troupe::ActorSystem& system, troupe::RemoteNode& node) {
               static_cast<unsigned long long>(count->received()),
               static_cast<unsigned long long>(count->out_of_order()),
               static_cast<unsigned long long>(count->duplicates()),
-              static_cast<unsigned long long>(s.rejected_unknown_target +
-                                              s.rejected_unknown_type + s.rejected_malformed));
+              static_cast<unsigned long long>(s.rejected_unknown_target + s.rejected_unknown_type +
+                                              s.rejected_malformed));
   return 0;
 }
 
@@ -122,14 +122,15 @@ int Flood(troupe::ActorSystem& system, troupe::RemoteNode& node,
     return 1;
   }
   const uint64_t got = count->received() - before.received();
-  std::printf("{\"messages\": %lld, \"received\": %llu, \"out_of_order\": %llu, "
-              "\"duplicates\": %llu, \"seconds\": %.3f, \"messages_per_s\": %.0f, "
-              "\"dead_letters\": %llu}\n",
-              static_cast<long long>(messages), static_cast<unsigned long long>(got),
-              static_cast<unsigned long long>(count->out_of_order()),
-              static_cast<unsigned long long>(count->duplicates()), absl::ToDoubleSeconds(took),
-              static_cast<double>(messages) / absl::ToDoubleSeconds(took),
-              static_cast<unsigned long long>(node.stats().dead_letters));
+  std::printf(
+      "{\"messages\": %lld, \"received\": %llu, \"out_of_order\": %llu, "
+      "\"duplicates\": %llu, \"seconds\": %.3f, \"messages_per_s\": %.0f, "
+      "\"dead_letters\": %llu}\n",
+      static_cast<long long>(messages), static_cast<unsigned long long>(got),
+      static_cast<unsigned long long>(count->out_of_order()),
+      static_cast<unsigned long long>(count->duplicates()), absl::ToDoubleSeconds(took),
+      static_cast<double>(messages) / absl::ToDoubleSeconds(took),
+      static_cast<unsigned long long>(node.stats().dead_letters));
   if (got != static_cast<uint64_t>(messages) || count->out_of_order() != 0 ||
       count->duplicates() != 0) {
     std::fprintf(stderr, "node: %llu of %lld Pings arrived in order\n",
@@ -157,16 +158,16 @@ int Paced(troupe::ActorSystem& system, troupe::RemoteNode& node,
     s = node.stats();
   }
   absl::StatusOr<PingCount> count = system.Ask(counter, CountPings(), absl::Seconds(10)).get();
-  std::printf("{\"sent\": %llu, \"acked\": %llu, \"dead_letters\": %llu, \"connects\": %llu, "
-              "\"peer_received\": %llu, \"peer_out_of_order\": %llu, \"peer_duplicates\": %llu, "
-              "\"count_error\": \"%s\"}\n",
-              static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
-              static_cast<unsigned long long>(s.dead_letters),
-              static_cast<unsigned long long>(s.connects),
-              static_cast<unsigned long long>(count.ok() ? count->received() : 0),
-              static_cast<unsigned long long>(count.ok() ? count->out_of_order() : 0),
-              static_cast<unsigned long long>(count.ok() ? count->duplicates() : 0),
-              count.ok() ? "" : count.status().ToString().c_str());
+  std::printf(
+      "{\"sent\": %llu, \"acked\": %llu, \"dead_letters\": %llu, \"connects\": %llu, "
+      "\"peer_received\": %llu, \"peer_out_of_order\": %llu, \"peer_duplicates\": %llu, "
+      "\"count_error\": \"%s\"}\n",
+      static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
+      static_cast<unsigned long long>(s.dead_letters), static_cast<unsigned long long>(s.connects),
+      static_cast<unsigned long long>(count.ok() ? count->received() : 0),
+      static_cast<unsigned long long>(count.ok() ? count->out_of_order() : 0),
+      static_cast<unsigned long long>(count.ok() ? count->duplicates() : 0),
+      count.ok() ? "" : count.status().ToString().c_str());
   return count.ok() ? 0 : 1;
 }
 
