@@ -4,8 +4,6 @@
 // next, and finishes when the client half-closes.
 //
 //   bazel run -c opt //bench:plain_grpc_echo_server -- --port=0   # prints "grpc on port N"
-#include <signal.h>
-
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "framework/base/stop_signals.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/echo.grpc.pb.h"
 
@@ -66,11 +65,7 @@ class PlainEcho final : public troupe::examples::Echo::CallbackService {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe::BlockStopSignals();
 
   PlainEcho service;
   grpc::ServerBuilder builder;
@@ -85,8 +80,7 @@ int main(int argc, char** argv) {
   }
   std::printf("grpc on port %d\n", port);
   std::fflush(stdout);
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  troupe::WaitForStopSignal();
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   return 0;
 }

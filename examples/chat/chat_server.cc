@@ -7,8 +7,6 @@
 // messages), one Lobby actor (nicks, the room directory, private messages). The line protocol
 // is in examples/chat/README.md. SIGINT/SIGTERM: stop accepting, write every room's pending
 // history, exit 0.
-#include <signal.h>
-
 #include <cstdio>
 #include <string>
 
@@ -17,6 +15,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "examples/chat/chat_server_lib.h"
+#include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "io/backend_selector.h"
 
@@ -37,11 +36,7 @@ int main(int argc, char** argv) {
       "A chat server built from troupe actors. Connect with //examples/chat:chat_client, nc "
       "or telnet; the protocol is in examples/chat/README.md.");
   absl::ParseCommandLine(argc, argv);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe::BlockStopSignals();
 
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
@@ -72,8 +67,7 @@ int main(int argc, char** argv) {
                std::string(sys.io()->backend_name()).c_str(), sys.scheduler().num_workers(),
                history_dir.empty() ? "" : ", history in ", history_dir.c_str());
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = troupe::WaitForStopSignal();
   // Everything said in a room so far goes to its file before the process exits.
   const int unsaved = (*server)->Stop();
   std::fprintf(stderr, "chat_server: stopping (signal %d): %llu connections served%s\n",

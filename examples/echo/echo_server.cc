@@ -11,8 +11,6 @@
 // arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
 // if a client stops reading, the queue passes its high-water mark, reading from that client
 // pauses, and memory stays bounded. SIGINT/SIGTERM: stop accepting, close, exit 0.
-#include <signal.h>
-
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -27,6 +25,7 @@
 #include "actors/grpc/stream_call.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tcp/tcp_listener.h"
+#include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "io/backend_selector.h"
 #include "proto/echo.grpc.pb.h"
@@ -161,11 +160,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("A TCP echo server built from troupe actors.");
   absl::ParseCommandLine(argc, argv);
   // Block the stop signals before any thread starts; main waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe::BlockStopSignals();
 
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
@@ -196,8 +191,8 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_grpc_port) >= 0) {
     grpc_service = std::make_unique<EchoService>(sys, sys.Spawn<EchoRpc>().value());
     (void)gateway.AddService(grpc_service.get());
-    absl::StatusOr<int> grpc_port = gateway.Start(
-        {.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port))});
+    absl::StatusOr<int> grpc_port =
+        gateway.Start({.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port))});
     if (!grpc_port.ok()) {
       std::fprintf(stderr, "echo_server: %s\n", grpc_port.status().ToString().c_str());
       return 1;
@@ -208,8 +203,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "echo_server: backend %s, %d worker threads\n",
                std::string(sys.io()->backend_name()).c_str(), sys.scheduler().num_workers());
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = troupe::WaitForStopSignal();
   (*listener)->Stop();
   gateway.Shutdown();
   const troupe::TcpListenerStats stats = (*listener)->stats();

@@ -15,8 +15,6 @@
 //                   what the peer counted).
 // A serving node prints "node listening on port P" and, on SIGINT/SIGTERM, what its counter
 // received ("counter: received R, out of order O, duplicates D").
-#include <signal.h>
-
 #include <cstdio>
 #include <string>
 
@@ -26,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "actors/remote/remote_node.h"
 #include "examples/remote/ping_counter.h"
+#include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "proto/ping.pb.h"
 
@@ -64,17 +63,12 @@ Ping MakePing(uint64_t seq) {
 }
 
 int Serve(troupe::ActorSystem& system, troupe::RemoteNode& node) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
   auto counter = system.Spawn<PingCounter>().value();
   (void)node.Export("ponger", system.Spawn<Ponger>().value());
   (void)node.Export("counter", counter);
   std::printf("node listening on port %d\n", node.port());
   std::fflush(stdout);
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  troupe::WaitForStopSignal();
   node.Shutdown();
   absl::StatusOr<PingCount> count = system.Ask(counter, CountPings(), absl::Seconds(5)).get();
   if (!count.ok()) return 1;
@@ -185,11 +179,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Block the stop signals before any thread starts; Serve waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe::BlockStopSignals();
 
   troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads)});
   std::string name = absl::GetFlag(FLAGS_name);
