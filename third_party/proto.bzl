@@ -40,7 +40,8 @@ def troupe_proto_library(name, src, grpc = False, deps = [], visibility = None, 
         hdrs = [o for o in outs if o.endswith(".h")],
         # Generated code is not ours to keep warning-free.
         copts = ["-Wno-unused-parameter"],
-        deps = deps + ["//third_party:protobuf"] + (["//third_party:grpc"] if grpc else []),
+        # Label(): troupe's own targets, also when the macro is loaded from another workspace.
+        deps = deps + [Label("//third_party:protobuf")] + ([Label("//third_party:grpc")] if grpc else []),
         testonly = testonly,
         visibility = visibility,
     )

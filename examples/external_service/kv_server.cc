@@ -1,0 +1,30 @@
+// The key-value server: bazel run //:kv_server -- --port=7300
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "actors/grpc/gateway.h"
+#include "framework/base/stop_signals.h"
+#include "kv_store.h"
+
+ABSL_FLAG(int, port, 7300, "gRPC port (0: pick one)");
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  troupe::BlockStopSignals();
+  troupe::ActorSystem system({.threads = 2});
+  kv::KvService service(system, system.Spawn<kv::KvStore>().value());
+  troupe::GrpcGateway gateway(system);
+  (void)gateway.AddService(&service);
+  absl::StatusOr<int> port =
+      gateway.Start({.address = absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port))});
+  if (!port.ok()) {
+    std::fprintf(stderr, "kv_server: %s\n", port.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("kv on port %d\n", *port);
+  std::fflush(stdout);
+  troupe::WaitForStopSignal();
+  return 0;
+}
