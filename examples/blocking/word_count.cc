@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/time/clock.h"
 #include "actors/executor/blocking_io.h"
 #include "actors/executor/run_blocking.h"
@@ -68,7 +70,12 @@ class Heartbeat : public troupe::Actor<Heartbeat, HeartProtocol> {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> paths(argv + 1, argv + argc);
+  absl::SetProgramUsageMessage(
+      "word_count [FILE...]: counts the words of each file on the executor (blocking reads never "
+      "run on a worker) while a heartbeat actor keeps ticking. Without files: a few system files "
+      "and one that does not exist.");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> paths(args.begin() + 1, args.end());
   if (paths.empty()) paths = {"/etc/hostname", "/etc/os-release", "/no/such/file"};
   troupe::Notification done;
   {
