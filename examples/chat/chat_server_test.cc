@@ -243,43 +243,54 @@ TEST_F(ChatServerTest, AStalledReaderIsCutOffAndTheOthersGetEverything) {
   const std::string text(4000, 'm');
   // 12 MB to each member: past the 1 MiB limit plus what the kernel's socket buffers hold.
   constexpr int kMessages = 3000;
-  // b reads everything on its own thread; a writes and reads its own echo, 10 lines at a time.
+  // b reads everything on its own thread; a writes and reads its own echo, 10 lines at a time,
+  // and never runs more than 100 lines (400 KB) ahead of b: the only client far behind - and
+  // cut off - is the stalled one, however slowly a loaded machine schedules b's thread.
+  std::atomic<int> b_got{0};
+  std::atomic<bool> failed{false};
   std::thread reader_b([&] {
-    int got = 0;
     bool left = false;
-    while (got < kMessages || !left) {
-      const std::string line = b.Line();
+    while (b_got.load() < kMessages || !left) {
+      const std::string line = b.Line(absl::Seconds(30));
       if (line == absl::StrCat("[r] a: ", text)) {
-        ++got;
+        b_got.fetch_add(1);
       } else if (line == "* stalled left r") {
         left = true;
       } else {
-        ADD_FAILURE() << "b got: " << line.substr(0, 80) << " after " << got;
+        ADD_FAILURE() << "b got: " << line.substr(0, 80) << " after " << b_got.load();
+        failed = true;
         return;
       }
     }
   });
   int a_got = 0;
   bool a_saw_left = false;
-  for (int i = 0; i < kMessages; i += 10) {
+  for (int i = 0; i < kMessages && !failed.load(); i += 10) {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (b_got.load() < i - 100 && !failed.load() && absl::Now() < limit) {
+      absl::SleepFor(absl::Microseconds(200));
+    }
     std::string batch;
     for (int k = 0; k < 10; ++k) batch += absl::StrCat(text, "\n");
     a.Send(batch);
-    while (a_got < i + 10) {
-      const std::string line = a.Line();
+    while (a_got < i + 10 && !failed.load()) {
+      const std::string line = a.Line(absl::Seconds(30));
       if (line == absl::StrCat("[r] a: ", text)) {
         ++a_got;
       } else if (line == "* stalled left r") {
         a_saw_left = true;
       } else {
-        FAIL() << "a got: " << line.substr(0, 80) << " after " << a_got;
+        ADD_FAILURE() << "a got: " << line.substr(0, 80) << " after " << a_got;
+        failed = true;
       }
     }
   }
-  if (!a_saw_left) {
+  if (!a_saw_left && !failed.load()) {
     EXPECT_EQ(a.Line(), "* stalled left r");
   }
+  if (failed.load()) ::shutdown(b.fd(), SHUT_RDWR);  // unblocks b's reader
   reader_b.join();
+  ASSERT_FALSE(failed.load());
   // Both saw "* stalled left r": the server cut the stalled client off (its connection closed,
   // its session left the room) while they received all 3000 messages.
   a.Send("/who r\n");
