@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
+#include "framework/testing/wait_for.h"
 #include "gtest/gtest.h"
 #include "proto/echo.grpc.pb.h"
 
@@ -127,14 +128,7 @@ class ChatService final : public Echo::CallbackService {
   std::vector<ActorRef<SessionProtocol>> sessions_;
 };
 
-bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return true;
-}
+using ::troupe::testing::WaitFor;
 
 class StreamCallTest : public ::testing::Test {
  protected:

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "examples/remote/ping_counter.h"
 #include "framework/base/status_matchers.h"
+#include "framework/testing/wait_for.h"
 #include "gtest/gtest.h"
 #include "proto/echo.pb.h"
 
@@ -22,14 +23,7 @@ using examples::PingCounter;
 using examples::PingCounterProtocol;
 using ::troupe::testing::StatusIs;
 
-bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(30)) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return true;
-}
+using ::troupe::testing::WaitFor;
 
 Ping MakePing(uint64_t seq) {
   Ping p;

@@ -19,6 +19,7 @@
 #include "framework/base/mutex.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
+#include "framework/testing/wait_for.h"
 #include "gtest/gtest.h"
 #include "io/testing/loopback_client.h"
 
@@ -110,6 +111,8 @@ class Conn : public Actor<Conn, ConnProtocol> {
   Mode mode_;
 };
 
+using ::troupe::testing::WaitFor;
+
 class TcpTest : public ::testing::TestWithParam<IoBackendKind> {
  protected:
   void SetUp() override {
@@ -134,15 +137,6 @@ class TcpTest : public ::testing::TestWithParam<IoBackendKind> {
     });
     EXPECT_THAT(listener, IsOk());
     return std::move(*listener);
-  }
-
-  static bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(20)) {
-    const absl::Time deadline = absl::Now() + limit;
-    while (!done()) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return true;
   }
 
   Log log_;
