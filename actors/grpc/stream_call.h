@@ -1,4 +1,4 @@
-// GrpcStream: a bidirectional gRPC stream served by an actor (the GrpcGateway's streaming form).
+// GrpcStream: a gRPC stream served by an actor (the GrpcGateway's streaming form).
 //
 //   grpc::ServerBidiReactor<EchoRequest, EchoReply>* Chat(
 //       grpc::CallbackServerContext* context) override {
@@ -6,6 +6,15 @@
 //       system_.Spawn<ChatSession>(std::move(stream));   // the actor calls stream.Start(self)
 //     });
 //   }
+//   // A server-streaming method (one request, a stream of replies) is served the same way:
+//   grpc::ServerWriteReactor<EchoReply>* Repeat(grpc::CallbackServerContext* context,
+//                                               const EchoRequest* request) override {
+//     return troupe::ServeServerStream<EchoRequest, EchoReply>(context, *request,
+//                                                           [this](auto stream) { ... });
+//   }
+//
+// For a server stream the actor sees the same events as for a bidi stream whose client sent one
+// request and half-closed: GrpcReceived<Req> (the request), then GrpcReadsDone.
 //
 // The owning actor's Protocol lists GrpcReceived<Req> and GrpcReadsDone; GrpcCallCancelled is
 // sent only if listed. Messages arrive in order both ways. Flow control: a request counts as
@@ -72,6 +81,19 @@ inline uint64_t NextGrpcCallId() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+// What the core asks of the reactor: a bidi reactor, or a server-streaming one whose "reads"
+// replay the single request it was called with.
+template <typename Req, typename Resp>
+class StreamOperations {
+ public:
+  virtual void StartRead(Req* buffer) = 0;
+  virtual void StartWrite(const Resp* reply) = 0;
+  virtual void Finish(grpc::Status status) = 0;
+
+ protected:
+  ~StreamOperations() = default;
+};
+
 // The state shared by the gRPC reactor (gRPC threads) and the GrpcStream handle (the actor).
 // One thread at a time "pumps": it takes the next gRPC operation to start under the lock and
 // starts it outside the lock, so gRPC reactions that run inline never meet a held lock, and no
@@ -80,7 +102,7 @@ template <typename Req, typename Resp>
 class StreamCallCore final : public CreditSink,
                              public std::enable_shared_from_this<StreamCallCore<Req, Resp>> {
  public:
-  using Reactor = grpc::ServerBidiReactor<Req, Resp>;
+  using Reactor = StreamOperations<Req, Resp>;
   struct Sink {
     std::function<void(GrpcReceived<Req>)> received;
     std::function<void(GrpcReadsDone)> reads_done;
@@ -317,11 +339,18 @@ class StreamCallCore final : public CreditSink,
 };
 
 template <typename Req, typename Resp>
-class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp> {
+class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp>,
+                                public StreamOperations<Req, Resp> {
  public:
   StreamCallReactor(grpc::ServerContextBase* context, GrpcStreamOptions options)
       : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
   const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
+
+  void StartRead(Req* buffer) override { grpc::ServerBidiReactor<Req, Resp>::StartRead(buffer); }
+  void StartWrite(const Resp* reply) override {
+    grpc::ServerBidiReactor<Req, Resp>::StartWrite(reply);
+  }
+  void Finish(grpc::Status status) override { grpc::ServerBidiReactor<Req, Resp>::Finish(status); }
 
   void OnReadDone(bool ok) override { core_->OnReadDone(ok); }
   void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
@@ -333,6 +362,42 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp> {
 
  private:
   std::shared_ptr<StreamCallCore<Req, Resp>> core_;
+};
+
+// A server-streaming call: the first read yields the request, the second reports the half-close.
+// StartRead is only called by the core's pump, which tolerates the inline OnReadDone.
+template <typename Req, typename Resp>
+class ServerStreamCallReactor final : public grpc::ServerWriteReactor<Resp>,
+                                      public StreamOperations<Req, Resp> {
+ public:
+  ServerStreamCallReactor(grpc::ServerContextBase* context, Req request,
+                          GrpcStreamOptions options)
+      : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)),
+        request_(std::move(request)) {}
+  const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
+
+  void StartRead(Req* buffer) override {
+    if (request_.has_value()) {
+      *buffer = std::move(*request_);
+      request_.reset();
+      core_->OnReadDone(true);
+    } else {
+      core_->OnReadDone(false);
+    }
+  }
+  void StartWrite(const Resp* reply) override { grpc::ServerWriteReactor<Resp>::StartWrite(reply); }
+  void Finish(grpc::Status status) override { grpc::ServerWriteReactor<Resp>::Finish(status); }
+
+  void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
+  void OnCancel() override { core_->OnCancel(); }
+  void OnDone() override {
+    core_->OnDone();
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<StreamCallCore<Req, Resp>> core_;
+  std::optional<Req> request_;  // touched by the pumping thread only
 };
 
 }  // namespace internal
@@ -402,6 +467,18 @@ grpc::ServerBidiReactor<Req, Resp>* ServeStream(grpc::ServerContextBase* context
                                                 OnStream on_stream,
                                                 GrpcStreamOptions options = {}) {
   auto* reactor = new internal::StreamCallReactor<Req, Resp>(context, options);
+  on_stream(GrpcStream<Req, Resp>(reactor->core()));
+  return reactor;
+}
+
+// Serves a server-streaming method (one request, a stream of replies): `on_stream` runs on the
+// gRPC thread and hands the GrpcStream to an actor; the actor receives `request` as its one
+// GrpcReceived<Req>, then GrpcReadsDone. Returns the call's reactor.
+template <typename Req, typename Resp, typename OnStream>
+grpc::ServerWriteReactor<Resp>* ServeServerStream(grpc::ServerContextBase* context,
+                                                  const Req& request, OnStream on_stream,
+                                                  GrpcStreamOptions options = {}) {
+  auto* reactor = new internal::ServerStreamCallReactor<Req, Resp>(context, request, options);
   on_stream(GrpcStream<Req, Resp>(reactor->core()));
   return reactor;
 }

@@ -1,6 +1,6 @@
-// Bidi gRPC streams served by actors: order both ways, flow control toward a slow actor and a
+// gRPC streams served by actors: order both ways, flow control toward a slow actor and a
 // client that does not read, client cancellation and deadlines reaching the actor, an actor that
-// drops its stream.
+// drops its stream; the server-streaming form (one request, many replies).
 #include "actors/grpc/stream_call.h"
 
 #include <atomic>
@@ -22,6 +22,7 @@ namespace {
 using examples::Echo;
 using examples::EchoReply;
 using examples::EchoRequest;
+using examples::RepeatRequest;
 using Stream = GrpcStream<EchoRequest, EchoReply>;
 
 // What the sessions observed, shared with the test thread.
@@ -98,6 +99,41 @@ class Session : public Actor<Session, SessionProtocol> {
   bool released_ = false;
 };
 
+// Serves Repeat: `count` numbered replies, then finishes when told the request is all - unless
+// the text is "hold": then the stream stays open, as a watch would.
+using RepeaterProtocol = Protocol<GrpcReceived<RepeatRequest>, GrpcReadsDone, GrpcCallCancelled>;
+class Repeater : public Actor<Repeater, RepeaterProtocol> {
+ public:
+  Repeater(GrpcStream<RepeatRequest, EchoReply> stream, Observed* observed)
+      : stream_(std::move(stream)), observed_(observed) {}
+  void OnStart() override { EXPECT_TRUE(stream_.Start(self()).ok()); }
+  void Handle(GrpcReceived<RepeatRequest> m) {
+    ++observed_->received;
+    hold_ = m.message.text() == "hold";
+    for (uint32_t i = 0; i < m.message.count(); ++i) {
+      EchoReply reply;
+      reply.set_text(m.message.text() + " " + std::to_string(i));
+      if (!stream_.Write(std::move(reply)).ok()) {
+        ++observed_->write_errors;
+        return;
+      }
+    }
+  }
+  void Handle(GrpcReadsDone) {
+    if (!hold_) stream_.Finish();
+  }
+  void Handle(GrpcCallCancelled m) {
+    ++(m.status.code() == absl::StatusCode::kDeadlineExceeded ? observed_->deadline_exceeded
+                                                              : observed_->cancelled);
+    ctx().Stop();
+  }
+
+ private:
+  GrpcStream<RepeatRequest, EchoReply> stream_;
+  Observed* observed_;
+  bool hold_ = false;
+};
+
 class ChatService final : public Echo::CallbackService {
  public:
   ChatService(ActorSystem& system, Behavior behavior, Observed* observed, GrpcStreamOptions options)
@@ -111,6 +147,15 @@ class ChatService final : public Echo::CallbackService {
           EXPECT_TRUE(session.ok());
           MutexLock lock(&mu_);
           if (session.ok()) sessions_.push_back(*session);
+        },
+        options_);
+  }
+  grpc::ServerWriteReactor<EchoReply>* Repeat(grpc::CallbackServerContext* context,
+                                              const RepeatRequest* request) override {
+    return ServeServerStream<RepeatRequest, EchoReply>(
+        context, *request,
+        [this](GrpcStream<RepeatRequest, EchoReply> stream) {
+          EXPECT_TRUE(system_.Spawn<Repeater>(std::move(stream), observed_).ok());
         },
         options_);
   }
@@ -286,6 +331,56 @@ TEST_F(StreamCallTest, ManyConcurrentStreamsEachKeepTheirOrder) {
   }
   for (auto& t : clients) t.join();
   EXPECT_EQ(good.load(), kStreams);
+}
+
+TEST_F(StreamCallTest, AServerStreamDeliversItsRequestOnceAndItsRepliesInOrder) {
+  Serve(Behavior::kEcho);
+  grpc::ClientContext context;
+  RepeatRequest request;
+  request.set_text("tick");
+  request.set_count(4000);  // written at once: below max_queued_writes (4096)
+  auto reader = stub_->Repeat(&context, request);
+  EchoReply reply;
+  int in_order = 0;
+  while (reader->Read(&reply)) {
+    if (reply.text() == "tick " + std::to_string(in_order)) ++in_order;
+  }
+  grpc::Status status = reader->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(in_order, 4000);
+  EXPECT_EQ(observed_.received.load(), 1);
+  EXPECT_EQ(observed_.write_errors.load(), 0);
+}
+
+TEST_F(StreamCallTest, AServerStreamToAClientThatDoesNotReadEndsWithResourceExhausted) {
+  Serve(Behavior::kEcho, GrpcStreamOptions{.max_queued_writes = 64});
+  grpc::ClientContext context;
+  RepeatRequest request;
+  request.set_text(std::string(4096, 'x'));
+  request.set_count(100000);
+  auto reader = stub_->Repeat(&context, request);
+  ASSERT_TRUE(WaitFor([&] { return observed_.write_errors.load() == 1; }));
+  EchoReply reply;
+  int read = 0;
+  while (reader->Read(&reply)) ++read;
+  EXPECT_LT(read, 100000);
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(StreamCallTest, AServerStreamClientCancellationReachesTheActor) {
+  Serve(Behavior::kEcho);
+  grpc::ClientContext context;
+  RepeatRequest request;
+  request.set_text("hold");
+  request.set_count(1);
+  auto reader = stub_->Repeat(&context, request);
+  EchoReply reply;
+  ASSERT_TRUE(reader->Read(&reply));
+  EXPECT_EQ(reply.text(), "hold 0");
+  context.TryCancel();
+  EXPECT_TRUE(WaitFor([&] { return observed_.cancelled.load() == 1; }));
+  EXPECT_FALSE(reader->Read(&reply));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 }  // namespace

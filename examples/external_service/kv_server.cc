@@ -3,20 +3,26 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "actors/grpc/gateway.h"
 #include "framework/base/stop_signals.h"
+#include "kv_service.h"
 #include "kv_store.h"
 
 ABSL_FLAG(int, port, 7300, "gRPC port (0: pick one)");
 
 int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("kv_server [--port=P]: the key-value store over gRPC");
   absl::ParseCommandLine(argc, argv);
   troupe::BlockStopSignals();
   troupe::ActorSystem system({.threads = 2});
   kv::KvService service(system, system.Spawn<kv::KvStore>().value());
   troupe::GrpcGateway gateway(system);
-  (void)gateway.AddService(&service);
+  if (absl::Status added = gateway.AddService(&service); !added.ok()) {
+    std::fprintf(stderr, "kv_server: %s\n", added.ToString().c_str());
+    return 1;
+  }
   absl::StatusOr<int> port =
       gateway.Start({.address = absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port))});
   if (!port.ok()) {
