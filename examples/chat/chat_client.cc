@@ -16,6 +16,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 
 namespace {
 
@@ -54,19 +58,22 @@ bool SendAll(int fd, const std::string& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 || std::string(argv[1]) == "--help") {
-    std::fprintf(stderr,
-                 "usage: chat_client HOST:PORT\n"
-                 "Type /nick NAME, /join ROOM, then lines to the room; /quit to leave.\n");
-    return argc == 2 ? 0 : 2;
+  absl::SetProgramUsageMessage(
+      "chat_client HOST:PORT - type /nick NAME, /join ROOM, then lines to the room; /quit to "
+      "leave");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 2) {
+    std::fprintf(stderr, "usage: %s\n", absl::ProgramUsageMessage().data());
+    return 2;
   }
-  const int fd = Connect(argv[1]);
+  const char* address = args[1];
+  const int fd = Connect(address);
   if (fd < 0) {
-    std::fprintf(stderr, "chat_client: cannot connect to %s\n", argv[1]);
+    std::fprintf(stderr, "chat_client: cannot connect to %s\n", address);
     return 1;
   }
   std::fprintf(stderr, "connected to %s - /nick NAME, /join ROOM, then type; /quit to leave\n",
-               argv[1]);
+               address);
   std::string typed, received;
   bool quit_sent = false, stdin_open = true;
   for (;;) {
