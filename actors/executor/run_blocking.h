@@ -97,7 +97,8 @@ BlockingHandle RunBlocking(ActorContext& ctx, F fn, Done on_done) {
   job->requester = internal::CellRef(ctx.cell_for_runtime());
   job->cancelled = cancelled;
   job->execute = [fn = std::move(fn), on_done = std::move(on_done), cancelled,
-                  requester = job->requester](absl::Status failure) mutable {
+                  requester = job->requester,
+                  generation = job->requester->generation()](absl::Status failure) mutable {
     std::optional<Result> result;
     if (failure.ok()) {
       result.emplace(internal::InvokeBlocking(fn));
@@ -107,7 +108,8 @@ BlockingHandle RunBlocking(ActorContext& ctx, F fn, Done on_done) {
     requester->EnqueueClosure(
         [on_done = std::move(on_done), cancelled, r = std::move(*result)]() mutable {
           if (!cancelled->load(std::memory_order_acquire)) on_done(std::move(r));
-        });
+        },
+        generation);
   };
   absl::StatusOr<Executor*> executor = Executor::Of(ctx.system());
   if (!executor.ok()) {

@@ -22,10 +22,14 @@
 //                                   void Handle(T, Promise<R>)                   (reply later)
 // Dispatch is a switch on the entry index: no RTTI, no virtual call per message.
 //
+// A plain entry's handler may also return absl::Status: a non-OK status is a failure, like a
+// throw.
+//
 // Lifecycle: the constructor runs in the spawner's thread; OnStart() runs as the actor's first
 // turn; OnStop() runs when it stops (after which the object is destroyed). A handler that throws
-// stops its actor (the exception is reported and counted as a failure); no other actor is
-// affected.
+// or returns an error fails its actor only: the message is dropped and counted; a supervised
+// actor (ctx().SpawnSupervised) is restarted by its parent with its mailbox kept - a new object,
+// OnStart again - and any other actor stops (see lifecycle.h for monitors and links).
 //
 // Thread safety: everything here is owner only (called from the actor's own handlers).
 #ifndef FRAMEWORK_ACTOR_ACTOR_H_
@@ -74,6 +78,16 @@ class Actor : public ActorBase {
 
  protected:
   ActorRef<P> self() const { return ActorRef<P>::FromCell(internal::CellRef(ctx().cell_)); }
+  // Down{id, reason} when `target` stops (P must list Down); see ActorContext::Monitor.
+  template <typename Q>
+  void Monitor(const ActorRef<Q>& target) {
+    ctx().template Monitor<P>(target);
+  }
+  // Fail together with `target` (or receive Exit if P lists it); see ActorContext::Link.
+  template <typename Q>
+  void Link(const ActorRef<Q>& target) {
+    ctx().template Link<P>(target);
+  }
 
  private:
   void Dispatch(Envelope* e) final { DispatchTo(e, std::make_index_sequence<P::kSize>()); }
@@ -97,6 +111,9 @@ class Actor : public ActorBase {
       using Ret = decltype(self.Handle(std::move(msg)));
       if constexpr (internal::IsTask<Ret>::value) {
         self.Handle(std::move(msg)).StartDetached(ctx().cell_);
+      } else if constexpr (std::is_same_v<Ret, absl::Status>) {
+        absl::Status status = self.Handle(std::move(msg));
+        if (!status.ok()) ctx().cell_->FailWith(std::move(status));
       } else {
         self.Handle(std::move(msg));
       }

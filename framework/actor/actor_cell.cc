@@ -5,26 +5,13 @@
 #include <new>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "framework/actor/actor.h"
+#include "framework/actor/cell_signals.h"
 #include "framework/actor/system_core.h"
+#include "framework/base/describe_exception.h"
 
 namespace troupe::internal {
-namespace {
-
-struct StopSignal {};
-
-struct ChildStopped {
-  ActorCell* child;  // not a reference: the parent's child list holds one
-};
-
-template <typename T, typename... Args>
-Envelope* MakeSystemEnvelope(uint32_t tag, Args&&... args) {
-  auto* e = new MessageEnvelope<T>(tag, std::forward<Args>(args)...);
-  e->set_priority(Priority::kSystem);
-  return e;
-}
-
-}  // namespace
 
 void FailFromCoroutine(ActorCell* owner, std::exception_ptr error) {
   owner->FailFromCoroutine(std::move(error));
@@ -45,6 +32,7 @@ ActorCell* ActorCell::Create(std::shared_ptr<SystemCore> system, Scheduler* sche
   const size_t offset = (sizeof(ActorCell) + behavior_align - 1) / behavior_align * behavior_align;
   void* block = ::operator new(offset + behavior_size);
   ActorCell* cell = new (block) ActorCell(std::move(system), scheduler, parent, id, type_name);
+  cell->storage_offset_ = static_cast<uint16_t>(offset);
   try {
     cell->behavior_ = construct(static_cast<char*>(block) + offset);
   } catch (...) {
@@ -69,21 +57,51 @@ void ActorCell::DestroyBehavior() {
   }
 }
 
-void ActorCell::Enqueue(Envelope* e) {
+bool ActorCell::Enqueue(Envelope* e) {
+  const bool counted = Counted(e);
+  if (counted && !Admit(e)) return false;
   switch (mailbox_.Push(e)) {
     case Mailbox::PushResult::kQueued:
-      return;
+      return true;
     case Mailbox::PushResult::kScheduleNeeded:
       scheduler_->Schedule(this);
-      return;
+      return true;
     case Mailbox::PushResult::kClosed:
+      if (counted) queued_.fetch_sub(1, std::memory_order_relaxed);
       system_->Undeliverable(e, id_);
-      return;
+      return false;
+  }
+  return false;
+}
+
+bool ActorCell::Admit(Envelope* e) {
+  const int64_t queued = queued_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (queued <= static_cast<int64_t>(limit_.capacity) ||
+      limit_.policy == OverflowPolicy::kDropOldest) {
+    return true;  // drop-oldest makes room on the consumer's side (PopUser)
+  }
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
+  return false;
+}
+
+Envelope* ActorCell::PopUser() {
+  for (;;) {
+    Envelope* e = mailbox_.Pop();
+    if (e == nullptr || !Counted(e)) return e;
+    const int64_t before = queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (limit_.policy == OverflowPolicy::kDropOldest &&
+        before > static_cast<int64_t>(limit_.capacity)) {
+      system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
+      continue;
+    }
+    return e;
   }
 }
 
-void ActorCell::EnqueueClosure(Closure fn) {
-  Enqueue(new MessageEnvelope<Closure>(kClosureTag, std::move(fn)));
+void ActorCell::EnqueueClosure(Closure fn, uint32_t generation) {
+  Enqueue(new MessageEnvelope<GuardedClosure>(kClosureTag,
+                                              GuardedClosure{generation, std::move(fn)}));
 }
 
 void ActorCell::RequestStop() {
@@ -91,8 +109,45 @@ void ActorCell::RequestStop() {
   Enqueue(MakeSystemEnvelope<StopSignal>(kStopTag));
 }
 
+void ActorCell::AddWatcher(Watcher watcher) {
+  auto* e = static_cast<MessageEnvelope<Watcher>*>(
+      MakeSystemEnvelope<Watcher>(kWatchTag, std::move(watcher)));
+  switch (mailbox_.Push(e)) {
+    case Mailbox::PushResult::kQueued:
+      return;  // handled in a turn, or by Terminate if the actor stops first
+    case Mailbox::PushResult::kScheduleNeeded:
+      scheduler_->Schedule(this);
+      return;
+    case Mailbox::PushResult::kClosed:
+      // Stopped already: tell the watcher now. exit_reason_ was written before the mailbox
+      // closed; closed() reads the head with acquire.
+      if (mailbox_.closed()) NotifyWatcher(e->payload, exit_reason_);
+      DestroyEnvelope(e);
+      return;
+  }
+}
+
+void ActorCell::NotifyWatcher(const Watcher& watcher, const absl::Status& shared_reason) {
+  // Each notification gets its own copy: the reason may be read by several threads at once, and
+  // a shared Status rep is reference-counted inside (uninstrumented) Abseil.
+  absl::Status reason(shared_reason.code(), std::string(shared_reason.message()));
+  if (!watcher.link) {
+    watcher.cell->Enqueue(MakeSystemEnvelope<Down>(watcher.tag, Down{id_, std::move(reason)}));
+  } else if (!reason.ok()) {
+    if (watcher.tag != kNoTag) {
+      watcher.cell->Enqueue(MakeSystemEnvelope<Exit>(watcher.tag, Exit{id_, std::move(reason)}));
+    } else {
+      watcher.cell->Enqueue(MakeSystemEnvelope<absl::Status>(
+          kLinkFailedTag, absl::Status(reason.code(), absl::StrCat("linked actor ", id_,
+                                                                   " failed: ",
+                                                                   reason.message()))));
+    }
+  }
+}
+
 void ActorCell::AdoptChild(ActorCell* child) {
   child->Ref();
+  child->listed_ = true;
   child->prev_sibling_ = nullptr;
   child->next_sibling_ = first_child_;
   if (first_child_ != nullptr) first_child_->prev_sibling_ = child;
@@ -107,6 +162,7 @@ void ActorCell::UnlinkChild(ActorCell* child) {
   }
   if (child->next_sibling_ != nullptr) child->next_sibling_->prev_sibling_ = child->prev_sibling_;
   child->prev_sibling_ = child->next_sibling_ = nullptr;
+  child->listed_ = false;
   child->Unref();
 }
 
@@ -119,8 +175,20 @@ void ActorCell::TrackTimer(TimerHandle handle) {
 }
 
 void ActorCell::Fail(std::exception_ptr error, std::string_view while_doing) {
-  system_->ReportFailure(*this, std::move(error), while_doing);
-  stop_requested_ = true;
+  FailWith(absl::InternalError(absl::StrCat(absl::string_view(while_doing.data(),
+                                                              while_doing.size()),
+                                            " threw: ", DescribeException(error))));
+}
+
+void ActorCell::FailWith(absl::Status reason) {
+  system_->ReportFailure(*this, reason);
+  if (stop_requested_ || suspended_) return;
+  if (restart_ && parent_) {
+    Suspend(std::move(reason));
+  } else {
+    exit_reason_ = std::move(reason);
+    stop_requested_ = true;
+  }
 }
 
 void ActorCell::FailFromCoroutine(std::exception_ptr error) {
@@ -134,12 +202,32 @@ void ActorCell::Deliver(Envelope* e) {
         stop_requested_ = true;
         break;
       case kChildStoppedTag: {
-        // The child is still listed: only this handler (or our Terminate) unlinks it.
-        UnlinkChild(static_cast<MessageEnvelope<ChildStopped>*>(e)->payload.child);
+        ActorCell* child = static_cast<MessageEnvelope<ChildStopped>*>(e)->payload.child.get();
+        if (child->listed_) UnlinkChild(child);  // else StopChildren already did
         break;
       }
-      case kClosureTag:
-        static_cast<MessageEnvelope<Closure>*>(e)->payload();
+      case kClosureTag: {
+        GuardedClosure& closure = static_cast<MessageEnvelope<GuardedClosure>*>(e)->payload;
+        if (closure.generation == generation_ || closure.generation == kAnyGeneration) {
+          closure.fn();
+        }
+        break;
+      }
+      case kWatchTag: {
+        if (!watchers_) watchers_ = std::make_unique<std::vector<Watcher>>();
+        watchers_->push_back(std::move(static_cast<MessageEnvelope<Watcher>*>(e)->payload));
+        break;
+      }
+      case kChildFailedTag: {
+        auto& failed = static_cast<MessageEnvelope<ChildFailed>*>(e)->payload;
+        OnChildFailed(failed.child, failed.reason);
+        break;
+      }
+      case kRestartTag:
+        Restart();
+        break;
+      case kLinkFailedTag:
+        FailWith(static_cast<MessageEnvelope<absl::Status>*>(e)->payload);
         break;
       default:
         behavior_->Dispatch(e);
@@ -165,13 +253,14 @@ RunOutcome ActorCell::Run(int budget) {
   mailbox_.Fetch();
   if (!stop_requested_) {
     for (int i = 0; i < budget; ++i) {
-      Envelope* e = mailbox_.Pop();
+      // A suspended actor (failed, awaiting its supervisor) takes system messages only.
+      Envelope* e = suspended_ ? mailbox_.PopSystem() : PopUser();
       if (e == nullptr) {
         if (mailbox_.TryMarkIdle()) return RunOutcome::kIdle;
         continue;  // a producer raced with us: keep going
       }
       Deliver(e);
-      if (stop_requested_) break;
+      if (stop_requested_ || !started_) break;  // stopping, or restarted: OnStart comes first
     }
   }
   if (stop_requested_) {
@@ -188,7 +277,7 @@ RunOutcome ActorCell::Run(int budget) {
 //  3. Close the mailbox: from now on sends are dead letters. What was still queued becomes dead
 //     letters too (requests among them fail with NOT_FOUND).
 //  4. Release its names, tell the parent (or the system) and update the live count.
-void ActorCell::Terminate() {
+void ActorCell::StopChildren() {
   for (TimerHandle& t : timers_) t.Cancel();
   timers_.clear();
   while (first_child_ != nullptr) {
@@ -196,6 +285,10 @@ void ActorCell::Terminate() {
     child->RequestStop();
     UnlinkChild(child);
   }
+}
+
+void ActorCell::Terminate() {
+  StopChildren();
 
   if (behavior_ != nullptr) {
     try {
@@ -206,16 +299,26 @@ void ActorCell::Terminate() {
     DestroyBehavior();
   }
 
+  // Watchers learn the reason; watch requests still queued are answered like the others.
   Envelope* rest = mailbox_.Close();
+  std::vector<Watcher> watchers;
+  if (watchers_) watchers = std::move(*watchers_);
   while (rest != nullptr) {
     Envelope* next = rest->next;
-    system_->Undeliverable(rest, id_);
+    if (rest->tag() == kWatchTag) {
+      watchers.push_back(std::move(static_cast<MessageEnvelope<Watcher>*>(rest)->payload));
+      DestroyEnvelope(rest);
+    } else {
+      system_->Undeliverable(rest, id_);
+    }
     rest = next;
   }
+  for (const Watcher& w : watchers) NotifyWatcher(w, exit_reason_);
 
   const bool top_level = !parent_;
   if (parent_) {
-    parent_->Enqueue(MakeSystemEnvelope<ChildStopped>(kChildStoppedTag, ChildStopped{this}));
+    parent_->Enqueue(
+        MakeSystemEnvelope<ChildStopped>(kChildStoppedTag, ChildStopped{CellRef(this)}));
     parent_.reset();
   }
   system_->OnTerminated(this, top_level);

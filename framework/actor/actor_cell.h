@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <string_view>
@@ -27,6 +28,8 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "framework/actor/lifecycle.h"
 #include "framework/mailbox/mailbox.h"
 #include "framework/message/envelope.h"
 #include "framework/scheduler/schedulable.h"
@@ -66,6 +69,23 @@ class CellRef {
 };
 
 using Closure = absl::AnyInvocable<void()>;
+// Rebuilds a supervised actor's user object in its cell's storage (a restart).
+using BehaviorMaker = absl::AnyInvocable<ActorBase*(void* storage)>;
+inline constexpr uint32_t kNoTag = 0xFFFFFFFF;
+
+// Someone to tell when an actor stops: a monitor (Down at `tag`) or a link (Exit at `tag`, or
+// failing the watcher when tag == kNoTag; nothing on a normal stop).
+struct Watcher {
+  CellRef cell;
+  uint32_t tag = kNoTag;
+  bool link = false;
+};
+
+// A parent's supervision of its children (allocated when first needed).
+struct SupervisorState {
+  SupervisorOptions options;
+  std::deque<absl::Time> restarts;  // within the intensity period
+};
 
 class ActorCell final : public Schedulable {
  public:
@@ -87,12 +107,21 @@ class ActorCell final : public Schedulable {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Destroy();
   }
 
-  // Any thread: delivers `e` (ownership passes), or records it as a dead letter.
-  void Enqueue(Envelope* e);
-  // Any thread: runs `fn` as a message on this actor (a dead letter if it has stopped).
-  void EnqueueClosure(Closure fn);
+  // Any thread: delivers `e` (ownership passes). False if it was refused instead: a dead letter
+  // (the actor has stopped, or its bounded mailbox is full), a request among them failed.
+  bool Enqueue(Envelope* e);
+  // Any thread: runs `fn` as a message on this actor (a dead letter if it has stopped), unless
+  // the actor was restarted since `generation` (then `fn` is destroyed unrun): closures made by
+  // one instance of a supervised actor never run on its successor.
+  static constexpr uint32_t kAnyGeneration = 0xFFFFFFFF;
+  void EnqueueClosure(Closure fn, uint32_t generation = kAnyGeneration);
   // Any thread: asks the actor to stop; handled before its queued user messages.
   void RequestStop();
+  // Any thread: tells `watcher` when this actor stops (at once if it has stopped).
+  void AddWatcher(Watcher watcher);
+  // Set by SystemCore::Spawn before the actor first runs.
+  void SetRestartable(std::unique_ptr<BehaviorMaker> maker) { restart_ = std::move(maker); }
+  void SetMailboxLimit(MailboxLimit limit) { limit_ = limit; }
 
   RunOutcome Run(int budget) override;
 
@@ -101,6 +130,8 @@ class ActorCell final : public Schedulable {
   SystemCore& system() const { return *system_; }
   Scheduler& scheduler() const { return *scheduler_; }
   bool stopped() const { return mailbox_.closed(); }
+  // Owner only: which instance of the actor runs (a restart increments it).
+  uint32_t generation() const { return generation_; }
 
   // ---- Owner only ----
   void StopSelf() { stop_requested_ = true; }
@@ -108,6 +139,12 @@ class ActorCell final : public Schedulable {
   void TrackTimer(TimerHandle handle);
   // A coroutine handler started by this actor ended with an exception.
   void FailFromCoroutine(std::exception_ptr error);
+  // A handler failed (returned `reason`): supervised actors are suspended and restarted,
+  // others stop.
+  void FailWith(absl::Status reason);
+  void SetSupervisorOptions(const SupervisorOptions& options);
+  uint64_t NextChildSequence() { return ++children_spawned_; }
+  void SetSpawnSequence(uint64_t sequence) { spawn_sequence_ = sequence; }
 
  private:
   ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, ActorCell* parent,
@@ -119,6 +156,19 @@ class ActorCell final : public Schedulable {
   void UnlinkChild(ActorCell* child);
   void Fail(std::exception_ptr error, std::string_view while_doing);
   void Terminate();
+  // Supervision (actor_cell_supervision.cc).
+  void Suspend(absl::Status reason);
+  void OnChildFailed(const CellRef& child, const absl::Status& reason);
+  void Restart();
+  void NotifyWatcher(const Watcher& watcher, const absl::Status& reason);
+  void StopChildren();
+  // Bounded mailboxes: true if `e` may be queued; else it was refused and disposed of.
+  bool Admit(Envelope* e);
+  bool Counted(const Envelope* e) const {
+    return limit_.capacity != 0 && e->tag() < kFirstReservedTag &&
+           e->priority() == Priority::kUser;
+  }
+  Envelope* PopUser();
 
   std::atomic<int32_t> refs_{1};  // the first is the cell's own, released when it terminates
   Mailbox mailbox_;
@@ -135,10 +185,22 @@ class ActorCell final : public Schedulable {
   ActorCell* first_child_ = nullptr;
   ActorCell* prev_sibling_ = nullptr;  // owned by the parent's turn
   ActorCell* next_sibling_ = nullptr;  // owned by the parent's turn
+  bool listed_ = false;                // in its parent's child list; owned by the parent's turn
   std::vector<TimerHandle> timers_;
   size_t timers_pruned_at_ = 16;
   bool started_ = false;
   bool stop_requested_ = false;
+  bool suspended_ = false;  // failed, waiting for its supervisor: system messages only
+  uint16_t storage_offset_ = 0;  // where the user object lives in the cell's block
+  uint32_t generation_ = 0;
+  MailboxLimit limit_;
+  std::atomic<int64_t> queued_{0};  // counted user messages in the mailbox (bounded only)
+  absl::Status exit_reason_;        // written before the mailbox closes, read after
+  std::unique_ptr<std::vector<Watcher>> watchers_;
+  std::unique_ptr<BehaviorMaker> restart_;  // set: a supervised child
+  std::unique_ptr<SupervisorState> supervision_;  // set once a child failed or options were set
+  uint64_t spawn_sequence_ = 0;    // order among its parent's children (rest-for-one)
+  uint64_t children_spawned_ = 0;
 };
 
 inline CellRef::CellRef(ActorCell* cell) : cell_(cell) {

@@ -7,8 +7,9 @@ namespace troupe {
 TimerHandle ActorContext::RunAfter(absl::Duration delay, internal::Closure fn) {
   Scheduler& s = scheduler();
   return Track(s.AddTimer(s.Now() + delay, absl::ZeroDuration(),
-                          [cell = internal::CellRef(cell_), fn = std::move(fn)]() mutable {
-                            cell->EnqueueClosure(std::move(fn));
+                          [cell = internal::CellRef(cell_), generation = cell_->generation(),
+                           fn = std::move(fn)]() mutable {
+                            cell->EnqueueClosure(std::move(fn), generation);
                           }));
 }
 

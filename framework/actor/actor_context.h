@@ -34,6 +34,15 @@ namespace internal {
 
 // Spawns an actor of type A (built from `args` inside the cell's own allocation) under
 // `parent` (null: top level). Shared by ActorContext::Spawn and ActorSystem::Spawn.
+template <typename A>
+constexpr MailboxLimit MailboxLimitOf() {
+  if constexpr (requires { A::kMailboxLimit; }) {
+    return A::kMailboxLimit;
+  } else {
+    return MailboxLimit{};
+  }
+}
+
 template <typename A, typename... Args>
 absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core, ActorCell* parent,
                                                                Args&&... args) {
@@ -42,7 +51,30 @@ absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core,
   auto construct = [&](void* storage) -> ActorBase* {
     return new (storage) A(std::forward<Args>(args)...);
   };
-  auto cell = core.Spawn({sizeof(A), alignof(A), construct}, kTypeName<A>, parent);
+  auto cell = core.Spawn({sizeof(A), alignof(A), construct, nullptr, MailboxLimitOf<A>()},
+                         kTypeName<A>, parent);
+  if (!cell.ok()) return cell.status();
+  return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
+}
+
+// A supervised spawn: the arguments are copied into a maker that rebuilds the actor on restart.
+template <typename A, typename... Args>
+absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnRestartableActor(SystemCore& core,
+                                                                          ActorCell* parent,
+                                                                          Args&&... args) {
+  static_assert(alignof(A) <= ActorCell::kMaxBehaviorAlign,
+                "actor classes may not be over-aligned (alignas beyond max_align_t)");
+  static_assert((std::is_copy_constructible_v<std::decay_t<Args>> && ...),
+                "SpawnSupervised: the constructor arguments are kept for restarts, so they must "
+                "be copyable");
+  auto maker = std::make_unique<BehaviorMaker>(
+      [... kept = std::decay_t<Args>(std::forward<Args>(args))](void* storage) -> ActorBase* {
+        return new (storage) A(kept...);
+      });
+  BehaviorMaker* first = maker.get();
+  auto construct = [first](void* storage) { return (*first)(storage); };
+  auto cell = core.Spawn({sizeof(A), alignof(A), construct, std::move(maker), MailboxLimitOf<A>()},
+                         kTypeName<A>, parent);
   if (!cell.ok()) return cell.status();
   return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
 }
@@ -61,6 +93,38 @@ class ActorContext {
   // Stops this actor after the current message: OnStop runs, children are stopped, queued
   // messages become dead letters.
   void Stop() { cell_->StopSelf(); }
+
+  // Spawns a supervised child: when it fails, this actor (its supervisor) restarts it in place
+  // - same ActorRef, same mailbox, a new object built from copies of `args` - according to
+  // SetSupervisorOptions (default: one-for-one, at most 1 restart in 5 s, then escalate).
+  template <typename A, typename... Args>
+  absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnSupervised(Args&&... args) {
+    return internal::SpawnRestartableActor<A>(cell_->system(), cell_,
+                                              std::forward<Args>(args)...);
+  }
+  void SetSupervisorOptions(const SupervisorOptions& options) {
+    cell_->SetSupervisorOptions(options);
+  }
+
+  // Tells this actor Down{id, reason} (its Protocol must list Down) when `target` stops; at
+  // once if it has stopped already. Each call adds one notification.
+  // (Actor<>::Monitor and Actor<>::Link call these with the actor's own protocol.)
+  template <typename SelfProtocol, typename P>
+  void Monitor(const ActorRef<P>& target) {
+    static_assert(SelfProtocol::template kAccepts<Down>,
+                  "Monitor(): this actor's Protocol must list Down");
+    if (!target) return;
+    target.cell()->AddWatcher(
+        {internal::CellRef(cell_), SelfProtocol::template kTagOf<Down>, false});
+  }
+  // Links this actor and `target`: when either fails, the other fails too, or - if its Protocol
+  // lists Exit - receives Exit{id, reason}. Normal stops do not propagate.
+  template <typename SelfProtocol, typename P>
+  void Link(const ActorRef<P>& target) {
+    if (!target) return;
+    target.cell()->AddWatcher({internal::CellRef(cell_), ExitTag<SelfProtocol>(), true});
+    cell_->AddWatcher({internal::CellRef(target.cell()), ExitTag<P>(), true});
+  }
 
   // Sends request `msg` to `to` and runs `on_reply(absl::StatusOr<R>)` on this actor when the
   // reply, an error, or DEADLINE_EXCEEDED after `timeout` arrives. Other messages keep being
@@ -119,7 +183,7 @@ class ActorContext {
   // Runs `fn` on this actor (as a message) after `delay`.
   TimerHandle RunAfter(absl::Duration delay, internal::Closure fn);
   // Runs `fn` on this actor as a message, after the messages already queued.
-  void Post(internal::Closure fn) { cell_->EnqueueClosure(std::move(fn)); }
+  void Post(internal::Closure fn) { cell_->EnqueueClosure(std::move(fn), cell_->generation()); }
 
   // Registers this actor under `name` (see ActorSystem::Register for errors). The name is
   // released when the actor stops.
@@ -146,6 +210,15 @@ class ActorContext {
   friend class Actor;
   friend class internal::ActorCell;
   friend class internal::SystemCore;
+
+  template <typename P>
+  static constexpr uint32_t ExitTag() {
+    if constexpr (P::template kAccepts<Exit>) {
+      return P::template kTagOf<Exit>;
+    } else {
+      return internal::kNoTag;
+    }
+  }
 
   template <typename P, typename T>
   struct RequestEntry {

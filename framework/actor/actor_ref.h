@@ -41,18 +41,20 @@ class ActorRef {
 
   ActorRef() = default;
 
-  // Sends `msg` (an entry of P that is not a Request<>). Never blocks.
+  // Sends `msg` (an entry of P that is not a Request<>). Never blocks. Returns false if the
+  // message was refused at once - the actor has stopped, or its bounded mailbox is full (see
+  // lifecycle.h) - and counted as a dead letter; true once it is queued.
   template <typename M>
-  void Tell(M&& msg) const {
+  bool Tell(M&& msg) const {
     using T = std::decay_t<M>;
     static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
     static_assert(!P::template EntryOf<T>::kIsRequest,
                   "this message is a Request<> in the Protocol: send it with Ask()");
     if (!cell_) {
       internal::RecordUnaddressed(kTypeName<T>);
-      return;
+      return false;
     }
-    cell_->Enqueue(new MessageEnvelope<T>(P::template kTagOf<T>, std::forward<M>(msg)));
+    return cell_->Enqueue(new MessageEnvelope<T>(P::template kTagOf<T>, std::forward<M>(msg)));
   }
 
   // Asks the actor to stop. Queued user messages that it has not yet processed become dead

@@ -53,34 +53,39 @@ class AskStateBase {
   bool Cancel(absl::Status status) {
     if (done_.exchange(true, std::memory_order_acq_rel)) return false;
     CellRef hook_cell;
+    uint32_t hook_generation;
     absl::AnyInvocable<void(absl::Status)> hook;
     {
       MutexLock lock(&mu_);
       ReleaseTimerLocked();
       cancelled_ = Unshared(status);
       hook_cell = std::move(hook_cell_);
+      hook_generation = hook_generation_;
       hook = std::move(hook_);
     }
-    if (hook) RunHook(hook_cell, std::move(hook), Unshared(status));
+    if (hook) RunHook(hook_cell, hook_generation, std::move(hook), Unshared(status));
     DeliverError(std::move(status));
     return true;
   }
 
   // The responder's side: `hook(status)` runs as a message on `cell` if the asker gives up
   // before the request is answered (at once if it already has). Replaces an earlier hook.
+  // Called from `cell`'s own turn.
   void SetCancelHook(CellRef cell, absl::AnyInvocable<void(absl::Status)> hook) {
     absl::Status cancelled;
+    const uint32_t generation = cell->generation();
     {
       MutexLock lock(&mu_);
       if (cancelled_.ok()) {
         if (answered_) return;  // the hook can never run
         hook_cell_ = std::move(cell);
+        hook_generation_ = generation;
         hook_ = std::move(hook);
         return;
       }
       cancelled = Unshared(cancelled_);
     }
-    RunHook(cell, std::move(hook), std::move(cancelled));
+    RunHook(cell, generation, std::move(hook), std::move(cancelled));
   }
 
   // The deadline timer, cancelled on completion so an answered ask frees its timer entry.
@@ -115,11 +120,12 @@ class AskStateBase {
   static absl::Status Unshared(const absl::Status& s) {
     return absl::Status(s.code(), std::string(s.message()));
   }
-  static void RunHook(const CellRef& cell, absl::AnyInvocable<void(absl::Status)> hook,
-                      absl::Status status) {
+  static void RunHook(const CellRef& cell, uint32_t generation,
+                      absl::AnyInvocable<void(absl::Status)> hook, absl::Status status) {
     if (!cell) return;
     cell->EnqueueClosure(
-        [hook = std::move(hook), status = std::move(status)]() mutable { hook(status); });
+        [hook = std::move(hook), status = std::move(status)]() mutable { hook(status); },
+        generation);
   }
   void ReleaseTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     timer_.Cancel();
@@ -133,6 +139,7 @@ class AskStateBase {
   absl::Status cancelled_ ABSL_GUARDED_BY(mu_);  // non-OK once the asker gave up
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
   CellRef hook_cell_ ABSL_GUARDED_BY(mu_);
+  uint32_t hook_generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::AnyInvocable<void(absl::Status)> hook_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -217,16 +224,21 @@ namespace internal {
 template <typename R, typename F>
 class ActorAskState final : public AskState<R> {
  public:
+  // Built in the asker's turn.
   ActorAskState(CellRef asker, F continuation)
-      : asker_(std::move(asker)), continuation_(std::move(continuation)) {}
+      : asker_(std::move(asker)),
+        generation_(asker_->generation()),
+        continuation_(std::move(continuation)) {}
 
  private:
   void Deliver(absl::StatusOr<R> result) override {
     asker_->EnqueueClosure(
-        [f = std::move(continuation_), r = std::move(result)]() mutable { f(std::move(r)); });
+        [f = std::move(continuation_), r = std::move(result)]() mutable { f(std::move(r)); },
+        generation_);
     asker_.reset();
   }
   CellRef asker_;
+  uint32_t generation_;  // a reply to an instance that was since restarted is dropped
   F continuation_;
 };
 
@@ -312,9 +324,11 @@ struct RequestEnvelope final : Envelope {
   Promise<R> reply;
 
   static void Destroy(Envelope* e) { delete static_cast<RequestEnvelope*>(e); }
-  static void Undeliverable(Envelope* e) {
+  static void Undeliverable(Envelope* e, UndeliverableReason reason) {
     static_cast<RequestEnvelope*>(e)->reply.Fail(
-        absl::NotFoundError("the target actor has stopped"));
+        reason == UndeliverableReason::kMailboxFull
+            ? absl::ResourceExhaustedError("the target actor's mailbox is full")
+            : absl::NotFoundError("the target actor has stopped"));
   }
   static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, &Undeliverable};
 };

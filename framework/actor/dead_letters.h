@@ -26,6 +26,7 @@ enum class DeadLetterReason {
   kNodeUnreachable,  // a remote target's node was down, or its link broke before the ack
   kLinkFull,         // too many messages to a remote node awaited their ack
   kTooLarge,         // the serialized message exceeds the link's max message size
+  kMailboxFull,      // the target's bounded mailbox was full (refused or dropped by its policy)
 };
 
 struct DeadLetter {

@@ -29,7 +29,7 @@ SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, 
       max_actors_(max_actors),
       facade_(facade) {}
 
-absl::StatusOr<CellRef> SystemCore::Spawn(const BehaviorFactory& behavior,
+absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
                                           std::string_view type_name, ActorCell* parent) {
   // Reserve a slot first so concurrent spawns cannot overshoot the limit.
   if (live_.fetch_add(1, std::memory_order_acq_rel) >= max_actors_) {
@@ -50,6 +50,7 @@ absl::StatusOr<CellRef> SystemCore::Spawn(const BehaviorFactory& behavior,
   ActorCell* cell;
   if (parent != nullptr) {
     cell = make_cell();
+    cell->SetSpawnSequence(parent->NextChildSequence());
     parent->AdoptChild(cell);  // the parent's turn is running: it stops the child when it stops
   } else {
     MutexLock lock(&mu_);
@@ -60,16 +61,21 @@ absl::StatusOr<CellRef> SystemCore::Spawn(const BehaviorFactory& behavior,
     cell = make_cell();
     top_level_.insert(cell);
   }
+  if (behavior.restart) cell->SetRestartable(std::move(behavior.restart));
+  if (behavior.limit.capacity != 0) cell->SetMailboxLimit(behavior.limit);
   spawned_.fetch_add(1, std::memory_order_relaxed);
   CellRef ref(cell);
   scheduler_->Schedule(cell);  // a new mailbox is in the scheduled state: run OnStart
   return ref;
 }
 
-void SystemCore::Undeliverable(Envelope* e, uint64_t target_id) {
+void SystemCore::Undeliverable(Envelope* e, uint64_t target_id, UndeliverableReason reason) {
   if (e->priority() != Priority::kSystem) {
-    if (e->info()->undeliverable != nullptr) e->info()->undeliverable(e);
-    dead_letters_.Record({target_id, e->info()->name, DeadLetterReason::kStopped});
+    if (e->info()->undeliverable != nullptr) e->info()->undeliverable(e, reason);
+    dead_letters_.Record({target_id, e->info()->name,
+                          reason == UndeliverableReason::kMailboxFull
+                              ? DeadLetterReason::kMailboxFull
+                              : DeadLetterReason::kStopped});
   }
   DestroyEnvelope(e);
 }
@@ -89,12 +95,20 @@ void SystemCore::OnTerminated(ActorCell* cell, bool top_level) {
 
 void SystemCore::ReportFailure(const ActorCell& cell, std::exception_ptr error,
                                std::string_view context) {
-  failures_.fetch_add(1, std::memory_order_relaxed);
-  const std::string what = DescribeException(error);
-  std::fprintf(stderr, "troupe: actor %llu (%.*s) failed in %.*s: %s; stopping it\n",
-               static_cast<unsigned long long>(cell.id()),
-               static_cast<int>(cell.type_name().size()), cell.type_name().data(),
-               static_cast<int>(context.size()), context.data(), what.c_str());
+  ReportFailure(cell, absl::InternalError(absl::StrCat(absl::string_view(context.data(),
+                                                                         context.size()),
+                                                       " threw: ", DescribeException(error))));
+}
+
+void SystemCore::ReportFailure(const ActorCell& cell, const absl::Status& reason) {
+  const uint64_t n = failures_.fetch_add(1, std::memory_order_relaxed);
+  // A crash storm must not become a stderr storm: the first 100, then every 1000th.
+  if (n < 100 || n % 1000 == 0) {
+    std::fprintf(stderr, "troupe: actor %llu (%.*s) failed: %s (failure #%llu)\n",
+                 static_cast<unsigned long long>(cell.id()),
+                 static_cast<int>(cell.type_name().size()), cell.type_name().data(),
+                 std::string(reason.message()).c_str(), static_cast<unsigned long long>(n + 1));
+  }
 }
 
 absl::Status SystemCore::Register(std::string name, const CellRef& cell, const void* protocol_id) {

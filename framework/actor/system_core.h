@@ -47,23 +47,30 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   // RESOURCE_EXHAUSTED: max_actors live actors already; FAILED_PRECONDITION: shutting down.
   // `construct` builds the user object (`size` bytes, aligned to `align`) in the cell's block;
   // it runs only if the spawn is allowed.
+  // `restart` (optional): makes a supervised child, rebuilt in place when it fails.
   struct BehaviorFactory {
     size_t size;
     size_t align;
     absl::FunctionRef<ActorBase*(void* storage)> construct;
+    std::unique_ptr<BehaviorMaker> restart = nullptr;
+    MailboxLimit limit = {};
   };
-  absl::StatusOr<CellRef> Spawn(const BehaviorFactory& behavior, std::string_view type_name,
+  absl::StatusOr<CellRef> Spawn(BehaviorFactory behavior, std::string_view type_name,
                                 ActorCell* parent);
 
   // A message could not be delivered to actor `target_id`: fail it if it is a request, count it
   // (unless it is a system signal), destroy it.
-  void Undeliverable(Envelope* e, uint64_t target_id);
+  void Undeliverable(Envelope* e, uint64_t target_id,
+                     UndeliverableReason reason = UndeliverableReason::kStopped);
 
   // Called once by a terminating cell, from its last turn (while it still holds itself).
   void OnTerminated(ActorCell* cell, bool top_level);
 
-  // A handler (or start/stop hook) threw: report it. The cell stops itself.
+  // A handler (or start/stop hook) failed: report it and count it.
   void ReportFailure(const ActorCell& cell, std::exception_ptr error, std::string_view context);
+  void ReportFailure(const ActorCell& cell, const absl::Status& reason);
+  void CountRestart() { restarts_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
 
   // ALREADY_EXISTS: the name is taken; FAILED_PRECONDITION: the actor has stopped;
   // INVALID_ARGUMENT: empty name.
@@ -96,6 +103,7 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   std::atomic<size_t> live_{0};
   std::atomic<uint64_t> spawned_{0};
   std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> restarts_{0};
   std::atomic<bool> shutting_down_{false};
 
   mutable Mutex mu_;

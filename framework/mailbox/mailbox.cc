@@ -1,5 +1,6 @@
 // Invariants of the mailbox head word:
-//  1. head_ == kIdle only while both consumer caches are empty and no turn is running; the
+//  1. head_ == kIdle only while no turn is running and the system cache is empty (the user cache
+//     too, unless the actor is suspended and deliberately leaves user envelopes waiting); the
 //     transition to kIdle happens only in TryMarkIdle(), by CAS from nullptr.
 //  2. A producer that replaces kIdle by its envelope (CAS) is the only one that observed the
 //     idle state, so it alone gets kScheduleNeeded: the actor is scheduled exactly once per
@@ -93,6 +94,16 @@ Envelope* Mailbox::Pop() {
   if (user_pos_ + kPrefetchDistance < user_.size()) {
     __builtin_prefetch(user_[user_pos_ + kPrefetchDistance]);
   }
+  e->next = nullptr;
+  return e;
+}
+
+Envelope* Mailbox::PopSystem() {
+  if (system_head_ == nullptr) Fetch();
+  Envelope* e = system_head_;
+  if (e == nullptr) return nullptr;
+  system_head_ = e->next;
+  if (system_head_ == nullptr) system_tail_ = nullptr;
   e->next = nullptr;
   return e;
 }

@@ -53,11 +53,16 @@ class Mailbox {
   // Owner only. The next envelope (system before user), or nullptr if none is queued.
   Envelope* Pop();
 
+  // Owner only. The next system envelope, or nullptr (user envelopes stay queued: a suspended
+  // actor waits for its supervisor, whose word arrives as a system envelope).
+  Envelope* PopSystem();
+
   // Owner only. Moves newly pushed envelopes into the consumer's cache (cheap when none).
   void Fetch();
 
-  // Owner only, after Pop() returned nullptr: marks the mailbox idle. Returns false (and stays
-  // scheduled) if a producer pushed in the meantime; the owner must then keep popping.
+  // Owner only, after Pop() (or PopSystem()) returned nullptr: marks the mailbox idle. Returns
+  // false (and stays scheduled) if a producer pushed in the meantime; the owner must then keep
+  // popping. After PopSystem() user envelopes may stay cached: the next push schedules the actor.
   bool TryMarkIdle();
 
   // Owner only: refuses further pushes and returns every queued envelope,

@@ -23,13 +23,19 @@ namespace troupe {
 
 struct Envelope;
 
+// Why a message could not be delivered (a request among them fails accordingly).
+enum class UndeliverableReason : uint8_t {
+  kStopped,      // NOT_FOUND: the target has stopped
+  kMailboxFull,  // RESOURCE_EXHAUSTED: the target's bounded mailbox refused or dropped it
+};
+
 // Per-type descriptor: one static instance per message type (an explicit, two-entry vtable).
 struct alignas(8) MessageInfo {
   std::string_view name;       // readable type name, for dead letters and logs
   void (*destroy)(Envelope*);  // deletes the concrete MessageEnvelope<T>
   // Called before destroy() when the envelope could not be delivered (dead letter): fails a
-  // pending request so the asker hears NOT_FOUND at once. Null for plain messages.
-  void (*undeliverable)(Envelope*);
+  // pending request so the asker hears why at once. Null for plain messages.
+  void (*undeliverable)(Envelope*, UndeliverableReason);
 };
 
 enum class Priority : uint8_t {
@@ -43,6 +49,10 @@ inline constexpr uint32_t kFirstReservedTag = 0xFFF0;
 inline constexpr uint32_t kClosureTag = 0xFFF0;       // runs a closure on the actor
 inline constexpr uint32_t kStopTag = 0xFFF1;          // system: stop the actor
 inline constexpr uint32_t kChildStoppedTag = 0xFFF2;  // system: a child terminated
+inline constexpr uint32_t kWatchTag = 0xFFF3;         // system: monitor or link this actor
+inline constexpr uint32_t kChildFailedTag = 0xFFF4;   // system: a supervised child failed
+inline constexpr uint32_t kRestartTag = 0xFFF5;       // system: restart (from the supervisor)
+inline constexpr uint32_t kLinkFailedTag = 0xFFF6;    // system: a linked actor failed
 
 // 16 bytes, so that an envelope with an 8-byte message is a 32-byte allocation: a flood of
 // messages is memory-bound, and this is a third less memory than a 24-byte header. The info

@@ -105,6 +105,7 @@ ActorSystemStats ActorSystem::stats() const {
   s.live_actors = core_->live_actors();
   s.spawned = core_->spawned();
   s.failures = core_->failures();
+  s.restarts = core_->restarts();
   s.dead_letters = core_->dead_letters().count();
   s.scheduler = core_->scheduler().stats();
   if (io_ != nullptr) s.io = io_->stats();

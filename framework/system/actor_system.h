@@ -69,7 +69,8 @@ struct ActorSystemOptions {
 struct ActorSystemStats {
   size_t live_actors = 0;
   uint64_t spawned = 0;
-  uint64_t failures = 0;  // handlers (or hooks) that threw
+  uint64_t failures = 0;  // handlers (or hooks) that threw or returned an error
+  uint64_t restarts = 0;  // supervised actors rebuilt after a failure
   uint64_t dead_letters = 0;
   SchedulerStats scheduler;
   IoBackendStats io;  // summed over the workers' backends; zero without an I/O layer
