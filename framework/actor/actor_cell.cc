@@ -75,12 +75,12 @@ bool ActorCell::Enqueue(Envelope* e) {
 }
 
 bool ActorCell::Admit(Envelope* e) {
-  const int64_t queued = queued_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int64_t queued = queued_.fetch_add(1, std::memory_order_seq_cst) + 1;
   if (queued <= static_cast<int64_t>(limit_.capacity) ||
       limit_.policy == OverflowPolicy::kDropOldest) {
     return true;  // drop-oldest makes room on the consumer's side (PopUser)
   }
-  queued_.fetch_sub(1, std::memory_order_relaxed);
+  queued_.fetch_sub(1, std::memory_order_seq_cst);
   system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
   return false;
 }
@@ -89,12 +89,13 @@ Envelope* ActorCell::PopUser() {
   for (;;) {
     Envelope* e = mailbox_.Pop();
     if (e == nullptr || !Counted(e)) return e;
-    const int64_t before = queued_.fetch_sub(1, std::memory_order_relaxed);
+    const int64_t before = queued_.fetch_sub(1, std::memory_order_seq_cst);
     if (limit_.policy == OverflowPolicy::kDropOldest &&
         before > static_cast<int64_t>(limit_.capacity)) {
       system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
       continue;
     }
+    if (room_ && room_->size.load(std::memory_order_seq_cst) > 0) AdmitWaiters();
     return e;
   }
 }
@@ -314,6 +315,7 @@ void ActorCell::Terminate() {
     rest = next;
   }
   for (const Watcher& w : watchers) NotifyWatcher(w, exit_reason_);
+  if (room_) FailWaiters();
 
   const bool top_level = !parent_;
   if (parent_) {

@@ -28,7 +28,10 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "framework/base/mutex.h"
 #include "framework/actor/lifecycle.h"
 #include "framework/mailbox/mailbox.h"
 #include "framework/message/envelope.h"
@@ -81,6 +84,17 @@ struct Watcher {
   bool link = false;
 };
 
+// Senders waiting for room in a kBackpressure mailbox, oldest first.
+struct RoomWaiter {
+  Envelope* envelope;  // owned until queued (or given up)
+  absl::AnyInvocable<void(absl::Status)> done;
+};
+struct RoomWaiters {
+  Mutex mu;
+  std::deque<std::shared_ptr<RoomWaiter>> queue ABSL_GUARDED_BY(mu);
+  std::atomic<int> size{0};
+};
+
 // A parent's supervision of its children (allocated when first needed).
 struct SupervisorState {
   SupervisorOptions options;
@@ -121,7 +135,16 @@ class ActorCell final : public Schedulable {
   void AddWatcher(Watcher watcher);
   // Set by SystemCore::Spawn before the actor first runs.
   void SetRestartable(std::unique_ptr<BehaviorMaker> maker) { restart_ = std::move(maker); }
-  void SetMailboxLimit(MailboxLimit limit) { limit_ = limit; }
+  void SetMailboxLimit(MailboxLimit limit) {
+    limit_ = limit;
+    if (limit.policy == OverflowPolicy::kBackpressure) room_ = std::make_unique<RoomWaiters>();
+  }
+  // Any thread: queues `e` (a plain message), waiting for room in a kBackpressure mailbox up to
+  // `timeout`, behind earlier waiters. `done` runs once, on any thread: OK once queued,
+  // DEADLINE_EXCEEDED (no room in time), NOT_FOUND (stopped), RESOURCE_EXHAUSTED (full, and
+  // the policy is not kBackpressure).
+  void EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
+                       absl::AnyInvocable<void(absl::Status)> done);
 
   RunOutcome Run(int budget) override;
 
@@ -169,6 +192,9 @@ class ActorCell final : public Schedulable {
            e->priority() == Priority::kUser;
   }
   Envelope* PopUser();
+  void AdmitWaiters();
+  void ExpireWaiter(const std::shared_ptr<RoomWaiter>& waiter);
+  void FailWaiters();
 
   std::atomic<int32_t> refs_{1};  // the first is the cell's own, released when it terminates
   Mailbox mailbox_;
@@ -198,6 +224,7 @@ class ActorCell final : public Schedulable {
   absl::Status exit_reason_;        // written before the mailbox closes, read after
   std::unique_ptr<std::vector<Watcher>> watchers_;
   std::unique_ptr<BehaviorMaker> restart_;  // set: a supervised child
+  std::unique_ptr<RoomWaiters> room_;  // kBackpressure only
   std::unique_ptr<SupervisorState> supervision_;  // set once a child failed or options were set
   uint64_t spawn_sequence_ = 0;    // order among its parent's children (rest-for-one)
   uint64_t children_spawned_ = 0;

@@ -169,6 +169,33 @@ class ActorContext {
     return internal::HeapAwaiter<absl::StatusOr<R>, decltype(send)>(std::move(send));
   }
 
+  // Sends plain message `msg` to `to`, waiting for room if `to` has a bounded mailbox with
+  // OverflowPolicy::kBackpressure (in order behind earlier waiters, at most `timeout`); this
+  // actor keeps processing meanwhile. `on_done(absl::Status)` runs on this actor: OK once
+  // queued, DEADLINE_EXCEEDED (never delivered), NOT_FOUND (stopped), RESOURCE_EXHAUSTED
+  // (full under another policy). A producer that waits for each send cannot outrun its consumer.
+  template <typename P, typename M, typename F>
+  void TellWhenRoom(const ActorRef<P>& to, M&& msg, absl::Duration timeout, F on_done) {
+    using T = std::decay_t<M>;
+    static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
+    static_assert(!P::template EntryOf<T>::kIsRequest,
+                  "TellWhenRoom sends plain messages; use Ask() for a Request<>");
+    auto done = [self = internal::CellRef(cell_), generation = cell_->generation(),
+                 on_done = std::move(on_done)](absl::Status status) mutable {
+      self->EnqueueClosure(
+          [on_done = std::move(on_done), status = std::move(status)]() mutable {
+            on_done(std::move(status));
+          },
+          generation);
+    };
+    if (!to) {
+      done(absl::NotFoundError("TellWhenRoom through an empty ActorRef"));
+      return;
+    }
+    to.cell()->EnqueueWhenRoom(new MessageEnvelope<T>(P::template kTagOf<T>, std::forward<M>(msg)),
+                               timeout, std::move(done));
+  }
+
   // Delivers `msg` to `to` after `delay`. Timers set through the context are cancelled when
   // this actor stops.
   template <typename P, typename M>

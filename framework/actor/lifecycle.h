@@ -57,6 +57,9 @@ enum class OverflowPolicy : uint8_t {
   kReject,      // the send is refused: Tell returns false, a request fails RESOURCE_EXHAUSTED
   kDropNewest,  // the arriving message is dropped (a dead letter); Tell returns false
   kDropOldest,  // the oldest queued message is dropped (a dead letter) to make room
+  // Tell is refused as with kReject, but TellWhenRoom (ActorContext, ActorSystem) waits for
+  // room - in order, behind earlier waiters, up to its timeout - and then reports the outcome.
+  kBackpressure,
 };
 
 // A bound on an actor's queued user messages, declared in the actor class:

@@ -117,6 +117,27 @@ class ActorSystem {
     return future;
   }
 
+  // Sends plain message `msg` from outside the system, waiting (up to `timeout`) for room if
+  // `to` has a kBackpressure mailbox; see ActorContext::TellWhenRoom for the outcomes. Waiting
+  // on the future blocks the calling thread: never do it inside a handler.
+  template <typename P, typename M>
+  std::future<absl::Status> TellWhenRoom(const ActorRef<P>& to, M&& msg, absl::Duration timeout) {
+    using T = std::decay_t<M>;
+    static_assert(P::template kAccepts<T>, "this message type is not in the actor's Protocol");
+    static_assert(!P::template EntryOf<T>::kIsRequest,
+                  "TellWhenRoom sends plain messages; use Ask() for a Request<>");
+    auto promise = std::make_shared<std::promise<absl::Status>>();
+    std::future<absl::Status> future = promise->get_future();
+    if (!to) {
+      promise->set_value(absl::NotFoundError("TellWhenRoom through an empty ActorRef"));
+      return future;
+    }
+    to.cell()->EnqueueWhenRoom(
+        new MessageEnvelope<T>(P::template kTagOf<T>, std::forward<M>(msg)), timeout,
+        [promise](absl::Status status) { promise->set_value(std::move(status)); });
+    return future;
+  }
+
   // The callback form, for code that must not block (e.g. a gRPC callback handler):
   // `done(absl::StatusOr<R>)` runs exactly once, on the thread that completes the ask (the
   // responder's worker or the deadline timer); it must not block either.

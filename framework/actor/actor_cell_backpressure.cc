@@ -1,0 +1,120 @@
+// Backpressure: senders that wait for room in a bounded (kBackpressure) mailbox. A waiter is
+// admitted by the consumer as it takes messages out, oldest waiter first; one that runs out of
+// time is told so and its message is never delivered.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "framework/actor/actor_cell.h"
+#include "framework/actor/system_core.h"
+
+namespace troupe::internal {
+
+void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
+                                absl::AnyInvocable<void(absl::Status)> done) {
+  if (!room_ || !Counted(e)) {
+    const bool queued = Enqueue(e);
+    done(queued ? absl::OkStatus()
+                : mailbox_.closed()
+                    ? absl::NotFoundError("the target actor has stopped")
+                    : absl::ResourceExhaustedError("the target actor's mailbox is full"));
+    return;
+  }
+  auto waiter = std::make_shared<RoomWaiter>(RoomWaiter{e, std::move(done)});
+  enum { kRoomNow, kStopped, kWaiting } outcome;
+  {
+    MutexLock lock(&room_->mu);
+    outcome = kWaiting;
+    if (mailbox_.closed()) {
+      outcome = kStopped;
+    } else if (room_->queue.empty()) {  // nobody waits before us: try for room now
+      const int64_t queued = queued_.fetch_add(1, std::memory_order_seq_cst) + 1;
+      if (queued <= static_cast<int64_t>(limit_.capacity)) {
+        outcome = kRoomNow;
+      } else {
+        queued_.fetch_sub(1, std::memory_order_seq_cst);
+      }
+    }
+    if (outcome == kWaiting) {
+      room_->queue.push_back(waiter);
+      room_->size.fetch_add(1, std::memory_order_seq_cst);
+    }
+  }
+  if (outcome == kRoomNow) {
+    switch (mailbox_.Push(e)) {
+      case Mailbox::PushResult::kQueued:
+        break;
+      case Mailbox::PushResult::kScheduleNeeded:
+        scheduler_->Schedule(this);
+        break;
+      case Mailbox::PushResult::kClosed:
+        queued_.fetch_sub(1, std::memory_order_seq_cst);
+        outcome = kStopped;
+        break;
+    }
+    if (outcome == kRoomNow) {
+      waiter->done(absl::OkStatus());
+      return;
+    }
+  }
+  if (outcome == kStopped) {
+    DestroyEnvelope(e);
+    waiter->done(absl::NotFoundError("the target actor has stopped"));
+    return;
+  }
+  if (timeout != absl::InfiniteDuration()) {
+    scheduler_->AddTimer(scheduler_->Now() + timeout, absl::ZeroDuration(),
+                         [cell = CellRef(this), weak = std::weak_ptr<RoomWaiter>(waiter)] {
+                           if (auto w = weak.lock()) cell->ExpireWaiter(w);
+                         });
+  }
+}
+
+void ActorCell::ExpireWaiter(const std::shared_ptr<RoomWaiter>& waiter) {
+  {
+    MutexLock lock(&room_->mu);
+    auto it = std::find(room_->queue.begin(), room_->queue.end(), waiter);
+    if (it == room_->queue.end()) return;  // admitted (or failed) already
+    room_->queue.erase(it);
+    room_->size.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  DestroyEnvelope(waiter->envelope);
+  waiter->done(absl::DeadlineExceededError("no room in the target actor's mailbox in time"));
+}
+
+// Owner only (the consumer), after it took a counted message out.
+void ActorCell::AdmitWaiters() {
+  std::vector<std::shared_ptr<RoomWaiter>> admitted;
+  {
+    MutexLock lock(&room_->mu);
+    while (!room_->queue.empty()) {
+      const int64_t queued = queued_.fetch_add(1, std::memory_order_seq_cst) + 1;
+      if (queued > static_cast<int64_t>(limit_.capacity)) {
+        queued_.fetch_sub(1, std::memory_order_seq_cst);
+        break;
+      }
+      admitted.push_back(std::move(room_->queue.front()));
+      room_->queue.pop_front();
+      room_->size.fetch_sub(1, std::memory_order_seq_cst);
+      // The turn is running, so the mailbox is neither idle nor closed: this only queues.
+      mailbox_.Push(admitted.back()->envelope);
+    }
+  }
+  for (auto& w : admitted) w->done(absl::OkStatus());
+}
+
+// Owner only, once the mailbox is closed: the waiters are told, their messages destroyed.
+void ActorCell::FailWaiters() {
+  std::deque<std::shared_ptr<RoomWaiter>> waiting;
+  {
+    MutexLock lock(&room_->mu);
+    waiting.swap(room_->queue);
+    room_->size.store(0, std::memory_order_seq_cst);
+  }
+  for (auto& w : waiting) {
+    DestroyEnvelope(w->envelope);
+    w->done(absl::NotFoundError("the target actor has stopped"));
+  }
+}
+
+}  // namespace troupe::internal
