@@ -12,16 +12,19 @@ std::atomic<uint64_t> next_stream_id{1};
 constexpr size_t kMaxIovPerSend = 256;
 }  // namespace
 
-std::shared_ptr<StreamCore> StreamCore::Create(IoBackend& backend, int fd, TcpStreamOptions options,
+std::shared_ptr<StreamCore> StreamCore::Create(IoBackend& backend, Scheduler& scheduler, int fd,
+                                               TcpStreamOptions options,
                                                std::shared_ptr<std::atomic<int64_t>> live) {
-  std::shared_ptr<StreamCore> core(new StreamCore(backend, fd, options, std::move(live)));
+  std::shared_ptr<StreamCore> core(
+      new StreamCore(backend, scheduler, fd, options, std::move(live)));
   core->self_ = core;
   return core;
 }
 
-StreamCore::StreamCore(IoBackend& backend, int fd, TcpStreamOptions options,
+StreamCore::StreamCore(IoBackend& backend, Scheduler& scheduler, int fd, TcpStreamOptions options,
                        std::shared_ptr<std::atomic<int64_t>> live)
     : backend_(backend),
+      scheduler_(scheduler),
       fd_(fd),
       id_(next_stream_id.fetch_add(1, std::memory_order_relaxed)),
       options_(options),
@@ -41,7 +44,48 @@ void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
   if (close_started_) return;
   events_ = std::move(events);
   receiving_ = true;
+  started_at_ = last_received_ = scheduler_.Now();
+  ArmDeadline();
   UpdateReading();
+}
+
+void StreamCore::ArmDeadline() {
+  absl::Time deadline = absl::InfiniteFuture();
+  if (!got_frame_ && options_.first_frame_timeout != absl::InfiniteDuration()) {
+    deadline = started_at_ + options_.first_frame_timeout;
+  }
+  if (options_.idle_timeout != absl::InfiniteDuration()) {
+    deadline = std::min(deadline, last_received_ + options_.idle_timeout);
+  }
+  if (deadline == absl::InfiniteFuture() || close_started_) return;
+  // One timer at a time, re-armed when it fires: receiving costs no timer work.
+  scheduler_.AddTimer(deadline, absl::ZeroDuration(),
+                      [weak = std::weak_ptr<StreamCore>(shared_from_this())] {
+                        if (auto core = weak.lock()) core->Run([core] { core->CheckDeadlines(); });
+                      });
+}
+
+void StreamCore::CheckDeadlines() {
+  if (close_started_ || !receiving_) return;
+  const absl::Time now = scheduler_.Now();
+  if (!reading_) last_received_ = now;  // paused by our flow control: not the peer's fault
+  if (!got_frame_ && options_.first_frame_timeout != absl::InfiniteDuration() &&
+      now >= started_at_ + options_.first_frame_timeout) {
+    CloseOnOwner(absl::DeadlineExceededError(
+                     absl::StrCat("no complete message within ",
+                                  absl::FormatDuration(options_.first_frame_timeout),
+                                  " of connecting")),
+                 false, true);
+    return;
+  }
+  if (options_.idle_timeout != absl::InfiniteDuration() &&
+      now >= last_received_ + options_.idle_timeout) {
+    CloseOnOwner(absl::DeadlineExceededError(absl::StrCat(
+                     "nothing received for ", absl::FormatDuration(options_.idle_timeout))),
+                 false, true);
+    return;
+  }
+  ArmDeadline();
 }
 
 void StreamCore::UpdateReading() {
@@ -125,6 +169,7 @@ void StreamCore::OnSent(int32_t result) {
 }
 
 void StreamCore::OnFrame(std::string_view frame) {
+  got_frame_ = true;
   const size_t now =
       unprocessed_bytes_.fetch_add(frame.size(), std::memory_order_acq_rel) + frame.size();
   events_->Received(id_, frame, ReceiveCredit(shared_from_this(), frame.size()));
@@ -159,6 +204,7 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
   switch (c.op) {
     case IoOp::kRecv:
       if (c.result > 0) {
+        if (options_.idle_timeout != absl::InfiniteDuration()) last_received_ = scheduler_.Now();
         if (!close_started_) framer_->Feed(std::string_view(c.data, c.result), *this);
       } else if (c.result == 0) {  // the peer closed: send what is queued, then close
         receiving_ = false;

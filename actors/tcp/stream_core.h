@@ -24,6 +24,7 @@
 #include "io/socket/socket.h"
 #include "framework/base/credit.h"
 #include "io/tcp/framer.h"
+#include "framework/scheduler/scheduler.h"
 
 namespace troupe::internal {
 
@@ -33,7 +34,9 @@ class StreamCore final : public IoHandler,
                          public std::enable_shared_from_this<StreamCore> {
  public:
   // `live` (may be null) counts the open connections of a listener: decremented at close.
-  static std::shared_ptr<StreamCore> Create(IoBackend& backend, int fd, TcpStreamOptions options,
+  // `scheduler` runs the first-frame and idle timers (TcpStreamOptions).
+  static std::shared_ptr<StreamCore> Create(IoBackend& backend, Scheduler& scheduler, int fd,
+                                            TcpStreamOptions options,
                                             std::shared_ptr<std::atomic<int64_t>> live);
   ~StreamCore();
 
@@ -79,8 +82,11 @@ class StreamCore final : public IoHandler,
   uint64_t id() const { return id_; }
 
  private:
-  StreamCore(IoBackend& backend, int fd, TcpStreamOptions options,
+  StreamCore(IoBackend& backend, Scheduler& scheduler, int fd, TcpStreamOptions options,
              std::shared_ptr<std::atomic<int64_t>> live);
+  // Slowloris limits: arms a timer for the nearest deadline; closes the stream when one passed.
+  void ArmDeadline();
+  void CheckDeadlines();
 
   void OnCompletion(int fd, const Completion& c) override;
   void OnFrame(std::string_view frame) override;
@@ -92,6 +98,7 @@ class StreamCore final : public IoHandler,
   void UpdateReading();
 
   IoBackend& backend_;
+  Scheduler& scheduler_;
   const int fd_;
   const uint64_t id_;
   const TcpStreamOptions options_;
@@ -112,6 +119,9 @@ class StreamCore final : public IoHandler,
   bool close_after_flush_ = false;
   bool close_started_ = false;
   bool notify_close_ = true;
+  bool got_frame_ = false;
+  absl::Time started_at_;
+  absl::Time last_received_;
   absl::Status close_reason_;
   SocketAddress connect_to_;
 

@@ -14,7 +14,7 @@ absl::StatusOr<TcpStream> ConnectTcpWith(ActorSystem& system, const SocketAddres
   absl::StatusOr<int> fd = NewTcpSocket(to.family());
   if (!fd.ok()) return fd.status();
   IoBackend& backend = system.io()->BackendForNewSocket();
-  std::shared_ptr<StreamCore> core = StreamCore::Create(backend, *fd, options, nullptr);
+  std::shared_ptr<StreamCore> core = StreamCore::Create(backend, system.scheduler(), *fd, options, nullptr);
   core->Run([core, to, events = std::move(events)]() mutable {
     core->ConnectOnOwner(to, std::move(events));
   });

@@ -88,10 +88,10 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
     SetNoDelay(fd);
     IoBackend& owner = system_.io()->NextBackend();
     // The stream lives on `owner`; the callback runs there (where its first calls are direct).
-    IoService::RunOn(owner,
-                     [&owner, fd, open = open_, options = options_.stream, on_accept = on_accept_] {
-                       on_accept(TcpStream(StreamCore::Create(owner, fd, options, open)));
-                     });
+    IoService::RunOn(owner, [&owner, &scheduler = system_.scheduler(), fd, open = open_,
+                             options = options_.stream, on_accept = on_accept_] {
+      on_accept(TcpStream(StreamCore::Create(owner, scheduler, fd, options, open)));
+    });
   }
 
   ActorSystem& system_;

@@ -34,7 +34,10 @@ struct TcpListenerOptions {
   int backlog = 4096;
   int64_t max_connections = 10000;
   absl::Duration accept_retry = absl::Milliseconds(100);
-  TcpStreamOptions stream;
+  // Each accepted connection's options. Safe defaults: a peer must send a first complete frame
+  // within 30 s and is closed after 10 minutes without sending anything.
+  TcpStreamOptions stream = {.first_frame_timeout = absl::Seconds(30),
+                             .idle_timeout = absl::Minutes(10)};
 };
 
 struct TcpListenerStats {

@@ -47,6 +47,12 @@ struct TcpStreamOptions {
   // Received bytes the owner has not handled yet; beyond this, reading from the peer pauses
   // until the owner catches up (to half), so a slow actor never grows its mailbox unbounded.
   size_t max_unprocessed_bytes = 1 << 20;
+  // Slowloris limits: the connection is closed with DEADLINE_EXCEEDED if no complete frame
+  // arrives within `first_frame_timeout` of Start, or nothing at all for `idle_timeout` (time
+  // spent with reading paused by our own flow control does not count). Infinite: off.
+  // Accepted connections get finite defaults from TcpListenerOptions.
+  absl::Duration first_frame_timeout = absl::InfiniteDuration();
+  absl::Duration idle_timeout = absl::InfiniteDuration();
 };
 
 namespace internal {

@@ -28,6 +28,10 @@ ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
 ABSL_FLAG(std::string, history_dir, "",
           "keep each room's messages in DIR/ROOM.log and replay them after a restart");
 ABSL_FLAG(int64_t, max_connections, 20000, "open connections beyond this are refused");
+ABSL_FLAG(absl::Duration, first_line_timeout, absl::Seconds(60),
+          "a client that sends no complete line this long after connecting is disconnected");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(30),
+          "a client that sends nothing this long is disconnected");
 ABSL_FLAG(int64_t, max_output_bytes, 1 << 20,
           "a client whose unsent output passes this is disconnected");
 
@@ -54,7 +58,9 @@ int main(int argc, char** argv) {
             .grpc_port = absl::GetFlag(FLAGS_grpc_port),
             .history_dir = absl::GetFlag(FLAGS_history_dir),
             .max_connections = absl::GetFlag(FLAGS_max_connections),
-            .max_output_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_output_bytes))});
+            .max_output_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_output_bytes)),
+            .first_line_timeout = absl::GetFlag(FLAGS_first_line_timeout),
+            .idle_timeout = absl::GetFlag(FLAGS_idle_timeout)});
   if (!server.ok()) {
     std::fprintf(stderr, "chat_server: %s\n", server.status().ToString().c_str());
     return 1;

@@ -26,6 +26,8 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   listen.port = options.port;
   listen.max_connections = options.max_connections;
   listen.stream = ChatStreamOptions(options.max_output_bytes);
+  listen.stream.first_frame_timeout = options.first_line_timeout;
+  listen.stream.idle_timeout = options.idle_timeout;
   ActorSystem* sys = &system;
   auto listener = TcpListener::Listen(system, listen, [sys, lobby = *lobby](TcpStream s) {
     (void)sys->Spawn<TcpChatSession>(std::move(s), lobby);

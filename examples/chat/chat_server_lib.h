@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "actors/tcp/tcp_listener.h"
 #include "examples/chat/chat_service.h"
 #include "examples/chat/lobby.h"
@@ -24,6 +25,10 @@ struct ChatServerOptions {
   std::string history_dir;  // empty: history in memory only
   int64_t max_connections = 20000;
   size_t max_output_bytes = 1 << 20;  // a client this far behind is disconnected
+  // Slowloris limits: a client must send its first line within first_line_timeout and is
+  // disconnected after idle_timeout without sending anything.
+  absl::Duration first_line_timeout = absl::Seconds(60);
+  absl::Duration idle_timeout = absl::Minutes(30);
 };
 
 class ChatServer {

@@ -36,6 +36,10 @@ ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
           "I/O backend: epoll, uring or auto (io_uring if available, else epoll)");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
 ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are refused");
+ABSL_FLAG(absl::Duration, first_frame_timeout, absl::Seconds(30),
+          "a connection that sends nothing this long after connecting is closed");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
+          "a connection that sends nothing this long is closed");
 ABSL_FLAG(int, grpc_port, -1,
           "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
 
@@ -175,6 +179,8 @@ int main(int argc, char** argv) {
   listen.host = absl::GetFlag(FLAGS_host);
   listen.port = absl::GetFlag(FLAGS_port);
   listen.max_connections = absl::GetFlag(FLAGS_max_connections);
+  listen.stream.first_frame_timeout = absl::GetFlag(FLAGS_first_frame_timeout);
+  listen.stream.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   auto listener = troupe::TcpListener::Listen(sys, listen, [&sys](troupe::TcpStream stream) {
     auto spawned = sys.Spawn<EchoConnection>(std::move(stream));
     if (!spawned.ok()) {

@@ -79,13 +79,14 @@ class Actor : public ActorBase {
  protected:
   ActorRef<P> self() const { return ActorRef<P>::FromCell(internal::CellRef(ctx().cell_)); }
   // Down{id, reason} when `target` stops (P must list Down); see ActorContext::Monitor.
+  // (Named so as not to hide user message types called Monitor or Link.)
   template <typename Q>
-  void Monitor(const ActorRef<Q>& target) {
+  void MonitorActor(const ActorRef<Q>& target) {
     ctx().template Monitor<P>(target);
   }
   // Fail together with `target` (or receive Exit if P lists it); see ActorContext::Link.
   template <typename Q>
-  void Link(const ActorRef<Q>& target) {
+  void LinkActor(const ActorRef<Q>& target) {
     ctx().template Link<P>(target);
   }
 

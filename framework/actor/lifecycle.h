@@ -1,9 +1,9 @@
 // What actors learn about each other's lives, how a parent supervises its children, and how
 // full a mailbox may get.
 //
-//   ctx().Monitor(ref)   -> this actor receives Down{id, reason} when `ref` stops (at once if it
+//   MonitorActor(ref)    -> this actor receives Down{id, reason} when `ref` stops (at once if it
 //                           has stopped already). Its Protocol must list Down.
-//   ctx().Link(ref)      -> if either actor fails, the other fails too - unless its Protocol
+//   LinkActor(ref)       -> if either actor fails, the other fails too - unless its Protocol
 //                           lists Exit ("trapping exits"): then it receives Exit{id, reason}.
 //                           A normal stop does not propagate.
 //   ctx().SpawnSupervised<A>(args...) -> a child that this actor restarts when it fails, by the

@@ -70,8 +70,8 @@ using WatcherProtocol = Protocol<Watch<TargetProtocol>, LinkTo<TargetProtocol>, 
 class Watcher : public Actor<Watcher, WatcherProtocol> {
  public:
   explicit Watcher(std::shared_ptr<Seen> seen) : seen_(std::move(seen)) {}
-  void Handle(Watch<TargetProtocol> m) { Monitor(m.target); }
-  void Handle(LinkTo<TargetProtocol> m) { Link(m.target); }
+  void Handle(Watch<TargetProtocol> m) { MonitorActor(m.target); }
+  void Handle(LinkTo<TargetProtocol> m) { LinkActor(m.target); }
   void Handle(Down d) { seen_->Add(std::move(d)); }
 
  private:
@@ -82,7 +82,7 @@ using TrapperProtocol = Protocol<LinkTo<TargetProtocol>, Exit>;
 class Trapper : public Actor<Trapper, TrapperProtocol> {
  public:
   explicit Trapper(std::shared_ptr<Seen> seen) : seen_(std::move(seen)) {}
-  void Handle(LinkTo<TargetProtocol> m) { Link(m.target); }
+  void Handle(LinkTo<TargetProtocol> m) { LinkActor(m.target); }
   void Handle(Exit e) { seen_->Add(std::move(e)); }
 
  private:

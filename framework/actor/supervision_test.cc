@@ -98,7 +98,7 @@ struct DownSeen {
 class Observer : public Actor<Observer, Protocol<troupe::Down, ActorRef<SupervisorProtocol>>> {
  public:
   explicit Observer(std::shared_ptr<DownSeen> seen) : seen_(std::move(seen)) {}
-  void Handle(ActorRef<SupervisorProtocol> target) { Monitor(target); }
+  void Handle(ActorRef<SupervisorProtocol> target) { MonitorActor(target); }
   void Handle(troupe::Down d) {
     MutexLock lock(&seen_->mu);
     seen_->reason = d.reason;
