@@ -37,32 +37,18 @@ void InboundSession::OnStart() {
 }
 
 void InboundSession::Handle(GrpcReceived<node::ClientFrame> m) {
-  if (!hello_seen_) {
-    if (!m.message.has_hello() || m.message.hello().protocol_version() != 1) {
-      EndBadStream(absl::FailedPreconditionError(
-          "a node stream must open with a Hello of protocol version 1"));
-      return;
-    }
-    hello_seen_ = true;
-    peer_ = m.message.hello().node();
+  const bool was_hello = !check_.hello_seen();
+  if (absl::Status ok = check_.Accept(m.message); !ok.ok()) {
+    EndBadStream(std::move(ok));
+    return;
+  }
+  if (was_hello) {
     (void)stream_.Write(node::ServerFrame());  // the welcome: the sender's link is up
     return;
   }
-  if (!m.message.has_batch()) {
-    EndBadStream(absl::InvalidArgumentError("expected a batch of envelopes"));
-    return;
-  }
-  for (const node::Envelope& envelope : m.message.batch().envelopes()) {
-    if (envelope.sequence() != expected_sequence_) {
-      EndBadStream(absl::InvalidArgumentError(absl::StrCat(
-          "envelope ", envelope.sequence(), " arrived where ", expected_sequence_, " was due")));
-      return;
-    }
-    ++expected_sequence_;
-    Deliver(envelope);
-  }
+  for (const node::Envelope& envelope : m.message.batch().envelopes()) Deliver(envelope);
   node::ServerFrame ack;
-  ack.set_acked_up_to(expected_sequence_ - 1);
+  ack.set_acked_up_to(check_.expected_sequence() - 1);
   (void)stream_.Write(std::move(ack));
 }
 
@@ -132,7 +118,7 @@ void InboundSession::Handle(AskAnswered m) {
 
 void InboundSession::EndBadStream(absl::Status why) {
   counters_->bad_streams.fetch_add(1, std::memory_order_relaxed);
-  std::fprintf(stderr, "troupe: node stream from '%s' ended: %s\n", peer_.c_str(),
+  std::fprintf(stderr, "troupe: node stream from '%s' ended: %s\n", check_.peer().c_str(),
                why.ToString().c_str());
   stream_.Finish(why);
   ctx().Stop();

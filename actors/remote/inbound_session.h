@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "actors/grpc/stream_call.h"
+#include "actors/remote/frame_check.h"
 #include "actors/remote/wire_types.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
@@ -74,9 +75,7 @@ class InboundSession : public Actor<InboundSession, InboundProtocol> {
   std::shared_ptr<const Exports> exports_;
   std::shared_ptr<InboundCounters> counters_;
   const absl::Duration default_ask_timeout_;
-  bool hello_seen_ = false;
-  std::string peer_;
-  uint64_t expected_sequence_ = 1;
+  InboundFrameCheck check_;  // hello first, then consecutively numbered batches
 };
 
 }  // namespace troupe::internal

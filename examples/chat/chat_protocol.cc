@@ -32,15 +32,18 @@ absl::StatusOr<Command> ParseLine(absl::string_view line) {
   if (line.size() > kMaxLineBytes) return Bad("line too long (max 4096 bytes)");
   if (line.empty()) return Bad("empty line");
   if (line[0] != '/') return Command{Command::Kind::kText, "", std::string(line)};
-  auto [verb, rest] = Split(line);
-  auto name_arg = [&, rest = rest](Command::Kind kind,
+  // Named variables, not a structured binding: lambdas capture them (clang 14 builds the fuzzer).
+  const auto verb_rest = Split(line);
+  const absl::string_view verb = verb_rest.first;
+  const absl::string_view rest = verb_rest.second;
+  auto name_arg = [&](Command::Kind kind,
                                    absl::string_view what) -> absl::StatusOr<Command> {
     if (!IsValidName(rest)) {
       return Bad(absl::StrCat("usage: ", verb, " ", what, " (1-32 of A-Z a-z 0-9 _ -)"));
     }
     return Command{kind, std::string(rest), ""};
   };
-  auto name_text = [&, rest = rest](Command::Kind kind,
+  auto name_text = [&](Command::Kind kind,
                                     absl::string_view what) -> absl::StatusOr<Command> {
     auto [name, text] = Split(rest);
     if (!IsValidName(name) || text.empty()) {
