@@ -61,8 +61,18 @@ for backend in epoll uring auto; do
     fail "$backend: a 2 s Say within a 200 ms deadline succeeded"
   fi
   grep -q "code 4" "$TEST_TMPDIR/grpc_err" || fail "$backend: no DEADLINE_EXCEEDED: $(cat "$TEST_TMPDIR/grpc_err")"
+  # Graceful stop under load: SIGTERM while 64 connections echo; exit 0, within 10 s.
+  "$client" --port="$port" --connections=64 --message_size=64 --duration=3 --warmup=0 \
+    > /dev/null 2>&1 &
+  load=$!
+  sleep 0.5
+  start=$(date +%s%N)
   kill -TERM "$pid"
-  wait "$pid" || fail "$backend: echo_server exited with $? on SIGTERM"
+  wait "$pid" || fail "$backend: echo_server exited with $? on SIGTERM under load"
+  stop_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  (( stop_ms < 10000 )) || fail "$backend: stopping under load took ${stop_ms} ms"
+  wait "$load" || true  # the client sees its connections close
+  echo "$backend: stopped under load in ${stop_ms} ms"
   grep -q "backend" "$TEST_TMPDIR/err" || fail "$backend: no backend line"
   echo "ok: $backend ($(grep backend "$TEST_TMPDIR/err" | head -1))"
 done

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -403,6 +404,45 @@ TEST_P(TcpTest, AnIdlePeerIsClosedAndABusyOneIsNot) {
   }
   ::close(idle);
   ::close(busy);
+}
+
+int OpenFds() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST_P(TcpTest, ShuttingDownWithConnectionsOpenLeavesNoDescriptorBehind) {
+  const int before = OpenFds();
+  {
+    ActorSystemOptions options;
+    options.threads = 2;
+    options.io.kind = GetParam();
+    options.io.log_choice = false;
+    auto system = ActorSystem::Create(options);
+    ASSERT_THAT(system, IsOk());
+    TcpListenerOptions listen;
+    listen.host = "127.0.0.1";
+    ActorSystem* sys = system->get();
+    Log* log = &log_;
+    auto listener = TcpListener::Listen(**system, listen, [sys, log](TcpStream s) {
+      (void)sys->Spawn<Conn>(std::move(s), log, Mode::kEcho);
+    });
+    ASSERT_THAT(listener, IsOk());
+    std::vector<int> clients;
+    for (int i = 0; i < 50; ++i) {
+      clients.push_back(Connect((*listener)->port()));
+      ASSERT_TRUE(SendAll(clients.back(), "ping"));
+    }
+    for (int fd : clients) EXPECT_EQ(Recv(fd, 4), "ping");
+    EXPECT_GT(OpenFds(), before + 100);  // 50 clients + 50 server sides, at least
+    (*listener)->Stop();
+    (*system)->Shutdown();  // with every connection still open
+    listener->reset();
+    system->reset();
+    for (int fd : clients) ::close(fd);
+  }
+  EXPECT_EQ(OpenFds(), before);
 }
 
 // An actor that dials out.

@@ -1,5 +1,6 @@
 #include "framework/actor/system_core.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -151,6 +152,18 @@ absl::Status SystemCore::Unregister(absl::string_view name) {
   if (names.empty()) names_of_.erase(it->second.cell.get());
   names_.erase(it);
   return absl::OkStatus();
+}
+
+std::vector<CellRef> SystemCore::BeginOrderedShutdown() {
+  std::vector<CellRef> order;
+  {
+    MutexLock lock(&mu_);
+    shutting_down_.store(true, std::memory_order_release);
+    for (ActorCell* cell : top_level_) order.emplace_back(cell);
+  }
+  std::sort(order.begin(), order.end(),
+            [](const CellRef& a, const CellRef& b) { return a->id() > b->id(); });
+  return order;
 }
 
 void SystemCore::BeginShutdown() {

@@ -82,6 +82,9 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
 
   // Refuses new top-level spawns and asks every top-level actor to stop (children follow).
   void BeginShutdown();
+  // Refuses new top-level spawns and returns the live top-level actors, newest first (reverse
+  // spawn order), for the caller to stop one by one.
+  std::vector<CellRef> BeginOrderedShutdown();
   bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
 
   size_t live_actors() const { return live_.load(std::memory_order_acquire); }

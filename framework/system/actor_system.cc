@@ -87,13 +87,30 @@ void ActorSystem::ShutdownExtensions() {
   for (SystemExtension* ext : to_shut) ext->Shutdown();
 }
 
-void ActorSystem::Shutdown() {
+void ActorSystem::Shutdown() { Shutdown(absl::Seconds(5)); }
+
+void ActorSystem::Shutdown(absl::Duration per_actor_deadline) {
   Scheduler& scheduler = core_->scheduler();
   if (scheduler.IsWorkerThread()) {  // from a handler: request the stop; the owner joins
     core_->BeginShutdown();
     return;
   }
   ShutdownExtensions();
+  // Newest first: an actor stops before the ones that existed when it was spawned (a session
+  // before its lobby), so its last messages to them are still handled.
+  for (const internal::CellRef& cell : core_->BeginOrderedShutdown()) {
+    cell->RequestStop();
+    const absl::Time deadline = absl::Now() + per_actor_deadline;
+    scheduler.RunUntil([&] { return cell->stopped() || absl::Now() >= deadline; });
+    if (!cell->stopped()) {
+      std::fprintf(stderr,
+                   "troupe: actor %llu (%.*s) did not stop within %s (a handler may be blocked); "
+                   "shutdown goes on\n",
+                   static_cast<unsigned long long>(cell->id()),
+                   static_cast<int>(cell->type_name().size()), cell->type_name().data(),
+                   absl::FormatDuration(per_actor_deadline).c_str());
+    }
+  }
   core_->BeginShutdown();
   internal::SystemCore* core = core_.get();
   scheduler.RunUntil([core] { return core->live_actors() == 0; });

@@ -178,7 +178,11 @@ class ActorSystem {
     return internal::SendPeriodically(scheduler(), period, to, std::forward<M>(msg));
   }
 
-  void Shutdown();
+  // Stops the system: extensions first (newest first), then the top-level actors one at a time
+  // in reverse spawn order - each with its children - waiting up to `per_actor_deadline` for
+  // each before going on, then waits until no actor is alive and joins the workers.
+  void Shutdown();  // per-actor deadline 5 s
+  void Shutdown(absl::Duration per_actor_deadline);
 
   // The system's extension of type T, created by `make(*this)` on first use. Thread-safe.
   // FAILED_PRECONDITION once the system is shutting down.

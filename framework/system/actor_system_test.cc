@@ -7,10 +7,12 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "framework/base/mutex.h"
 #include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
@@ -331,6 +333,56 @@ TEST(ActorSystemTest, DestroyingASystemWithLiveBusyActorsIsClean) {
   absl::SleepFor(absl::Milliseconds(20));
   system.reset();  // no hang; ASan reports any leak
   SUCCEED();
+}
+
+// Records its name when it stops; optionally blocks in a handler first.
+struct StopOrder {
+  Mutex mu;
+  std::vector<std::string> names;
+};
+struct Block {
+  absl::Duration for_how_long;
+};
+class Recorder : public Actor<Recorder, Protocol<Block>> {
+ public:
+  Recorder(std::string name, std::shared_ptr<StopOrder> order)
+      : name_(std::move(name)), order_(std::move(order)) {}
+  void Handle(Block b) { absl::SleepFor(b.for_how_long); }
+  void OnStop() override {
+    MutexLock lock(&order_->mu);
+    order_->names.push_back(name_);
+  }
+
+ private:
+  std::string name_;
+  std::shared_ptr<StopOrder> order_;
+};
+
+TEST(ActorSystemTest, ShutdownStopsTopLevelActorsInReverseSpawnOrder) {
+  auto order = std::make_shared<StopOrder>();
+  {
+    ActorSystem system({.threads = 2});
+    for (const char* name : {"lobby", "room", "session1", "session2"}) {
+      ASSERT_TRUE(system.Spawn<Recorder>(name, order).ok());
+    }
+    system.Shutdown();
+  }
+  EXPECT_THAT(order->names,
+              ::testing::ElementsAre("session2", "session1", "room", "lobby"));
+}
+
+TEST(ActorSystemTest, AnActorPastItsShutdownDeadlineDoesNotHoldUpTheOthers) {
+  auto order = std::make_shared<StopOrder>();
+  ActorSystem system({.threads = 2});
+  ASSERT_TRUE(system.Spawn<Recorder>("first", order).ok());
+  auto stuck = system.Spawn<Recorder>("stuck", order).value();
+  stuck.Tell(Block{absl::Milliseconds(500)});
+  absl::SleepFor(absl::Milliseconds(20));  // it is inside the handler now
+  const absl::Time start = absl::Now();
+  system.Shutdown(absl::Milliseconds(50));
+  // "first" was stopped after the 50 ms deadline, while "stuck" was still blocked.
+  EXPECT_THAT(order->names, ::testing::ElementsAre("first", "stuck"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));  // and then waited for it
 }
 
 }  // namespace
