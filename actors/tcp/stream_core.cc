@@ -59,10 +59,10 @@ void StreamCore::ArmDeadline() {
   }
   if (deadline == absl::InfiniteFuture() || close_started_) return;
   // One timer at a time, re-armed when it fires: receiving costs no timer work.
-  scheduler_.AddTimer(deadline, absl::ZeroDuration(),
-                      [weak = std::weak_ptr<StreamCore>(shared_from_this())] {
-                        if (auto core = weak.lock()) core->Run([core] { core->CheckDeadlines(); });
-                      });
+  deadline_timer_ = scheduler_.AddTimer(
+      deadline, absl::ZeroDuration(), [weak = std::weak_ptr<StreamCore>(shared_from_this())] {
+        if (auto core = weak.lock()) core->Run([core] { core->CheckDeadlines(); });
+      });
 }
 
 void StreamCore::CheckDeadlines() {
@@ -196,6 +196,7 @@ void StreamCore::CloseOnOwner(absl::Status reason, bool flush_first, bool notify
 void StreamCore::CloseNow() {
   if (close_started_) return;
   close_started_ = true;
+  deadline_timer_.Cancel();
   closed_.store(true, std::memory_order_release);
   backend_.Close(fd_, this);
 }

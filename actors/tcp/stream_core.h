@@ -120,6 +120,7 @@ class StreamCore final : public IoHandler,
   bool close_started_ = false;
   bool notify_close_ = true;
   bool got_frame_ = false;
+  TimerHandle deadline_timer_;  // cancelled at close, so closed streams leave no timer behind
   absl::Time started_at_;
   absl::Time last_received_;
   absl::Status close_reason_;
