@@ -7,8 +7,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -404,6 +406,57 @@ TEST_P(TcpTest, AnIdlePeerIsClosedAndABusyOneIsNot) {
   }
   ::close(idle);
   ::close(busy);
+}
+
+long RssKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+std::string BigEndian32(uint32_t n) {
+  return std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                     static_cast<char>(n >> 8), static_cast<char>(n)};
+}
+
+// Malformed length-prefixed frames over a real connection: each is reported (INVALID_ARGUMENT)
+// without allocating what its header claims, and good frames before it still arrive.
+TEST_P(TcpTest, MalformedLengthPrefixedFramesAreRejectedWithoutAllocatingTheirClaim) {
+  TcpListenerOptions options;
+  options.stream.framing = {FramingOptions::Kind::kLengthPrefixed, 64 << 10};
+  auto listener = Listen(Mode::kRecord, options);
+  const long rss_before = RssKiB();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"max+1", BigEndian32((64 << 10) + 1) + "x"},
+      {"2^31", BigEndian32(1u << 31) + "abc"},
+      {"2^32-1", BigEndian32(0xFFFFFFFFu) + "abc"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const int fd = Connect(listener->port());
+    // A good frame, an empty frame (length 0 is valid), then the bad header.
+    ASSERT_TRUE(SendAll(fd, BigEndian32(2) + "ok" + BigEndian32(0) + cases[i].second))
+        << cases[i].first;
+    ASSERT_TRUE(WaitFor([&] {
+      MutexLock l(&log_.mu);
+      return log_.frame_errors.size() == i + 1;
+    })) << cases[i].first;
+    ::close(fd);
+  }
+  // A truncated frame: the peer goes away mid-frame; the connection just ends.
+  const int fd = Connect(listener->port());
+  ASSERT_TRUE(SendAll(fd, BigEndian32(1000) + "only part"));
+  ::close(fd);
+  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() >= cases.size() + 1; }));
+  MutexLock l(&log_.mu);
+  for (const absl::Status& e : log_.frame_errors) {
+    EXPECT_THAT(e, StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  EXPECT_EQ(std::count(log_.frames.begin(), log_.frames.end(), "ok"),
+            static_cast<long>(cases.size()));
+  EXPECT_LT(RssKiB() - rss_before, 8 * 1024);  // nothing near 2 GiB (or even 64 KiB x cases)
 }
 
 int OpenFds() {

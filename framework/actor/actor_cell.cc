@@ -76,10 +76,11 @@ bool ActorCell::Enqueue(Envelope* e) {
 
 bool ActorCell::Admit(Envelope* e) {
   const int64_t queued = queued_.fetch_add(1, std::memory_order_seq_cst) + 1;
-  if (queued <= static_cast<int64_t>(limit_.capacity) ||
-      limit_.policy == OverflowPolicy::kDropOldest) {
-    return true;  // drop-oldest makes room on the consumer's side (PopUser)
-  }
+  const int64_t capacity = static_cast<int64_t>(limit_.capacity);
+  if (queued <= capacity) return true;
+  // Drop-oldest makes room on the consumer's side (PopUser); if arrivals outrun even that
+  // (twice the capacity queued), the arrival is dropped instead, so memory stays bounded.
+  if (limit_.policy == OverflowPolicy::kDropOldest && queued <= 2 * capacity) return true;
   queued_.fetch_sub(1, std::memory_order_seq_cst);
   system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
   return false;

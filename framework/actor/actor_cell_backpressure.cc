@@ -62,6 +62,10 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
     waiter->done(absl::NotFoundError("the target actor has stopped"));
     return;
   }
+  // The consumer may have made room between our check and our registration.
+  if (queued_.load(std::memory_order_seq_cst) < static_cast<int64_t>(limit_.capacity)) {
+    AdmitWaiters();
+  }
   if (timeout != absl::InfiniteDuration()) {
     scheduler_->AddTimer(scheduler_->Now() + timeout, absl::ZeroDuration(),
                          [cell = CellRef(this), weak = std::weak_ptr<RoomWaiter>(waiter)] {
@@ -82,9 +86,13 @@ void ActorCell::ExpireWaiter(const std::shared_ptr<RoomWaiter>& waiter) {
   waiter->done(absl::DeadlineExceededError("no room in the target actor's mailbox in time"));
 }
 
-// Owner only (the consumer), after it took a counted message out.
+// Admits the waiters at the front that fit now, oldest first. Called by the consumer after it
+// took a message out, and by a sender right after it started waiting: with seq_cst on queued_
+// and the waiter count, one of the two always sees the other, so no waiter is forgotten while
+// there is room.
 void ActorCell::AdmitWaiters() {
-  std::vector<std::shared_ptr<RoomWaiter>> admitted;
+  std::vector<std::shared_ptr<RoomWaiter>> admitted, refused;
+  bool schedule = false;
   {
     MutexLock lock(&room_->mu);
     while (!room_->queue.empty()) {
@@ -93,14 +101,31 @@ void ActorCell::AdmitWaiters() {
         queued_.fetch_sub(1, std::memory_order_seq_cst);
         break;
       }
-      admitted.push_back(std::move(room_->queue.front()));
+      std::shared_ptr<RoomWaiter> w = std::move(room_->queue.front());
       room_->queue.pop_front();
       room_->size.fetch_sub(1, std::memory_order_seq_cst);
-      // The turn is running, so the mailbox is neither idle nor closed: this only queues.
-      mailbox_.Push(admitted.back()->envelope);
+      // Pushed under the lock, so admitted messages keep their waiting order.
+      switch (mailbox_.Push(w->envelope)) {
+        case Mailbox::PushResult::kQueued:
+          admitted.push_back(std::move(w));
+          break;
+        case Mailbox::PushResult::kScheduleNeeded:
+          schedule = true;
+          admitted.push_back(std::move(w));
+          break;
+        case Mailbox::PushResult::kClosed:
+          queued_.fetch_sub(1, std::memory_order_seq_cst);
+          refused.push_back(std::move(w));
+          break;
+      }
     }
   }
+  if (schedule) scheduler_->Schedule(this);
   for (auto& w : admitted) w->done(absl::OkStatus());
+  for (auto& w : refused) {
+    DestroyEnvelope(w->envelope);
+    w->done(absl::NotFoundError("the target actor has stopped"));
+  }
 }
 
 // Owner only, once the mailbox is closed: the waiters are told, their messages destroyed.

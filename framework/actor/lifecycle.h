@@ -56,7 +56,10 @@ struct SupervisorOptions {
 enum class OverflowPolicy : uint8_t {
   kReject,      // the send is refused: Tell returns false, a request fails RESOURCE_EXHAUSTED
   kDropNewest,  // the arriving message is dropped (a dead letter); Tell returns false
-  kDropOldest,  // the oldest queued message is dropped (a dead letter) to make room
+  // The oldest queued message is dropped (a dead letter) to make room, as the consumer takes
+  // messages out; if arrivals outrun even that (twice the capacity queued), the arrival is
+  // dropped instead and Tell returns false, so memory stays bounded either way.
+  kDropOldest,
   // Tell is refused as with kReject, but TellWhenRoom (ActorContext, ActorSystem) waits for
   // room - in order, behind earlier waiters, up to its timeout - and then reports the outcome.
   kBackpressure,
