@@ -3,13 +3,21 @@
 #include "actors/remote/remote_node.h"
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "examples/remote/ping_counter.h"
 #include "framework/base/status_matchers.h"
 #include "framework/testing/wait_for.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/echo.pb.h"
 
@@ -122,6 +130,76 @@ TEST_F(RemoteNodeTest, WhatWasNotExportedIsRejectedAndCounted) {
     return s.rejected_unknown_target == 2 && s.rejected_unknown_type == 1;
   }));
   EXPECT_EQ(Count(counter_).received(), 0u);  // nothing reached the counter
+}
+
+// Sends `frames` (raw bytes, each meant as one ClientFrame) on one node stream, as a hostile or
+// broken peer would; returns the status the server ended the stream with.
+grpc::Status SendRawFrames(const std::string& address, const std::vector<std::string>& frames) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto next = [&cq] {
+    void* tag;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  auto call = stub.PrepareCall(&context, "/troupe.node.Node/Connect", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  next();
+  for (const std::string& frame : frames) {
+    grpc::Slice slice(frame);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->Write(buffer, reinterpret_cast<void*>(2));
+    if (!next()) break;  // the server ended the stream
+  }
+  call->WritesDone(reinterpret_cast<void*>(3));
+  next();
+  // The server's replies (welcome, acks) must be read before the status is delivered.
+  grpc::ByteBuffer reply;
+  do {
+    call->Read(&reply, reinterpret_cast<void*>(5));
+  } while (next());
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  next();
+  return status;
+}
+
+// The fixed corpus of malformed node frames (actors/remote/fuzz_corpus/node_frame: no hello,
+// wrong version, sequence gaps and repeats, unknown types, malformed payloads, garbage,
+// truncated, nested too deep) sent over a real node link: the server rejects each stream and
+// carries on serving well-behaved peers.
+TEST_F(RemoteNodeTest, MalformedFramesOverTheLinkAreRejectedAndTheServerCarriesOn) {
+  int streams = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("actors/remote/fuzz_corpus/node_frame")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> frames;  // the corpus format: 2-byte length, then the frame
+    for (size_t at = 0; at + 2 <= bytes.size();) {
+      const size_t n = std::min<size_t>(
+          bytes.size() - at - 2,
+          (static_cast<uint8_t>(bytes[at]) << 8) | static_cast<uint8_t>(bytes[at + 1]));
+      frames.push_back(bytes.substr(at + 2, n));
+      at += 2 + n;
+    }
+    const grpc::Status status = SendRawFrames(address_, frames);
+    std::printf("%s: %d %s\n", entry.path().filename().c_str(),
+                static_cast<int>(status.error_code()), status.error_message().c_str());
+    ++streams;
+  }
+  EXPECT_GE(streams, 10);
+  const RemoteNodeStats stats = server_->stats();
+  EXPECT_GE(stats.bad_streams + stats.rejected_unknown_type + stats.rejected_malformed, 5u);
+  // The well-formed frames inside the corpus reached the counter (in order, or not at all);
+  // what matters here: the server still serves a proper peer.
+  const uint64_t before = Count(counter_).received();
+  auto counter = client_->Ref<PingCounterProtocol>(address_, "counter");
+  ASSERT_TRUE(counter.ok());
+  for (uint64_t i = 1; i <= 100; ++i) counter->Tell(MakePing(i));
+  ASSERT_TRUE(WaitFor([&] { return Count(counter_).received() == before + 100; }));
 }
 
 TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersNeverDuplicates) {

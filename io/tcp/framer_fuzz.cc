@@ -1,7 +1,9 @@
 // Fuzz target: the line and length-prefixed framers. For any bytes: no crash; no frame and no
 // buffer beyond the limit; the same frames and errors however the stream is chunked; and what
-// Encode writes decodes to the same frame. Built with libFuzzer by tools/fuzz; replayed on its
-// seed corpus by //io/tcp:framer_fuzz_test.
+// Encode writes decodes to the same frame. The first input byte picks the framer, unless the
+// build fixes it (tools/fuzz builds one target per framer: -DFUZZ_LINE_FRAMER or
+// -DFUZZ_LENGTH_PREFIXED_FRAMER). Built with libFuzzer by tools/fuzz; replayed on its seed
+// corpus by //io/tcp:framer_fuzz_test.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,7 +38,13 @@ struct Collected final : troupe::FrameSink {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
   FramingOptions options;
+#if defined(FUZZ_LINE_FRAMER)
+  options.kind = FramingOptions::Kind::kLine;
+#elif defined(FUZZ_LENGTH_PREFIXED_FRAMER)
+  options.kind = FramingOptions::Kind::kLengthPrefixed;
+#else
   options.kind = (data[0] & 1) ? FramingOptions::Kind::kLine : FramingOptions::Kind::kLengthPrefixed;
+#endif
   options.max_frame_size = 1 + (static_cast<size_t>(data[1]) << (data[0] & 6));  // 1 B .. 16 KiB
   uint32_t chunk_seed = data[2];
   const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
