@@ -58,10 +58,25 @@ def main():
         selector.register(s, selectors.EVENT_READ, conn)
     print(f"{count} connections open in {time.monotonic() - start:.1f} s")
 
-    dropped = 0
-    wrong = 0
-    max_latency = 0.0
+    counts = {"dropped": 0, "wrong": 0}
+    max_latency = [0.0]
     sent_at = {}
+
+    def read_replies(conn):
+        """Reads what arrived on `conn`; checks each echoed ping against the next expected."""
+        data = conn[0].recv(65536)
+        if not data:
+            counts["dropped"] += 1
+            selector.unregister(conn[0])
+            return
+        conn[3] += data
+        while len(conn[3]) >= 11:
+            if conn[3][:11] != b"ping%06d\n" % conn[2]:
+                counts["wrong"] += 1
+            conn[3] = conn[3][11:]
+            conn[2] += 1
+            max_latency[0] = max(max_latency[0], time.monotonic() - sent_at[id(conn)])
+
     per_tick = max(1, count // 50)  # every connection pings once per 50 ticks of 100 ms = 5 s
     next_conn = 0
     deadline = time.monotonic() + hold
@@ -82,39 +97,18 @@ def main():
                 conn[1] += 1
             next_tick += 0.1
         for key, _ in selector.select(timeout=max(0.0, min(next_tick, deadline) - time.monotonic())):
-            conn = key.data
-            data = conn[0].recv(65536)
-            if not data:
-                dropped += 1
-                selector.unregister(conn[0])
-                continue
-            conn[3] += data
-            while len(conn[3]) >= 11:
-                expected = b"ping%06d\n" % conn[2]
-                if conn[3][:11] != expected:
-                    wrong += 1
-                conn[3] = conn[3][11:]
-                conn[2] += 1
-                max_latency = max(max_latency, time.monotonic() - sent_at[id(conn)])
+            read_replies(key.data)
     # Let the last pings come back.
     settle = time.monotonic() + 5
     while any(c[1] != c[2] for c in conns) and time.monotonic() < settle:
         for key, _ in selector.select(timeout=0.1):
-            conn = key.data
-            data = conn[0].recv(65536)
-            if not data:
-                dropped += 1
-                selector.unregister(conn[0])
-                continue
-            conn[3] += data
-            while len(conn[3]) >= 11:
-                conn[3] = conn[3][11:]
-                conn[2] += 1
+            read_replies(key.data)
     sent = sum(c[1] for c in conns)
     answered = sum(c[2] for c in conns)
     rss, cpu, fds = server_stats(server.pid)
+    dropped, wrong = counts["dropped"], counts["wrong"]
     print(f"held {count} connections for {hold:.0f} s: {sent} pings, {answered} answered, "
-          f"{wrong} wrong, {dropped} dropped, max latency {max_latency * 1000:.1f} ms")
+          f"{wrong} wrong, {dropped} dropped, max latency {max_latency[0] * 1000:.1f} ms")
     print(f"echo_server: RSS {rss_empty} KiB empty -> {rss} KiB "
           f"({(rss - rss_empty) * 1024 / count:.0f} bytes per connection), "
           f"{fds - fds_empty} more fds, {cpu:.2f} s CPU in all")

@@ -22,25 +22,14 @@
 #include "actors/tcp/tcp_stream.h"
 #include "examples/chat/chat_server_lib.h"
 #include "framework/system/actor_system.h"
+#include "framework/testing/process_stats.h"
 #include "gtest/gtest.h"
 
 namespace troupe {
 namespace {
 
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-int OpenFds() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
+using ::troupe::testing::OpenFds;
+using ::troupe::testing::RssKiB;
 
 int Connect(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -23,11 +23,15 @@
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
 #include "framework/testing/wait_for.h"
+#include "framework/testing/process_stats.h"
 #include "gtest/gtest.h"
 #include "io/testing/loopback_client.h"
 
 namespace troupe {
 namespace {
+
+using ::troupe::testing::OpenFds;
+using ::troupe::testing::RssKiB;
 
 using ::troupe::testing::IsOk;
 using ::troupe::testing::StatusIs;
@@ -408,15 +412,6 @@ TEST_P(TcpTest, AnIdlePeerIsClosedAndABusyOneIsNot) {
   ::close(busy);
 }
 
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
 std::string BigEndian32(uint32_t n) {
   return std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
                      static_cast<char>(n >> 8), static_cast<char>(n)};
@@ -457,12 +452,6 @@ TEST_P(TcpTest, MalformedLengthPrefixedFramesAreRejectedWithoutAllocatingTheirCl
   EXPECT_EQ(std::count(log_.frames.begin(), log_.frames.end(), "ok"),
             static_cast<long>(cases.size()));
   EXPECT_LT(RssKiB() - rss_before, 8 * 1024);  // nothing near 2 GiB (or even 64 KiB x cases)
-}
-
-int OpenFds() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
 }
 
 TEST_P(TcpTest, ShuttingDownWithConnectionsOpenLeavesNoDescriptorBehind) {

@@ -15,10 +15,14 @@
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 #include "framework/testing/wait_for.h"
+#include "framework/testing/process_stats.h"
 #include "gtest/gtest.h"
 
 namespace troupe {
 namespace {
+
+using ::troupe::testing::OpenFds;
+using ::troupe::testing::RssKiB;
 
 using ::troupe::testing::WaitFor;
 
@@ -127,15 +131,6 @@ TEST_F(BoundedMailboxTest, DropOldestKeepsTheNewestItTookAndBoundsMemory) {
   EXPECT_EQ(sink_->processed.load(), kCapacity + 1);
   EXPECT_EQ(sink_->last.load(), 2 * kCapacity);  // the newest it took survived
   EXPECT_EQ(sink_->out_of_order.load(), 0);
-}
-
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
 }
 
 #ifdef TROUPE_SANITIZED

@@ -137,7 +137,7 @@ TEST_F(LifecycleTest, ARequestToADeadActorFailsAtOnceNotAtItsTimeout) {
   const absl::Duration took = absl::Now() - start;
   std::printf("a request to a dead actor failed after %s\n", absl::FormatDuration(took).c_str());
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_LT(took, absl::Seconds(5));  // the timeout was 30 s; the spec's 10 ms is in the output
+  EXPECT_LT(took, absl::Milliseconds(100));  // the timeout was 30 s; typically tens of us
 }
 
 TEST_F(LifecycleTest, TenThousandMonitorsOnOneActorEachFireOnce) {
