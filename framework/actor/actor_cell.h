@@ -166,8 +166,6 @@ class ActorCell final : public Schedulable {
   // others stop.
   void FailWith(absl::Status reason);
   void SetSupervisorOptions(const SupervisorOptions& options);
-  uint64_t NextChildSequence() { return ++children_spawned_; }
-  void SetSpawnSequence(uint64_t sequence) { spawn_sequence_ = sequence; }
 
  private:
   ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, ActorCell* parent,
@@ -211,12 +209,12 @@ class ActorCell final : public Schedulable {
   ActorCell* first_child_ = nullptr;
   ActorCell* prev_sibling_ = nullptr;  // owned by the parent's turn
   ActorCell* next_sibling_ = nullptr;  // owned by the parent's turn
-  bool listed_ = false;                // in its parent's child list; owned by the parent's turn
   std::vector<TimerHandle> timers_;
   size_t timers_pruned_at_ = 16;
   bool started_ = false;
   bool stop_requested_ = false;
   bool suspended_ = false;  // failed, waiting for its supervisor: system messages only
+  bool listed_ = false;     // in its parent's child list; owned by the parent's turn
   uint16_t storage_offset_ = 0;  // where the user object lives in the cell's block
   uint32_t generation_ = 0;
   MailboxLimit limit_;
@@ -226,8 +224,6 @@ class ActorCell final : public Schedulable {
   std::unique_ptr<BehaviorMaker> restart_;  // set: a supervised child
   std::unique_ptr<RoomWaiters> room_;  // kBackpressure only
   std::unique_ptr<SupervisorState> supervision_;  // set once a child failed or options were set
-  uint64_t spawn_sequence_ = 0;    // order among its parent's children (rest-for-one)
-  uint64_t children_spawned_ = 0;
 };
 
 inline CellRef::CellRef(ActorCell* cell) : cell_(cell) {

@@ -62,7 +62,7 @@ void ActorCell::OnChildFailed(const CellRef& child, const absl::Status& reason) 
     for (ActorCell* c = first_child_; c != nullptr; c = c->next_sibling_) {
       if (!c->restart_) continue;  // a plain child is not restarted with its siblings
       if (options.strategy == RestartStrategy::kOneForAll ||
-          c->spawn_sequence_ >= child->spawn_sequence_) {
+          c->id() >= child->id()) {  // ids grow with each spawn: spawned after it
         targets.emplace_back(c);
       }
     }

@@ -51,7 +51,6 @@ absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
   ActorCell* cell;
   if (parent != nullptr) {
     cell = make_cell();
-    cell->SetSpawnSequence(parent->NextChildSequence());
     parent->AdoptChild(cell);  // the parent's turn is running: it stops the child when it stops
   } else {
     MutexLock lock(&mu_);
