@@ -444,7 +444,8 @@ TEST_P(TcpTest, MalformedLengthPrefixedFramesAreRejectedWithoutAllocatingTheirCl
   const int fd = Connect(listener->port());
   ASSERT_TRUE(SendAll(fd, BigEndian32(1000) + "only part"));
   ::close(fd);
-  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() >= cases.size() + 1; }));
+  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() >= cases.size() + 1; }))
+      << log_.closed_count() << " closed; last: " << log_.last_closed();
   MutexLock l(&log_.mu);
   for (const absl::Status& e : log_.frame_errors) {
     EXPECT_THAT(e, StatusIs(absl::StatusCode::kInvalidArgument));

@@ -96,7 +96,7 @@ Envelope* ActorCell::PopUser() {
       system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
       continue;
     }
-    if (room_ && room_->size.load(std::memory_order_seq_cst) > 0) AdmitWaiters();
+    if (backpressure() && room().size.load(std::memory_order_seq_cst) > 0) AdmitWaiters();
     return e;
   }
 }
@@ -185,7 +185,7 @@ void ActorCell::Fail(std::exception_ptr error, std::string_view while_doing) {
 void ActorCell::FailWith(absl::Status reason) {
   system_->ReportFailure(*this, reason);
   if (stop_requested_ || suspended_) return;
-  if (restart_ && parent_) {
+  if (restartable_ && parent_) {
     Suspend(std::move(reason));
   } else {
     exit_reason_ = std::move(reason);
@@ -216,8 +216,7 @@ void ActorCell::Deliver(Envelope* e) {
         break;
       }
       case kWatchTag: {
-        if (!watchers_) watchers_ = std::make_unique<std::vector<Watcher>>();
-        watchers_->push_back(std::move(static_cast<MessageEnvelope<Watcher>*>(e)->payload));
+        extras().watchers.push_back(std::move(static_cast<MessageEnvelope<Watcher>*>(e)->payload));
         break;
       }
       case kChildFailedTag: {
@@ -304,7 +303,7 @@ void ActorCell::Terminate() {
   // Watchers learn the reason; watch requests still queued are answered like the others.
   Envelope* rest = mailbox_.Close();
   std::vector<Watcher> watchers;
-  if (watchers_) watchers = std::move(*watchers_);
+  if (extras_) watchers = std::move(extras_->watchers);
   while (rest != nullptr) {
     Envelope* next = rest->next;
     if (rest->tag() == kWatchTag) {
@@ -316,7 +315,7 @@ void ActorCell::Terminate() {
     rest = next;
   }
   for (const Watcher& w : watchers) NotifyWatcher(w, exit_reason_);
-  if (room_) FailWaiters();
+  if (backpressure()) FailWaiters();
 
   const bool top_level = !parent_;
   if (parent_) {

@@ -22,6 +22,7 @@
 #include <deque>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -134,10 +135,15 @@ class ActorCell final : public Schedulable {
   // Any thread: tells `watcher` when this actor stops (at once if it has stopped).
   void AddWatcher(Watcher watcher);
   // Set by SystemCore::Spawn before the actor first runs.
-  void SetRestartable(std::unique_ptr<BehaviorMaker> maker) { restart_ = std::move(maker); }
+  void SetRestartable(std::unique_ptr<BehaviorMaker> maker) {
+    extras().restart = std::move(maker);
+    restartable_ = true;
+  }
   void SetMailboxLimit(MailboxLimit limit) {
     limit_ = limit;
-    if (limit.policy == OverflowPolicy::kBackpressure) room_ = std::make_unique<RoomWaiters>();
+    if (limit.policy == OverflowPolicy::kBackpressure) {
+      extras().room = std::make_unique<RoomWaiters>();
+    }
   }
   // Any thread: queues `e` (a plain message), waiting for room in a kBackpressure mailbox up to
   // `timeout`, behind earlier waiters. `done` runs once, on any thread: OK once queued,
@@ -215,15 +221,27 @@ class ActorCell final : public Schedulable {
   bool stop_requested_ = false;
   bool suspended_ = false;  // failed, waiting for its supervisor: system messages only
   bool listed_ = false;     // in its parent's child list; owned by the parent's turn
+  bool restartable_ = false;  // supervised (set before the first run, then read-only)
   uint16_t storage_offset_ = 0;  // where the user object lives in the cell's block
   uint32_t generation_ = 0;
   MailboxLimit limit_;
   std::atomic<int64_t> queued_{0};  // counted user messages in the mailbox (bounded only)
   absl::Status exit_reason_;        // written before the mailbox closes, read after
-  std::unique_ptr<std::vector<Watcher>> watchers_;
-  std::unique_ptr<BehaviorMaker> restart_;  // set: a supervised child
-  std::unique_ptr<RoomWaiters> room_;  // kBackpressure only
-  std::unique_ptr<SupervisorState> supervision_;  // set once a child failed or options were set
+  // What few actors use, behind one pointer (allocated when first needed: before the first run
+  // for `restart` and `room`, which other threads read; in the owner's turns for the rest).
+  struct Extras {
+    std::vector<Watcher> watchers;
+    std::unique_ptr<BehaviorMaker> restart;  // a supervised child
+    std::unique_ptr<RoomWaiters> room;       // kBackpressure only
+    std::optional<SupervisorState> supervision;  // once a child failed or options were set
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  RoomWaiters& room() const { return *extras_->room; }  // kBackpressure only
+  bool backpressure() const { return limit_.policy == OverflowPolicy::kBackpressure; }
+  std::unique_ptr<Extras> extras_;
 };
 
 inline CellRef::CellRef(ActorCell* cell) : cell_(cell) {

@@ -12,7 +12,7 @@ namespace troupe::internal {
 
 void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
                                 absl::AnyInvocable<void(absl::Status)> done) {
-  if (!room_ || !Counted(e)) {
+  if (!backpressure() || !Counted(e)) {
     const bool queued = Enqueue(e);
     done(queued ? absl::OkStatus()
                 : mailbox_.closed()
@@ -23,11 +23,11 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
   auto waiter = std::make_shared<RoomWaiter>(RoomWaiter{e, std::move(done)});
   enum { kRoomNow, kStopped, kWaiting } outcome;
   {
-    MutexLock lock(&room_->mu);
+    MutexLock lock(&room().mu);
     outcome = kWaiting;
     if (mailbox_.closed()) {
       outcome = kStopped;
-    } else if (room_->queue.empty()) {  // nobody waits before us: try for room now
+    } else if (room().queue.empty()) {  // nobody waits before us: try for room now
       const int64_t queued = queued_.fetch_add(1, std::memory_order_seq_cst) + 1;
       if (queued <= static_cast<int64_t>(limit_.capacity)) {
         outcome = kRoomNow;
@@ -36,8 +36,8 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
       }
     }
     if (outcome == kWaiting) {
-      room_->queue.push_back(waiter);
-      room_->size.fetch_add(1, std::memory_order_seq_cst);
+      room().queue.push_back(waiter);
+      room().size.fetch_add(1, std::memory_order_seq_cst);
     }
   }
   if (outcome == kRoomNow) {
@@ -76,11 +76,11 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
 
 void ActorCell::ExpireWaiter(const std::shared_ptr<RoomWaiter>& waiter) {
   {
-    MutexLock lock(&room_->mu);
-    auto it = std::find(room_->queue.begin(), room_->queue.end(), waiter);
-    if (it == room_->queue.end()) return;  // admitted (or failed) already
-    room_->queue.erase(it);
-    room_->size.fetch_sub(1, std::memory_order_seq_cst);
+    MutexLock lock(&room().mu);
+    auto it = std::find(room().queue.begin(), room().queue.end(), waiter);
+    if (it == room().queue.end()) return;  // admitted (or failed) already
+    room().queue.erase(it);
+    room().size.fetch_sub(1, std::memory_order_seq_cst);
   }
   DestroyEnvelope(waiter->envelope);
   waiter->done(absl::DeadlineExceededError("no room in the target actor's mailbox in time"));
@@ -94,16 +94,16 @@ void ActorCell::AdmitWaiters() {
   std::vector<std::shared_ptr<RoomWaiter>> admitted, refused;
   bool schedule = false;
   {
-    MutexLock lock(&room_->mu);
-    while (!room_->queue.empty()) {
+    MutexLock lock(&room().mu);
+    while (!room().queue.empty()) {
       const int64_t queued = queued_.fetch_add(1, std::memory_order_seq_cst) + 1;
       if (queued > static_cast<int64_t>(limit_.capacity)) {
         queued_.fetch_sub(1, std::memory_order_seq_cst);
         break;
       }
-      std::shared_ptr<RoomWaiter> w = std::move(room_->queue.front());
-      room_->queue.pop_front();
-      room_->size.fetch_sub(1, std::memory_order_seq_cst);
+      std::shared_ptr<RoomWaiter> w = std::move(room().queue.front());
+      room().queue.pop_front();
+      room().size.fetch_sub(1, std::memory_order_seq_cst);
       // Pushed under the lock, so admitted messages keep their waiting order.
       switch (mailbox_.Push(w->envelope)) {
         case Mailbox::PushResult::kQueued:
@@ -132,9 +132,9 @@ void ActorCell::AdmitWaiters() {
 void ActorCell::FailWaiters() {
   std::deque<std::shared_ptr<RoomWaiter>> waiting;
   {
-    MutexLock lock(&room_->mu);
-    waiting.swap(room_->queue);
-    room_->size.store(0, std::memory_order_seq_cst);
+    MutexLock lock(&room().mu);
+    waiting.swap(room().queue);
+    room().size.store(0, std::memory_order_seq_cst);
   }
   for (auto& w : waiting) {
     DestroyEnvelope(w->envelope);

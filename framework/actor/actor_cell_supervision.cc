@@ -16,8 +16,9 @@
 namespace troupe::internal {
 
 void ActorCell::SetSupervisorOptions(const SupervisorOptions& options) {
-  if (!supervision_) supervision_ = std::make_unique<SupervisorState>();
-  supervision_->options = options;
+  Extras& extras = this->extras();
+  if (!extras.supervision) extras.supervision.emplace();
+  extras.supervision->options = options;
 }
 
 void ActorCell::Suspend(absl::Status reason) {
@@ -28,8 +29,9 @@ void ActorCell::Suspend(absl::Status reason) {
 
 void ActorCell::OnChildFailed(const CellRef& child, const absl::Status& reason) {
   if (stop_requested_ || !child->listed_) return;  // it was stopped meanwhile
-  if (!supervision_) supervision_ = std::make_unique<SupervisorState>();
-  SupervisorState& state = *supervision_;
+  Extras& extras = this->extras();
+  if (!extras.supervision) extras.supervision.emplace();
+  SupervisorState& state = *extras.supervision;
   const SupervisorOptions& options = state.options;
   const absl::Time now = scheduler_->Now();
   while (!state.restarts.empty() && state.restarts.front() <= now - options.within) {
@@ -60,7 +62,7 @@ void ActorCell::OnChildFailed(const CellRef& child, const absl::Status& reason) 
     targets.push_back(child);
   } else {
     for (ActorCell* c = first_child_; c != nullptr; c = c->next_sibling_) {
-      if (!c->restart_) continue;  // a plain child is not restarted with its siblings
+      if (!c->restartable_) continue;  // a plain child is not restarted with its siblings
       if (options.strategy == RestartStrategy::kOneForAll ||
           c->id() >= child->id()) {  // ids grow with each spawn: spawned after it
         targets.emplace_back(c);
@@ -80,7 +82,7 @@ void ActorCell::OnChildFailed(const CellRef& child, const absl::Status& reason) 
 }
 
 void ActorCell::Restart() {
-  if (!restart_ || stop_requested_) return;
+  if (!restartable_ || stop_requested_) return;
   StopChildren();  // and the old instance's timers
   if (behavior_ != nullptr) {
     if (started_) {
@@ -97,7 +99,7 @@ void ActorCell::Restart() {
   started_ = false;  // the new instance's OnStart runs before its next message
   system_->CountRestart();
   try {
-    behavior_ = (*restart_)(reinterpret_cast<char*>(this) + storage_offset_);
+    behavior_ = (*extras_->restart)(reinterpret_cast<char*>(this) + storage_offset_);
     behavior_->ctx_.cell_ = this;
   } catch (...) {
     behavior_ = nullptr;

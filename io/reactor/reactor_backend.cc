@@ -3,7 +3,9 @@
 //     at Close(), so code that called a handler re-checks it before touching the fd again
 //     (the handler may have closed it, and the number may already belong to a new socket).
 //  2. `readable` / `writable` are cleared only by EAGAIN or a short read, and set only by an
-//     epoll edge (or on opening): no syscall is made on an fd known to be drained.
+//     epoll edge (or on opening): no syscall is made on an fd known to be drained. A short read
+//     does not clear `readable` once the peer's FIN was reported (EPOLLRDHUP): the FIN may have
+//     come in the same edge as the data, and only a further read returns the end of stream.
 //  3. A completion produced inside the call that started the operation is deferred to the next
 //     Poll(); a deferred completion is dropped if its fd was closed meanwhile (kClose excepted).
 #include "io/reactor/reactor_backend.h"
@@ -53,6 +55,7 @@ struct ReactorBackend::FdState {
   bool receiving = false;
   bool connecting = false;
   bool sending = false;
+  bool peer_closed = false;  // EPOLLRDHUP/HUP seen: read on until the end of stream
   PendingSend send;
 };
 
@@ -98,6 +101,7 @@ ReactorBackend::FdState& ReactorBackend::StateFor(int fd, IoHandler* handler) {
     st.readable = true;  // unknown: the first attempt finds out
     st.writable = true;
     st.accepting = st.receiving = st.connecting = st.sending = false;
+    st.peer_closed = false;
     st.registered = false;
   }
   if (!st.registered) {
@@ -237,7 +241,9 @@ bool ReactorBackend::DoRecv(int fd, FdState& st) {
     Count(syscalls_);
     const ssize_t n = ::read(fd, buffer_.get(), kRecvBufferSize);
     if (n > 0) {
-      if (static_cast<size_t>(n) < kRecvBufferSize) st.readable = false;  // drained (point 2)
+      if (static_cast<size_t>(n) < kRecvBufferSize && !st.peer_closed) {
+        st.readable = false;  // drained (point 2)
+      }
       if (!Deliver(fd, st, Completion{IoOp::kRecv, static_cast<int32_t>(n), buffer_.get(), true})) {
         return false;
       }
@@ -353,6 +359,7 @@ int ReactorBackend::Poll(absl::Duration timeout) {
     FdState& st = fds_[fd];
     const uint32_t e = events[i].events;
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st.readable = true;
+    if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st.peer_closed = true;
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) st.writable = true;
     Service(fd);
   }

@@ -236,6 +236,43 @@ TEST_P(BackendConformanceTest, PeerCloseEndsTheReceive) {
   CloseServer(server);
 }
 
+// Data and the peer's FIN already waiting when the receive is armed (one readiness edge for
+// both): the data is delivered and so is the end of the stream. Found by the TCP tests: an
+// edge-triggered reactor that takes a short read for "drained" never saw the FIN.
+TEST_P(BackendConformanceTest, DataAndCloseArrivingTogetherStillEndTheReceive) {
+  auto [server, client] = AcceptOne();
+  ASSERT_TRUE(SendAll(client, "last words"));
+  ::close(client);
+  absl::SleepFor(absl::Milliseconds(50));  // both are queued on the server's socket now
+  backend_->Recv(server, &rec_);
+  ASSERT_TRUE(PollUntil([&] {
+    const Event* e = rec_.Last(IoOp::kRecv);
+    return e != nullptr && e->result == 0;
+  }, absl::Seconds(3)));
+  EXPECT_EQ(rec_.received[server], "last words");
+  CloseServer(server);
+}
+
+// The same, with the readiness edge spent while reading was paused: resuming must still reach
+// the end of the stream (the reactor once took the short read of "bc" for "drained").
+TEST_P(BackendConformanceTest, CloseArrivingWhilePausedEndsTheResumedReceive) {
+  auto [server, client] = AcceptOne();
+  backend_->Recv(server, &rec_);
+  ASSERT_TRUE(SendAll(client, "a"));
+  ASSERT_TRUE(PollUntil([&] { return rec_.received[server] == "a"; }));
+  backend_->StopRecv(server);
+  ASSERT_TRUE(SendAll(client, "bc"));
+  ::close(client);
+  for (int i = 0; i < 5; ++i) backend_->Poll(absl::Milliseconds(10));  // the edge comes now
+  backend_->Recv(server, &rec_);
+  ASSERT_TRUE(PollUntil([&] {
+    const Event* e = rec_.Last(IoOp::kRecv);
+    return e != nullptr && e->result == 0;
+  }, absl::Seconds(3)));
+  EXPECT_EQ(rec_.received[server], "abc");
+  CloseServer(server);
+}
+
 TEST_P(BackendConformanceTest, PeerResetFailsTheSend) {
   auto [server, client] = AcceptOne();
   linger lg{1, 0};  // close() sends RST
