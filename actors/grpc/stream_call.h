@@ -338,21 +338,17 @@ class StreamCallCore final : public CreditSink,
   std::optional<absl::Status> cancel_to_tell_ ABSL_GUARDED_BY(mu_);
 };
 
-template <typename Req, typename Resp>
-class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp>,
-                                public StreamOperations<Req, Resp> {
+// What both reactors share: the core, the write side, cancellation and the end of the call.
+// `GrpcReactor` is grpc::ServerBidiReactor<Req, Resp> or grpc::ServerWriteReactor<Resp>.
+template <typename GrpcReactor, typename Req, typename Resp>
+class StreamReactorBase : public GrpcReactor, public StreamOperations<Req, Resp> {
  public:
-  StreamCallReactor(grpc::ServerContextBase* context, GrpcStreamOptions options)
+  StreamReactorBase(grpc::ServerContextBase* context, GrpcStreamOptions options)
       : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
   const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
 
-  void StartRead(Req* buffer) override { grpc::ServerBidiReactor<Req, Resp>::StartRead(buffer); }
-  void StartWrite(const Resp* reply) override {
-    grpc::ServerBidiReactor<Req, Resp>::StartWrite(reply);
-  }
-  void Finish(grpc::Status status) override { grpc::ServerBidiReactor<Req, Resp>::Finish(status); }
-
-  void OnReadDone(bool ok) override { core_->OnReadDone(ok); }
+  void StartWrite(const Resp* reply) override { GrpcReactor::StartWrite(reply); }
+  void Finish(grpc::Status status) override { GrpcReactor::Finish(status); }
   void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
   void OnCancel() override { core_->OnCancel(); }
   void OnDone() override {
@@ -360,43 +356,41 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<Req, Resp>,
     delete this;
   }
 
- private:
+ protected:
   std::shared_ptr<StreamCallCore<Req, Resp>> core_;
+};
+
+template <typename Req, typename Resp>
+class StreamCallReactor final
+    : public StreamReactorBase<grpc::ServerBidiReactor<Req, Resp>, Req, Resp> {
+ public:
+  using StreamReactorBase<grpc::ServerBidiReactor<Req, Resp>, Req, Resp>::StreamReactorBase;
+  void StartRead(Req* buffer) override { grpc::ServerBidiReactor<Req, Resp>::StartRead(buffer); }
+  void OnReadDone(bool ok) override { this->core_->OnReadDone(ok); }
 };
 
 // A server-streaming call: the first read yields the request, the second reports the half-close.
 // StartRead is only called by the core's pump, which tolerates the inline OnReadDone.
 template <typename Req, typename Resp>
-class ServerStreamCallReactor final : public grpc::ServerWriteReactor<Resp>,
-                                      public StreamOperations<Req, Resp> {
+class ServerStreamCallReactor final
+    : public StreamReactorBase<grpc::ServerWriteReactor<Resp>, Req, Resp> {
  public:
   ServerStreamCallReactor(grpc::ServerContextBase* context, Req request,
                           GrpcStreamOptions options)
-      : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)),
+      : StreamReactorBase<grpc::ServerWriteReactor<Resp>, Req, Resp>(context, options),
         request_(std::move(request)) {}
-  const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
 
   void StartRead(Req* buffer) override {
     if (request_.has_value()) {
       *buffer = std::move(*request_);
       request_.reset();
-      core_->OnReadDone(true);
+      this->core_->OnReadDone(true);
     } else {
-      core_->OnReadDone(false);
+      this->core_->OnReadDone(false);
     }
-  }
-  void StartWrite(const Resp* reply) override { grpc::ServerWriteReactor<Resp>::StartWrite(reply); }
-  void Finish(grpc::Status status) override { grpc::ServerWriteReactor<Resp>::Finish(status); }
-
-  void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
-  void OnCancel() override { core_->OnCancel(); }
-  void OnDone() override {
-    core_->OnDone();
-    delete this;
   }
 
  private:
-  std::shared_ptr<StreamCallCore<Req, Resp>> core_;
   std::optional<Req> request_;  // touched by the pumping thread only
 };
 

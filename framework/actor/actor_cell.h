@@ -10,9 +10,11 @@
 // is destroyed when the actor stops, which breaks reference cycles between actors; the memory
 // goes with the last reference.
 //
-// Thread safety: Enqueue(), RequestStop(), Ref()/Unref(), id() from any thread. Run() is called
-// by one scheduler thread at a time; everything documented "owner only" may be called only
-// from inside this actor's turn (its handlers).
+// Thread safety: Enqueue(), EnqueueClosure(), EnqueueWhenRoom(), RequestStop(), AddWatcher(),
+// Ref()/Unref(), id(), stopped() from any thread. SetRestartable()/SetMailboxLimit() only
+// before the cell is first scheduled (SystemCore::Spawn). Run() is called by one scheduler
+// thread at a time; everything documented "owner only" may be called only from inside this
+// actor's turn (its handlers).
 #ifndef FRAMEWORK_ACTOR_ACTOR_CELL_H_
 #define FRAMEWORK_ACTOR_ACTOR_CELL_H_
 
