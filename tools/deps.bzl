@@ -26,7 +26,8 @@ _troupe_shim = repository_rule(
 )
 
 def troupe_dependencies():
-    """Declares the repositories Bazel 4.2.3 asks for, satisfied offline as troupe does."""
+    """Declares the repositories Bazel 4.2.3 asks for, satisfied offline as troupe does, and
+    the Python toolchain."""
     if not native.existing_rule("rules_cc"):
         _troupe_shim(name = "rules_cc", marker = "@troupe//third_party/shims/rules_cc:BUILD.bazel")
     if not native.existing_rule("remote_coverage_tools"):
@@ -38,3 +39,7 @@ def troupe_dependencies():
         native.local_repository(name = "rules_java", path = "/usr/share/bazel/rules/java")
     if not native.existing_rule("platforms"):
         native.local_repository(name = "platforms", path = "/usr/share/bazel/tools/platforms")
+
+    # Python targets run on Debian's /usr/bin/python3 (Bazel's own launcher wants a `python`
+    # command, which Debian 12 does not have).
+    native.register_toolchains("@troupe//third_party/python:debian_python_toolchain")
