@@ -43,6 +43,7 @@ bool StreamCore::ReserveQueue(size_t n) {
 void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
   if (close_started_) return;
   events_ = std::move(events);
+  if (const int worker = scheduler_.CurrentWorker(); worker >= 0) events_->SetHomeWorker(worker);
   receiving_ = true;
   started_at_ = last_received_ = scheduler_.Now();
   ArmDeadline();

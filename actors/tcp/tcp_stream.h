@@ -20,7 +20,9 @@
 //
 // Thread safety: a TcpStream is used by its owning actor (one thread at a time); it is
 // move-only. Its socket belongs to one worker's IoBackend: calls made on that worker go
-// straight to the backend, calls from elsewhere are posted to it, in order.
+// straight to the backend, calls from elsewhere are posted to it, in order. Start() makes that
+// worker the owner actor's home: the scheduler runs the actor there (so its writes go straight
+// to the socket) unless the worker is overloaded (ActorSystemOptions::home_max_wait).
 // Destroying the handle (e.g. the actor stopping) aborts the connection. A handle must not
 // outlive its ActorSystem (keep it in the actor that owns it, as above).
 #ifndef ACTORS_TCP_TCP_STREAM_H_
@@ -65,6 +67,8 @@ class StreamEvents {
   virtual void FrameError(uint64_t id, absl::Status status) = 0;
   virtual void Writable(uint64_t id) = 0;
   virtual void Closed(uint64_t id, absl::Status status) = 0;
+  // The stream started on scheduler worker `worker` (its socket's): the owner should run there.
+  virtual void SetHomeWorker(int worker) = 0;
 };
 
 template <typename P>
@@ -84,6 +88,9 @@ class ActorStreamEvents final : public StreamEvents {
   }
   void Closed(uint64_t id, absl::Status status) override {
     owner_.Tell(TcpClosed{id, std::move(status)});
+  }
+  void SetHomeWorker(int worker) override {
+    if (internal::ActorCell* cell = owner_.cell()) cell->SetHomeWorker(worker);
   }
 
  private:

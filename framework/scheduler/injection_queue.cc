@@ -36,4 +36,13 @@ Schedulable* InjectionQueue::Pop() {
   return item;
 }
 
+Schedulable* InjectionQueue::TakeAll() {
+  if (Empty()) return nullptr;
+  MutexLock lock(&mu_);
+  Schedulable* first = head_;
+  head_ = tail_ = nullptr;
+  size_.store(0, std::memory_order_release);
+  return first;
+}
+
 }  // namespace troupe

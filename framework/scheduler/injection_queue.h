@@ -1,6 +1,7 @@
 // InjectionQueue: the global FIFO that threads outside the scheduler (and overflowing run
 // queues) hand work to. Workers take from it when their own queues are empty, and every
-// kInjectionCheckInterval turns regardless, so injected work is never starved.
+// kInjectionCheckInterval turns regardless, so injected work is never starved. Each worker
+// also has one as its inbox: work homed on it, scheduled from other threads.
 //
 // Thread safety: all methods from any thread (a short mutex; Empty() is lock-free).
 #ifndef FRAMEWORK_SCHEDULER_INJECTION_QUEUE_H_
@@ -22,6 +23,8 @@ class InjectionQueue {
   void PushChain(Schedulable* first);
   // nullptr when empty.
   Schedulable* Pop();
+  // Everything queued, as a chain linked by next_scheduled (nullptr when empty).
+  Schedulable* TakeAll();
   bool Empty() const { return size_.load(std::memory_order_acquire) == 0; }
   size_t Size() const { return size_.load(std::memory_order_acquire); }
 

@@ -33,6 +33,10 @@ class Parker {
   // Cheap check (no syscall), made by the owning worker before each turn: true if Poll()
   // should run now rather than at the next periodic poll (e.g. I/O waits on the kernel).
   virtual bool WantsPoll() { return false; }
+  // Cheap check by the owning worker before it spins for work: false if it should go straight
+  // to Park() (an I/O parker with sockets: the kernel wait is woken by them, and the spin's CPU
+  // is better left to whatever else needs the core).
+  virtual bool SpinBeforePark() { return true; }
   // Called by the owning worker thread when it starts and just before it exits.
   virtual void OnWorkerStart() {}
   virtual void OnWorkerStop() {}

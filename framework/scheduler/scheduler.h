@@ -26,6 +26,8 @@ struct SchedulerStats {
   uint64_t stolen = 0;      // items moved by them
   uint64_t injected = 0;    // items taken from the injection queue
   uint64_t overflows = 0;   // local run queue overflows into the injection queue
+  uint64_t sent_home = 0;   // schedules of a homed Schedulable handed to its home worker
+  uint64_t spilled = 0;     // homed Schedulables made stealable by an overloaded home worker
   uint64_t parks = 0;       // times a worker went to sleep
   uint64_t timers_fired = 0;
 };
@@ -47,6 +49,9 @@ class Scheduler {
 
   // True if the calling thread runs this scheduler's turns: code there must never block.
   virtual bool IsWorkerThread() const = 0;
+  // The index (0..num_workers()-1) of the calling worker thread, or -1 if it is not one; the
+  // value for Schedulable::SetHomeWorker. A scheduler without worker threads returns -1.
+  virtual int CurrentWorker() const { return -1; }
 
   // Stops the workers after their current turn, joins them and drops pending timers. Queued
   // work that has not run is abandoned (the ActorSystem stops every actor before this).

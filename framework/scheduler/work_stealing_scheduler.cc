@@ -1,9 +1,12 @@
 // The worker loop, step by step:
 //  1. Every `injection_interval` turns: fire due timers and take one item from the injection
-//     queue first, so foreign work and timers are served even under a saturating local load.
+//     queue first, so foreign work and timers are served even under a saturating local load;
+//     and if the oldest homed item has waited `home_max_wait`, spill half of the homed queue
+//     into the run queue, where idle workers may steal it (the worker is overloaded).
 //  2. The LIFO slot, unless it already ran `max_lifo_streak` times in a row while other local
-//     work waits (then it moves to the back of the run queue).
-//  3. The local run queue, then the injection queue.
+//     work waits (then it moves to the back of its queue).
+//  3. The local run queue and the homed queue (with the inbox appended to it), alternately
+//     first, then the injection queue.
 //  4. Search: become a searcher (at most half the workers at once) and steal half of a
 //     victim's run queue, victims tried from a random start.
 //  5. Deliver the I/O completions already known without a syscall (Parker::PollReady: they
@@ -11,17 +14,24 @@
 //     kernel is polled by step 1 (so a saturated worker still serves its sockets), by the
 //     spin, and by the park itself.
 //  6. Spin for up to `spin_before_park`, watching every queue (and polling I/O every ~10 us);
-//     a lone worker does not spin: nobody else can hand it work.
+//     a lone worker does not spin: nobody else can hand it work; nor does one whose Parker
+//     says it should wait in the kernel (a worker whose backend has sockets: the client of an
+//     I/O-bound service often needs the core, and the socket wakes the wait anyway).
 //  7. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
 //     worker if it finds work (so work published during the transition is not stranded). Sleep
 //     in the Parker until woken or until the next timer deadline.
 // Wake-ups: pushing to a run queue or the injection queue wakes one sleeper, only if nobody is
 // searching (IdleSet). A woken worker counts as searching; when a searcher finds work and was
 // the last one, it wakes the next sleeper, so wake-ups propagate one at a time.
+// Homes: a Schedulable with a home worker (its socket's) scheduled on that worker goes to the
+// LIFO slot or the homed queue, which thieves never see, so it wakes nobody; scheduled
+// elsewhere it goes to the home's inbox and unparks the home (a syscall only if the home sleeps
+// in the kernel, and only the first push of a batch finds it there).
 #include "framework/scheduler/work_stealing_scheduler.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -53,7 +63,14 @@ struct WorkStealingScheduler::Worker {
   RunQueue queue;
   std::unique_ptr<Parker> parker;
   std::thread thread;
+  // Homed Schedulables scheduled from other threads; drained into `homed` by the owner.
+  InjectionQueue inbox;
   // Owner-only state.
+  struct Homed {
+    Schedulable* s;
+    absl::Time since;  // when it became runnable here (for home_max_wait)
+  };
+  std::deque<Homed> homed;  // runnable, homed here; not stealable
   Schedulable* lifo = nullptr;
   bool in_turn = false;
   bool in_parker = false;  // inside parker->Park()
@@ -62,7 +79,8 @@ struct WorkStealingScheduler::Worker {
   uint64_t tick = 0;
   uint64_t rng;
   // Statistics.
-  Counter turns, lifo_turns, steals, stolen, injected, overflows, parks, timers_fired;
+  Counter turns, lifo_turns, steals, stolen, injected, overflows, parks, timers_fired, sent_home,
+      spilled;
 };
 
 namespace {
@@ -94,9 +112,19 @@ WorkStealingScheduler::~WorkStealingScheduler() { Shutdown(); }
 
 bool WorkStealingScheduler::IsWorkerThread() const { return tls_scheduler == this; }
 
+int WorkStealingScheduler::CurrentWorker() const {
+  return tls_scheduler == this ? static_cast<Worker*>(tls_worker)->index : -1;
+}
+
 void WorkStealingScheduler::Schedule(Schedulable* s) {
+  const int home = s->home_worker();
   if (tls_scheduler == this) {
     Worker& w = *static_cast<Worker*>(tls_worker);
+    if (home >= 0 && home != w.index) {
+      w.sent_home.Add();
+      SendHome(home, s);
+      return;
+    }
     if (w.in_turn) {
       // Made runnable by the running turn: run it next, hot in cache.
       Schedulable* displaced = w.lifo;
@@ -107,11 +135,34 @@ void WorkStealingScheduler::Schedule(Schedulable* s) {
     PushLocal(w, s);
     return;
   }
+  if (home >= 0) {
+    SendHome(home, s);
+    return;
+  }
   injection_.Push(s);
   WakeOne();
 }
 
+void WorkStealingScheduler::SendHome(int home, Schedulable* s) {
+  Worker& target = *workers_[home % static_cast<int>(workers_.size())];
+  target.inbox.Push(s);
+  // Not through IdleSet: only the home may run it. A home that is awake finds it at its next
+  // turn (and this Unpark only makes its next park return at once); a parked one wakes.
+  target.parker->Unpark();
+}
+
 void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
+  const int home = s->home_worker();
+  if (home == w.index) {
+    // Only this worker runs it: nobody to wake.
+    w.homed.push_back({s, clock_->Now()});
+    return;
+  }
+  if (home >= 0) {  // e.g. stolen from an overloaded home, and not done: back home
+    w.sent_home.Add();
+    SendHome(home, s);
+    return;
+  }
   if (Schedulable* overflow = w.queue.Push(s)) {
     injection_.PushChain(overflow);
     w.overflows.Add();
@@ -151,6 +202,7 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
   if (w.tick % options_.injection_interval == 0) {
     FireTimers(w);
     w.parker->Poll();
+    SpillIfOverloaded(w);
     if (Schedulable* s = injection_.Pop()) {
       w.injected.Add();
       return s;
@@ -165,19 +217,58 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
       return s;
     }
     // Fairness: the LIFO chain has had its turns; let the queued work run.
-    if (Schedulable* overflow = w.queue.Push(w.lifo)) {
-      injection_.PushChain(overflow);
-      w.overflows.Add();
-    }
+    Schedulable* s = w.lifo;
     w.lifo = nullptr;
+    PushLocal(w, s);
   }
   w.lifo_streak = 0;
-  if (Schedulable* s = w.queue.Pop()) return s;
+  // The stealable and the homed queue take turns at going first.
+  if (w.tick & 1) {
+    if (Schedulable* s = PopHomed(w)) return s;
+    if (Schedulable* s = w.queue.Pop()) return s;
+  } else {
+    if (Schedulable* s = w.queue.Pop()) return s;
+    if (Schedulable* s = PopHomed(w)) return s;
+  }
   if (Schedulable* s = injection_.Pop()) {
     w.injected.Add();
     return s;
   }
   return nullptr;
+}
+
+Schedulable* WorkStealingScheduler::PopHomed(Worker& w) {
+  if (!w.inbox.Empty()) {
+    const absl::Time now = clock_->Now();
+    for (Schedulable* s = w.inbox.TakeAll(); s != nullptr;) {
+      Schedulable* next = s->next_scheduled;
+      s->next_scheduled = nullptr;
+      w.homed.push_back({s, now});
+      s = next;
+    }
+  }
+  if (w.homed.empty()) return nullptr;
+  Schedulable* s = w.homed.front().s;
+  w.homed.pop_front();
+  return s;
+}
+
+void WorkStealingScheduler::SpillIfOverloaded(Worker& w) {
+  if (w.homed.empty() || workers_.size() == 1 ||
+      clock_->Now() - w.homed.front().since < options_.home_max_wait) {
+    return;
+  }
+  // Overloaded: the oldest half becomes stealable (their I/O still runs here, handed back).
+  for (size_t n = (w.homed.size() + 1) / 2; n > 0; --n) {
+    Schedulable* s = w.homed.front().s;
+    w.homed.pop_front();
+    if (Schedulable* overflow = w.queue.Push(s)) {
+      injection_.PushChain(overflow);
+      w.overflows.Add();
+    }
+    w.spilled.Add();
+  }
+  WakeOne();
 }
 
 Schedulable* WorkStealingScheduler::Search(Worker& w) {
@@ -233,11 +324,14 @@ bool WorkStealingScheduler::AnyWorkVisible() const {
 }
 
 bool WorkStealingScheduler::SpinForWork(Worker& w) {
-  if (options_.spin_before_park <= absl::ZeroDuration() || workers_.size() == 1) return false;
+  if (options_.spin_before_park <= absl::ZeroDuration() || workers_.size() == 1 ||
+      !w.parker->SpinBeforePark()) {
+    return false;
+  }
   const absl::Time until = clock_->Now() + options_.spin_before_park;
   for (int round = 1;; ++round) {
     for (int i = 0; i < 32; ++i) CpuRelax();
-    if (AnyWorkVisible() || w.lifo != nullptr) return true;
+    if (AnyWorkVisible() || w.lifo != nullptr || !w.inbox.Empty()) return true;
     if (shutdown_.load(std::memory_order_relaxed)) return true;
     if (round % 8 == 0 && w.parker->Poll()) return true;
     if (clock_->Now() >= until) return false;
@@ -324,6 +418,8 @@ SchedulerStats WorkStealingScheduler::stats() const {
     s.overflows += w->overflows.Get();
     s.parks += w->parks.Get();
     s.timers_fired += w->timers_fired.Get();
+    s.sent_home += w->sent_home.Get();
+    s.spilled += w->spilled.Get();
   }
   return s;
 }

@@ -2,11 +2,15 @@
 //
 // Each worker has a LIFO slot (the Schedulable made runnable by the turn it is running, so a
 // reply runs next while its data is hot in cache; never stolen), a bounded local RunQueue that
-// idle workers steal half of, and shares one InjectionQueue fed by foreign threads. A worker
-// loop (see the numbered walk in work_stealing_scheduler.cc) takes work in this order: the
-// injection queue every `injection_interval` turns, the LIFO slot, its run queue, the injection
-// queue, stealing; with nothing found it fires due timers, spins briefly, then parks in its
-// Parker until woken or until the next timer is due. An idle scheduler uses no CPU.
+// idle workers steal half of, a queue of the runnable Schedulables homed on it (never stolen
+// unless it is overloaded) with an inbox for those scheduled from other threads, and shares
+// one InjectionQueue fed by foreign threads. A worker loop (see the numbered walk in
+// work_stealing_scheduler.cc) takes work in this order: the injection queue every
+// `injection_interval` turns, the LIFO slot, its run queue and its homed queue (alternately),
+// the injection queue, stealing; with nothing found it fires due timers, spins briefly (unless
+// its Parker says spinning does not pay: a worker with sockets waits in its I/O backend
+// instead), then parks in its Parker until woken or until the next timer is due. An idle
+// scheduler uses no CPU.
 //
 // Thread safety: see Scheduler. Construction starts the workers; Shutdown() (or the destructor)
 // joins them.
@@ -37,6 +41,9 @@ struct WorkStealingOptions {
   int injection_interval = 61;        // turns between forced injection-queue checks (as Go/tokio)
   int max_lifo_streak = 3;            // LIFO turns in a row before the run queue gets a turn
   absl::Duration spin_before_park = absl::Microseconds(50);  // see ActorSystemOptions
+  // A homed Schedulable that has waited this long in its home worker's queue means that worker
+  // is overloaded: it then makes half of its homed backlog stealable. See ActorSystemOptions.
+  absl::Duration home_max_wait = absl::Milliseconds(1);
   // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
   const Clock* clock = nullptr;  // default MonotonicClock
@@ -52,6 +59,7 @@ class WorkStealingScheduler final : public Scheduler {
                        absl::AnyInvocable<void()> callback) override;
   absl::Time Now() const override { return clock_->Now(); }
   bool IsWorkerThread() const override;
+  int CurrentWorker() const override;
   void Shutdown() override;
   void RunUntil(const std::function<bool()>& done) override;
   SchedulerStats stats() const override;
@@ -65,6 +73,9 @@ class WorkStealingScheduler final : public Scheduler {
   Schedulable* Search(Worker& w);
   void RunTurn(Worker& w, Schedulable* s);
   void PushLocal(Worker& w, Schedulable* s);
+  void SendHome(int home, Schedulable* s);
+  Schedulable* PopHomed(Worker& w);
+  void SpillIfOverloaded(Worker& w);
   bool FireTimers(Worker& w);
   bool SpinForWork(Worker& w);
   void Park(Worker& w);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -225,6 +226,99 @@ TEST(WorkStealingSchedulerTest, WorkersParkInTheSuppliedParkerAndAreWokenThrough
   scheduler.Schedule(&t);  // from a foreign thread: a sleeping worker must be woken
   WaitFor(done, 1);
   EXPECT_GT(unparks.load(), unparks_before);
+}
+
+// Records on which worker each of its runs took place.
+struct WhereTask final : Schedulable {
+  explicit WhereTask(const Scheduler* s) : scheduler(s) {}
+  RunOutcome Run(int) override {
+    const int w = scheduler->CurrentWorker();
+    if (w == 0) on_zero.fetch_add(1, std::memory_order_relaxed);
+    if (w == 1) on_one.fetch_add(1, std::memory_order_relaxed);
+    if (busy > absl::ZeroDuration()) {
+      const absl::Time until = absl::Now() + busy;
+      while (absl::Now() < until) {
+      }
+    }
+    if (on_run) on_run();
+    done.fetch_add(1, std::memory_order_acq_rel);
+    return RunOutcome::kIdle;
+  }
+  const Scheduler* scheduler;
+  std::atomic<int> on_zero{0}, on_one{0}, done{0};
+  absl::Duration busy = absl::ZeroDuration();
+  std::function<void()> on_run;
+};
+
+// A homed task runs on its home whoever schedules it: a foreign thread, the other worker, or
+// its own turns (through the home's inbox, never a steal), while the other worker is idle and
+// searching. Without homes the other worker would run some of them (it steals whatever is
+// queued on a busy worker; see IdleWorkersStealFromBusyOnes).
+TEST(WorkStealingSchedulerTest, HomedTasksRunOnTheirHomeWorker) {
+  WorkStealingScheduler scheduler({.threads = 2, .home_max_wait = absl::InfiniteDuration()});
+  constexpr int kTasks = 64, kRounds = 200;
+  std::vector<std::unique_ptr<WhereTask>> tasks;
+  for (int i = 0; i < kTasks; ++i) {
+    tasks.push_back(std::make_unique<WhereTask>(&scheduler));
+    tasks.back()->SetHomeWorker(1);
+    tasks.back()->busy = absl::Microseconds(5);
+  }
+  // A task homed on worker 0 schedules the others from its turns; they reschedule themselves.
+  WhereTask driver(&scheduler);
+  driver.SetHomeWorker(0);
+  std::atomic<int> round{0};
+  driver.on_run = [&] {
+    for (auto& t : tasks) scheduler.Schedule(t.get());
+  };
+  for (auto& t : tasks) {
+    WhereTask* raw = t.get();
+    raw->on_run = [&, raw] {
+      if (raw->done.load() + 1 < kRounds / 2) scheduler.Schedule(raw);
+    };
+  }
+  scheduler.Schedule(&driver);
+  WaitFor(driver.done, 1);
+  for (auto& t : tasks) WaitFor(t->done, kRounds / 2);
+  for (int i = 0; i < kTasks; ++i) scheduler.Schedule(tasks[i].get());  // from a foreign thread
+  for (auto& t : tasks) WaitFor(t->done, kRounds / 2 + 1);
+  scheduler.Shutdown();
+  EXPECT_EQ(driver.on_zero.load(), 1);
+  for (auto& t : tasks) {
+    EXPECT_EQ(t->on_zero.load(), 0);
+    EXPECT_EQ(t->on_one.load(), kRounds / 2 + 1);
+  }
+  EXPECT_GE(scheduler.stats().sent_home, static_cast<uint64_t>(kTasks));
+  EXPECT_EQ(scheduler.stats().spilled, 0u);
+}
+
+// An overloaded home (its homed backlog waits past home_max_wait) lets the idle worker take
+// half of it; the rest still runs at home.
+TEST(WorkStealingSchedulerTest, OverloadedHomeSharesItsBacklog) {
+  WorkStealingScheduler scheduler({.threads = 2, .home_max_wait = absl::Milliseconds(1)});
+  constexpr int kTasks = 200;
+  std::vector<std::unique_ptr<WhereTask>> tasks;
+  for (int i = 0; i < kTasks; ++i) {
+    tasks.push_back(std::make_unique<WhereTask>(&scheduler));
+    tasks.back()->SetHomeWorker(0);
+    tasks.back()->busy = absl::Microseconds(200);  // 40 ms of work queued on worker 0
+  }
+  for (auto& t : tasks) scheduler.Schedule(t.get());
+  for (auto& t : tasks) WaitFor(t->done, 1);
+  scheduler.Shutdown();
+  int on_one = 0;
+  for (auto& t : tasks) on_one += t->on_one.load();
+  EXPECT_GT(on_one, 0);
+  EXPECT_LT(on_one, kTasks);
+  EXPECT_GT(scheduler.stats().spilled, 0u);
+}
+
+TEST(WorkStealingSchedulerTest, CurrentWorkerIsTheWorkersIndexAndMinusOneElsewhere) {
+  WorkStealingScheduler scheduler({.threads = 2});
+  EXPECT_EQ(scheduler.CurrentWorker(), -1);
+  WhereTask t(&scheduler);
+  scheduler.Schedule(&t);
+  WaitFor(t.done, 1);
+  EXPECT_EQ(t.on_zero.load() + t.on_one.load(), 1);
 }
 
 TEST(WorkStealingSchedulerTest, ShutdownJoinsPromptlyAndIsIdempotent) {

@@ -22,6 +22,7 @@ std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoSe
   ws.budget = options.budget;
   ws.run_queue_capacity = options.run_queue_capacity;
   ws.spin_before_park = options.spin_before_park;
+  ws.home_max_wait = options.home_max_wait;
   ws.parker_factory = options.parker_factory;
   if (io != nullptr) ws.parker_factory = [io](int worker) { return io->MakeParker(worker); };
   return std::make_unique<WorkStealingScheduler>(std::move(ws));

@@ -58,7 +58,12 @@ struct ActorSystemOptions {
   uint32_t run_queue_capacity = 256;
   // Spinning counts as searching, so work pushed meanwhile needs no futex wake-up (~8 us on
   // these VMs). 50 us: best of 20/50/100 on fanin/fjthrput/ring (bench/savina --spin_us).
+  // A worker whose I/O backend has sockets does not spin: it waits in the kernel.
   absl::Duration spin_before_park = absl::Microseconds(50);
+  // The actor of a TCP stream runs on the worker that owns its socket (its home), so its
+  // writes go straight to the socket. If one has waited this long for its home worker, that
+  // worker is overloaded and lets idle workers steal half of its homed backlog.
+  absl::Duration home_max_wait = absl::Milliseconds(1);
   // The I/O layer: `io.kind` is kAuto (io_uring if it works here, else epoll), kEpoll, kUring
   // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex).
   IoBackendOptions io;
