@@ -11,8 +11,9 @@
 //  2. Accept(fd) and Recv(fd) are continuous: completions keep coming with `more` set until
 //     the operation ends (error, end of stream, StopRecv); the last one has more == false.
 //  3. Recv data is owned by the backend and valid only during OnCompletion. Bytes arrive in
-//     order; result 0 means the peer closed its side; StopRecv pauses (bytes already taken from
-//     the socket are still delivered) and Recv resumes.
+//     order; result 0 means the peer closed its side. StopRecv pauses: no kRecv completion is
+//     delivered after it (also when it is called from inside one) until Recv resumes; bytes the
+//     backend had already taken from the socket are kept and come first after Recv.
 //  4. Send(fd, iov) sends every byte or fails: one completion, result = total bytes or -errno.
 //     The iovec array is copied; the bytes it points to must stay alive until the completion.
 //     At most one Send per fd is outstanding.

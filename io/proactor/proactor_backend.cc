@@ -7,6 +7,13 @@
 //  3. A provided buffer goes back to the ring right after its completion was delivered.
 //  4. While an fd is closing, its CQEs are consumed silently (an accepted fd is closed), and
 //     the kClose completion is queued when the last armed request has ended.
+//  5. StopRecv is hard: the multishot receive is cancelled, and what the kernel had already
+//     placed in provided buffers before the cancel took effect (it drains a socket into as
+//     many buffers as it can, so this can be megabytes) is copied into the fd's `held` bytes
+//     instead of being delivered. Recv delivers `held` first (then a held end of stream),
+//     from the next Poll, one buffer's worth per completion, stopping as soon as the handler
+//     pauses again; only then is the receive re-armed. So a paused handler is told nothing,
+//     and `held` is bounded by the ring's buffers (recv_buffers x recv_buffer_size).
 #include "io/proactor/proactor_backend.h"
 
 #include <errno.h>
@@ -20,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -84,6 +92,10 @@ struct ProactorBackend::FdState {
   PendingSend send;
   msghdr msg{};
   sockaddr_storage connect_addr{};
+  // Invariant 5: received while paused (or behind such bytes), not yet delivered.
+  std::string held;
+  int32_t held_end = 1;  // <= 0: the end of stream / error that came after `held`
+  bool held_queued = false;  // in held_ready_
 };
 
 absl::StatusOr<std::unique_ptr<ProactorBackend>> ProactorBackend::Create(ProactorOptions options) {
@@ -235,7 +247,59 @@ void ProactorBackend::Accept(int listen_fd, IoHandler* handler) {
 void ProactorBackend::Recv(int fd, IoHandler* handler) {
   FdState& st = StateFor(fd, handler);
   st.receiving = true;
+  if (!st.held.empty() || st.held_end <= 0) {
+    QueueHeld(fd, st);  // delivered from the next Poll (contract point 6), then re-armed
+    return;
+  }
   if (!st.recv_armed) ArmRecv(fd);
+}
+
+void ProactorBackend::QueueHeld(int fd, FdState& st) {
+  if (st.held_queued) return;
+  st.held_queued = true;
+  held_ready_.push_back(fd);
+}
+
+int ProactorBackend::DeliverHeld() {
+  if (held_ready_.empty()) return 0;
+  std::vector<int> ready;
+  ready.swap(held_ready_);
+  int delivered = 0;
+  for (int fd : ready) {
+    if (!fds_[fd].held_queued) continue;  // closed (and its state reset) since it was queued
+    fds_[fd].held_queued = false;
+    std::string held = std::move(fds_[fd].held);
+    fds_[fd].held.clear();
+    size_t off = 0;
+    // The handler may pause or close at any completion: re-check the state before each.
+    while (off < held.size() && fds_[fd].open && !fds_[fd].closing && fds_[fd].receiving) {
+      const size_t n = std::min<size_t>(held.size() - off, options_.recv_buffer_size);
+      Deliver(fd, fds_[fd], Completion{IoOp::kRecv, static_cast<int32_t>(n), held.data() + off, true});
+      off += n;
+      ++delivered;
+    }
+    FdState& st = fds_[fd];
+    if (!st.open || st.closing) continue;
+    if (off < held.size()) {  // paused again: keep the rest ahead of anything held meanwhile
+      st.held.insert(0, held, off, std::string::npos);
+      continue;
+    }
+    if (!st.receiving) continue;
+    if (!st.held.empty()) {  // more arrived behind the held bytes while they were delivered
+      QueueHeld(fd, st);
+      continue;
+    }
+    if (st.held_end <= 0) {
+      const int32_t end = st.held_end;
+      st.held_end = 1;
+      st.receiving = false;
+      Deliver(fd, st, Completion{IoOp::kRecv, end, nullptr, false});
+      ++delivered;
+      continue;
+    }
+    if (!st.recv_armed) ArmRecv(fd);
+  }
+  return delivered;
 }
 
 void ProactorBackend::StopRecv(int fd) {
@@ -346,18 +410,31 @@ void ProactorBackend::OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags
     const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     if (!st.closing) {
       const char* data = ring_->buffers + static_cast<size_t>(bid) * options_.recv_buffer_size;
-      Deliver(fd, st, Completion{IoOp::kRecv, res, data, true});
+      if (st.receiving && st.held.empty()) {
+        Deliver(fd, st, Completion{IoOp::kRecv, res, data, true});
+      } else {  // paused (or behind held bytes): keep it for Recv (invariant 5)
+        st.held.append(data, res);
+        if (st.receiving) QueueHeld(fd, st);
+      }
     }
     ring_->ReturnBuffer(bid, options_.recv_buffer_size);  // invariant 3
-    if (final && st.receiving && st.open && !st.closing && !st.recv_armed) ArmRecv(fd);
+    if (final && st.receiving && st.open && !st.closing && !st.recv_armed && st.held_end > 0) {
+      ArmRecv(fd);
+    }
     return;
   }
   if (st.closing) return;
   if (res == -ENOBUFS || res == -ECANCELED) {  // out of buffers, or a StopRecv
-    if (final && st.receiving && !st.recv_armed) ArmRecv(fd);
+    if (final && st.receiving && !st.recv_armed && st.held_end > 0) ArmRecv(fd);
     return;
   }
-  st.receiving = false;  // end of stream (0) or an error
+  // The end of stream (0) or an error.
+  if (!st.receiving || !st.held.empty()) {  // after what is held: delivered by DeliverHeld
+    st.held_end = res;
+    if (st.receiving) QueueHeld(fd, st);
+    return;
+  }
+  st.receiving = false;
   Deliver(fd, st, Completion{IoOp::kRecv, res, nullptr, false});
 }
 
@@ -431,6 +508,7 @@ int ProactorBackend::ReapCompletions() {
 int ProactorBackend::PollReady() {
   int handled = RunPosted();
   handled += DeliverDeferred();
+  handled += DeliverHeld();
   return handled + ReapCompletions();
 }
 
@@ -438,7 +516,8 @@ int ProactorBackend::Poll(absl::Duration timeout) {
   Count(polls_);
   int handled = RunPosted();
   handled += DeliverDeferred();
-  const bool ready = handled > 0 || HasDeferred() || HasPosted();
+  handled += DeliverHeld();
+  const bool ready = handled > 0 || HasDeferred() || HasPosted() || !held_ready_.empty();
   io_uring* ring = &ring_->ring;
   Count(syscalls_);
   unsubmitted_send_bytes_ = 0;
@@ -464,6 +543,7 @@ int ProactorBackend::Poll(absl::Duration timeout) {
   }
   handled += ReapCompletions();
   handled += DeliverDeferred();
+  handled += DeliverHeld();
   return handled;
 }
 

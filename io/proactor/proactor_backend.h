@@ -4,7 +4,8 @@
 // operation ~85 ns): every operation queued during a loop turn goes to the kernel in one
 // io_uring_enter, together with the wait; accept is multishot (one request for all
 // connections); receive is multishot into a provided buffer ring (no request per read, no
-// buffer per idle connection); the ring is
+// buffer per idle connection; bytes the kernel took after StopRecv are kept, not delivered,
+// until Recv - a pause is as hard as epoll's); the ring is
 // single-issuer with deferred task running, so completions are processed only when the owner
 // asks for them. Sends copy: zero-copy sends (SENDMSG_ZC) were tried and left out - a close
 // must then wait for the kernel's buffer notification, which a peer that stops reading never
@@ -90,6 +91,8 @@ class ProactorBackend final : public IoBackend {
   void OnRecvCqe(int fd, FdState& st, int32_t res, uint32_t flags, bool final);
   void OnSendCqe(int fd, FdState& st, int32_t res);
   void MaybeFinishClose(int fd, FdState& st);
+  void QueueHeld(int fd, FdState& st);
+  int DeliverHeld();  // invariant 5 (proactor_backend.cc); returns completions delivered
   bool Deliver(int fd, FdState& st, const Completion& c);
   int ReapCompletions();
 
@@ -98,6 +101,7 @@ class ProactorBackend final : public IoBackend {
   const int wake_fd_;
   uint64_t wake_value_ = 0;
   std::deque<FdState> fds_;  // indexed by fd; stable references on growth
+  std::vector<int> held_ready_;  // fds whose held bytes Recv asked for
 };
 
 }  // namespace troupe

@@ -304,6 +304,59 @@ TEST_P(BackendConformanceTest, StopRecvPausesAndRecvResumes) {
   ::close(client);
 }
 
+// A pause is hard (contract point 3): a handler that stops receiving from inside a completion,
+// as a flow-controlled owner does, is told nothing more while megabytes are still arriving -
+// io_uring's multishot receive had already drained the socket into provided buffers, and
+// delivered them, before this was fixed. Resumed, it gets every byte, in order, then the end.
+TEST_P(BackendConformanceTest, NothingIsDeliveredWhilePausedWithDataInFlight) {
+  auto [server, client] = AcceptOne();
+  std::string sent(8 << 20, '\0');
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 7 + (i >> 10));
+  std::thread sender([&, client = client] {
+    EXPECT_TRUE(SendAll(client, sent));
+    ::shutdown(client, SHUT_WR);
+  });
+  absl::SleepFor(absl::Milliseconds(50));  // a few MiB queued before the first receive
+  bool paused = false;
+  size_t after_pause = 0;
+  rec_.on_event = [&](int fd, const Completion& c) {
+    if (fd != server || c.op != IoOp::kRecv || c.result <= 0) return;
+    if (paused) {
+      after_pause += c.result;
+    } else {
+      paused = true;
+      backend_->StopRecv(server);
+    }
+  };
+  backend_->Recv(server, &rec_);
+  ASSERT_TRUE(PollUntil([&] { return paused; }));
+  PollUntil([] { return false; }, absl::Milliseconds(200));
+  EXPECT_EQ(after_pause, 0u) << "bytes delivered after StopRecv";
+  const size_t before_resume = rec_.received[server].size();
+  EXPECT_LT(before_resume, sent.size());
+  // Resume, pausing again after each completion for a while: the held bytes keep their place.
+  rec_.on_event = nullptr;
+  for (int i = 0; i < 3; ++i) {
+    const size_t at = rec_.received[server].size();
+    rec_.on_event = [&](int fd, const Completion& c) {
+      if (fd == server && c.op == IoOp::kRecv && c.result > 0) backend_->StopRecv(server);
+    };
+    backend_->Recv(server, &rec_);
+    ASSERT_TRUE(PollUntil([&] { return rec_.received[server].size() > at; }));
+    PollUntil([] { return false; }, absl::Milliseconds(20));
+  }
+  rec_.on_event = nullptr;
+  backend_->Recv(server, &rec_);
+  ASSERT_TRUE(PollUntil([&] {
+    const Event* e = rec_.Last(IoOp::kRecv);
+    return e != nullptr && e->result == 0;
+  }));
+  sender.join();
+  EXPECT_TRUE(rec_.received[server] == sent) << "received " << rec_.received[server].size();
+  CloseServer(server);
+  ::close(client);
+}
+
 TEST_P(BackendConformanceTest, CloseEndsPendingOperationsWithOneCloseCompletion) {
   auto [server, client] = AcceptOne();
   backend_->Recv(server, &rec_);  // pending: the client sends nothing
