@@ -16,13 +16,14 @@
 // For a server stream the actor sees the same events as for a bidi stream whose client sent one
 // request and half-closed: GrpcReceived<Req> (the request), then GrpcReadsDone.
 //
-// The owning actor's Protocol lists GrpcReceived<Req> and GrpcReadsDone; GrpcCallCancelled is
-// sent only if listed. Messages arrive in order both ways. Flow control: a request counts as
+// The owning actor's Protocol lists GrpcReceived<Req> and GrpcReadsDone; GrpcCallCancelled and
+// GrpcWritable are sent only if listed. Messages arrive in order both ways. Flow control: a request counts as
 // unprocessed until its GrpcReceived message is destroyed (handled, or dropped); past
 // max_unprocessed the stream stops reading, so a slow actor slows the client through HTTP/2's
 // window instead of growing a mailbox. Replies queue in the stream; past high_water_writes it
-// also stops reading (a client that does not read its replies slows itself down), and a write
-// past max_queued_writes ends the call with RESOURCE_EXHAUSTED. Deadline expiry and client
+// also stops reading (a client that does not read its replies slows itself down) until they
+// drain to half of it (then GrpcWritable), and a write past max_queued_writes ends the call with
+// RESOURCE_EXHAUSTED. Deadline expiry and client
 // cancellation reach the actor as GrpcCallCancelled; writes after that are dropped. An actor that
 // drops its GrpcStream without finishing ends the call with ABORTED.
 //
@@ -67,6 +68,11 @@ struct GrpcReceived {
 struct GrpcReadsDone {
   uint64_t call_id;
 };
+// The replies queued went past high_water_writes and are back down to half of it: the owner may
+// write again (sent only to owners whose Protocol lists it, like TcpWritable).
+struct GrpcWritable {
+  uint64_t call_id;
+};
 // The call ended without the actor: DEADLINE_EXCEEDED, CANCELLED (the client went away or the
 // server shuts down) or UNAVAILABLE (a reply could not be written). Writes are dropped from now.
 struct GrpcCallCancelled {
@@ -107,6 +113,7 @@ class StreamCallCore final : public CreditSink,
     std::function<void(GrpcReceived<Req>)> received;
     std::function<void(GrpcReadsDone)> reads_done;
     std::function<void(GrpcCallCancelled)> cancelled;
+    std::function<void(GrpcWritable)> writable;
   };
 
   StreamCallCore(Reactor* reactor, grpc::ServerContextBase* context, GrpcStreamOptions options)
@@ -140,6 +147,7 @@ class StreamCallCore final : public CreditSink,
         DropQueuedLocked();
       } else {
         writes_.push_back(std::move(reply));
+        if (writes_.size() > options_.high_water_writes) over_high_water_ = true;
       }
     }
     Pump();
@@ -150,6 +158,17 @@ class StreamCallCore final : public CreditSink,
       MutexLock lock(&mu_);
       if (finish_.has_value()) return;
       finish_ = ToGrpcStatus(status);
+    }
+    Pump();
+  }
+  // Ends the call now, dropping the replies not yet written (even one gRPC is stuck writing to a
+  // client that does not read): the pump cancels the call, then finishes it.
+  void Cancel() {
+    {
+      MutexLock lock(&mu_);
+      if (cancelled_.has_value() || finished_) return;
+      cancel_requested_ = true;
+      DropQueuedLocked();
     }
     Pump();
   }
@@ -164,6 +183,10 @@ class StreamCallCore final : public CreditSink,
   bool finished() const {
     MutexLock lock(&mu_);
     return finish_.has_value() || cancelled_.has_value();
+  }
+  uint64_t writes_done() const {
+    MutexLock lock(&mu_);
+    return writes_done_;
   }
 
   // --- gRPC's side (reactions) ---
@@ -204,6 +227,11 @@ class StreamCallCore final : public CreditSink,
       MutexLock lock(&mu_);
       writing_ = false;
       if (!writes_.empty()) writes_.pop_front();
+      if (ok) ++writes_done_;
+      if (over_high_water_ && writes_.size() <= options_.high_water_writes / 2) {
+        over_high_water_ = false;
+        writable_to_tell_ = true;
+      }
       if (!ok && !cancelled_.has_value()) {
         CancelLocked(absl::UnavailableError("a reply could not be written: the stream is broken"));
       }
@@ -234,7 +262,7 @@ class StreamCallCore final : public CreditSink,
   }
 
  private:
-  enum class Op { kNone, kRead, kWrite, kFinish };
+  enum class Op { kNone, kRead, kWrite, kFinish, kCancel };
 
   void CancelLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (cancelled_.has_value() || reactor_ == nullptr) return;
@@ -255,6 +283,13 @@ class StreamCallCore final : public CreditSink,
   Op NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || reactor_ == nullptr) return Op::kNone;
     if (cancelled_.has_value()) return Op::kFinish;
+    if (cancel_requested_) {
+      // The context lives until OnDone, which comes only after our Finish: safe to cancel.
+      if (context_ != nullptr) return Op::kCancel;
+      cancel_requested_ = false;
+      CancelLocked(absl::CancelledError("the server ended the call"));
+      return Op::kFinish;
+    }
     if (!writing_ && !writes_.empty()) return Op::kWrite;
     if (finish_.has_value()) return writing_ ? Op::kNone : Op::kFinish;
     if (sink_ && !reading_ && !reads_done_ && unprocessed_ < options_.max_unprocessed &&
@@ -274,18 +309,21 @@ class StreamCallCore final : public CreditSink,
       Op op;
       Reactor* reactor;
       const Resp* write = nullptr;
+      grpc::ServerContextBase* context = nullptr;
       grpc::Status finish;
       std::optional<absl::Status> tell;
+      bool writable;
       std::shared_ptr<Sink> sink;
       {
         MutexLock lock(&mu_);
         tell = std::exchange(cancel_to_tell_, std::nullopt);
+        writable = std::exchange(writable_to_tell_, false) && !cancelled_.has_value();
         sink = sink_;
         op = NextLocked();
         reactor = reactor_;
         switch (op) {
           case Op::kNone:
-            if (!tell.has_value()) pumping_ = false;
+            if (!tell.has_value() && !writable) pumping_ = false;
             break;
           case Op::kRead:
             reading_ = true;
@@ -298,13 +336,18 @@ class StreamCallCore final : public CreditSink,
             finished_ = true;
             finish = *finish_;
             break;
+          case Op::kCancel:
+            cancel_requested_ = false;
+            context = context_;
+            break;
         }
       }
       if (tell.has_value() && sink && sink->cancelled)
         sink->cancelled(GrpcCallCancelled{id_, *tell});
+      if (writable && sink && sink->writable) sink->writable(GrpcWritable{id_});
       switch (op) {
         case Op::kNone:
-          if (!tell.has_value()) return;
+          if (!tell.has_value() && !writable) return;
           break;
         case Op::kRead:
           reactor->StartRead(&read_buffer_);
@@ -314,6 +357,9 @@ class StreamCallCore final : public CreditSink,
           break;
         case Op::kFinish:
           reactor->Finish(finish);
+          break;
+        case Op::kCancel:
+          context->TryCancel();  // OnCancel follows, then the pump finishes the call
           break;
       }
     }
@@ -336,6 +382,10 @@ class StreamCallCore final : public CreditSink,
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);     // requested
   std::optional<absl::Status> cancelled_ ABSL_GUARDED_BY(mu_);  // the call ended without us
   std::optional<absl::Status> cancel_to_tell_ ABSL_GUARDED_BY(mu_);
+  bool over_high_water_ ABSL_GUARDED_BY(mu_) = false;  // since the last GrpcWritable
+  bool writable_to_tell_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t writes_done_ ABSL_GUARDED_BY(mu_) = 0;       // replies gRPC has written
 };
 
 // What both reactors share: the core, the write side, cancellation and the end of the call.
@@ -427,6 +477,9 @@ class GrpcStream {
     if constexpr (P::template kAccepts<GrpcCallCancelled>) {
       sink.cancelled = [owner](GrpcCallCancelled m) { owner.Tell(std::move(m)); };
     }
+    if constexpr (P::template kAccepts<GrpcWritable>) {
+      sink.writable = [owner](GrpcWritable m) { owner.Tell(m); };
+    }
     return core_->Start(std::move(sink));
   }
   // Queues a reply (sent in order). FAILED_PRECONDITION once the call is over;
@@ -436,10 +489,17 @@ class GrpcStream {
   void Finish(const absl::Status& status = absl::OkStatus()) {
     if (core_) core_->Finish(status);
   }
+  // Ends the call now, dropping the replies not yet written: the client sees CANCELLED (for a
+  // client that does not read, whose replies would never be written). Then GrpcCallCancelled.
+  void Cancel() {
+    if (core_) core_->Cancel();
+  }
 
   // True while the replies queued exceed high_water_writes (reading is paused meanwhile).
   bool backpressured() const { return core_ && core_->backpressured(); }
   size_t queued_writes() const { return core_ ? core_->queued_writes() : 0; }
+  // Replies gRPC has written so far (the client's progress).
+  uint64_t writes_done() const { return core_ ? core_->writes_done() : 0; }
   // True once the call is over or finishing (Finish called, cancelled, or empty handle).
   bool finished() const { return !core_ || core_->finished(); }
   uint64_t id() const { return core_ ? core_->id() : 0; }

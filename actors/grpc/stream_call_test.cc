@@ -31,6 +31,7 @@ struct Observed {
   std::atomic<int> cancelled{0};
   std::atomic<int> deadline_exceeded{0};
   std::atomic<int> write_errors{0};
+  std::atomic<int> writable{0};
 };
 
 enum class Behavior {
@@ -38,11 +39,13 @@ enum class Behavior {
   kHold,   // keeps every request (and its credit) until told Release, then drops them
   kFlood,  // answers each request with 2000 replies of 4 KiB
   kDrop,   // drops the stream on the first request
+  kPaced,  // answers with 2000 replies of 4 KiB, writing only while not backpressured
+  kStuck,  // answers with 200 replies of 4 KiB, cancels the call when told Release
 };
 
 struct Release {};
 using SessionProtocol =
-    Protocol<GrpcReceived<EchoRequest>, GrpcReadsDone, GrpcCallCancelled, Release>;
+    Protocol<GrpcReceived<EchoRequest>, GrpcReadsDone, GrpcCallCancelled, GrpcWritable, Release>;
 
 class Session : public Actor<Session, SessionProtocol> {
  public:
@@ -75,11 +78,26 @@ class Session : public Actor<Session, SessionProtocol> {
       case Behavior::kDrop:
         stream_ = Stream();
         break;
+      case Behavior::kPaced:
+        WritePaced();
+        break;
+      case Behavior::kStuck:
+        for (int i = 0; i < 200; ++i) {
+          EchoReply reply;
+          reply.set_text(std::string(4096, 's'));
+          if (!stream_.Write(std::move(reply)).ok()) ++observed_->write_errors;
+        }
+        break;
     }
+  }
+  void Handle(GrpcWritable) {
+    ++observed_->writable;
+    if (behavior_ == Behavior::kPaced) WritePaced();
   }
   void Handle(Release) {
     released_ = true;
     held_.clear();
+    if (behavior_ == Behavior::kStuck) stream_.Cancel();
   }
   void Handle(GrpcReadsDone) {
     stream_.Finish();
@@ -92,11 +110,26 @@ class Session : public Actor<Session, SessionProtocol> {
   }
 
  private:
+  // kPaced: writes until the stream is backpressured; GrpcWritable resumes it.
+  void WritePaced() {
+    while (paced_sent_ < 2000 && !stream_.backpressured()) {
+      EchoReply reply;
+      reply.set_text(std::string(4096, 'p'));
+      if (!stream_.Write(std::move(reply)).ok()) {
+        ++observed_->write_errors;
+        return;
+      }
+      ++paced_sent_;
+    }
+    if (paced_sent_ == 2000) stream_.Finish();
+  }
+
   Stream stream_;
   Behavior behavior_;
   Observed* observed_;
   std::vector<GrpcReceived<EchoRequest>> held_;
   bool released_ = false;
+  int paced_sent_ = 0;
 };
 
 // Serves Repeat: `count` numbered replies, then finishes when told the request is all - unless
@@ -265,6 +298,43 @@ TEST_F(StreamCallTest, AClientThatDoesNotReadEndsWithResourceExhaustedNotUnbound
   }
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+}
+
+// An actor that writes only while the stream is not backpressured is told GrpcWritable when
+// the client catches up, and so sends everything to a slow reader without ever passing
+// high_water_writes - instead of hitting max_queued_writes as a blind writer does.
+TEST_F(StreamCallTest, GrpcWritableLetsAnActorPaceItselfToASlowReader) {
+  Serve(Behavior::kPaced, GrpcStreamOptions{.high_water_writes = 16, .max_queued_writes = 64});
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  ASSERT_TRUE(stream->Write(Request("go")));
+  EchoReply reply;
+  int got = 0;
+  while (stream->Read(&reply)) {
+    ++got;
+    if (got % 100 == 0) absl::SleepFor(absl::Milliseconds(5));  // a slow reader
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(got, 2000);
+  EXPECT_GT(observed_.writable.load(), 0);
+  EXPECT_EQ(observed_.write_errors.load(), 0);
+}
+
+// Cancel ends a call whose replies would never be written (the client reads nothing), at once:
+// the client sees CANCELLED and the actor GrpcCallCancelled.
+TEST_F(StreamCallTest, CancelEndsACallStuckOnAClientThatDoesNotRead) {
+  Serve(Behavior::kStuck);
+  grpc::ClientContext context;
+  auto stream = stub_->Chat(&context);
+  ASSERT_TRUE(stream->Write(Request("stuck")));
+  ASSERT_TRUE(WaitFor([&] { return observed_.received.load() == 1; }));
+  absl::SleepFor(absl::Milliseconds(100));  // HTTP/2's window is full: a write is stuck
+  for (auto& session : service_->sessions()) session.Tell(Release{});
+  ASSERT_TRUE(WaitFor([&] { return observed_.cancelled.load() == 1; }));
+  EchoReply reply;
+  while (stream->Read(&reply)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST_F(StreamCallTest, AClientCancellationReachesTheActor) {

@@ -10,14 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "examples/chat/output_pacer.h"
 #include "framework/base/credit.h"
 #include "framework/system/actor_system.h"
 
 namespace troupe::chat {
-
-// One server line (with its newline), shared by every member it goes to.
-using Line = std::shared_ptr<const std::string>;
-inline Line MakeLine(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 
 // How a room or the lobby reaches one client, whatever its transport (TCP or gRPC).
 struct Member {
@@ -40,7 +37,7 @@ struct LeaveRoom {  // the others hear "* NICK left ROOM"
 struct SayInRoom {
   uint64_t id;
   std::string text;
-  Credit credit;  // the sender's flow control: returned once the room has broadcast it
+  Credit credit;  // the sender's flow control: returned once every member passed it on
 };
 struct WhoInRoom {};
 struct FlushHistory {};  // answered once every message so far is in the history file

@@ -32,8 +32,14 @@ ABSL_FLAG(absl::Duration, first_line_timeout, absl::Seconds(60),
           "a client that sends no complete line this long after connecting is disconnected");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(30),
           "a client that sends nothing this long is disconnected");
-ABSL_FLAG(int64_t, max_output_bytes, 1 << 20,
-          "a client whose unsent output passes this is disconnected");
+ABSL_FLAG(int64_t, max_output_bytes, troupe::chat::OutputLimits().hard_bytes,
+          "hard limit: a client with this much output waiting is disconnected at once");
+ABSL_FLAG(absl::Duration, output_stall_timeout, troupe::chat::OutputLimits().stall_timeout,
+          "soft limit: a client with output waiting that takes none of it this long is "
+          "disconnected");
+ABSL_FLAG(absl::Duration, output_pace_timeout, troupe::chat::OutputLimits().pace_timeout,
+          "a client that takes no output this long stops pacing the rooms' senders until it "
+          "reads again");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -59,6 +65,8 @@ int main(int argc, char** argv) {
             .history_dir = absl::GetFlag(FLAGS_history_dir),
             .max_connections = absl::GetFlag(FLAGS_max_connections),
             .max_output_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_output_bytes)),
+            .output_stall_timeout = absl::GetFlag(FLAGS_output_stall_timeout),
+            .output_pace_timeout = absl::GetFlag(FLAGS_output_pace_timeout),
             .first_line_timeout = absl::GetFlag(FLAGS_first_line_timeout),
             .idle_timeout = absl::GetFlag(FLAGS_idle_timeout)});
   if (!server.ok()) {
@@ -76,8 +84,11 @@ int main(int argc, char** argv) {
   const int signal_number = troupe::WaitForStopSignal();
   // Everything said in a room so far goes to its file before the process exits.
   const int unsaved = (*server)->Stop();
-  std::fprintf(stderr, "chat_server: stopping (signal %d): %llu connections served%s\n",
+  std::fprintf(stderr,
+               "chat_server: stopping (signal %d): %llu connections served, %llu members cut off "
+               "for not reading%s\n",
                signal_number, static_cast<unsigned long long>((*server)->connections_served()),
+               static_cast<unsigned long long>((*server)->members_cut_off()),
                unsaved == 0 ? "" : ", some rooms' history NOT saved");
   sys.Shutdown();
   return unsaved == 0 ? 0 : 1;

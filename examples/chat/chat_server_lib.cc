@@ -20,7 +20,11 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   }
   absl::StatusOr<LobbyRef> lobby = system.Spawn<Lobby>(options.history_dir);
   if (!lobby.ok()) return lobby.status();
-  std::unique_ptr<ChatServer> server(new ChatServer(system, *lobby));
+  SessionOptions sessions;
+  sessions.output = {.hard_bytes = options.max_output_bytes,
+                     .stall_timeout = options.output_stall_timeout,
+                     .pace_timeout = options.output_pace_timeout};
+  std::unique_ptr<ChatServer> server(new ChatServer(system, *lobby, sessions));
   TcpListenerOptions listen;
   listen.host = options.host;
   listen.port = options.port;
@@ -29,9 +33,10 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   listen.stream.first_frame_timeout = options.first_line_timeout;
   listen.stream.idle_timeout = options.idle_timeout;
   ActorSystem* sys = &system;
-  auto listener = TcpListener::Listen(system, listen, [sys, lobby = *lobby](TcpStream s) {
-    (void)sys->Spawn<TcpChatSession>(std::move(s), lobby);
-  });
+  auto listener =
+      TcpListener::Listen(system, listen, [sys, lobby = *lobby, sessions](TcpStream s) {
+        (void)sys->Spawn<TcpChatSession>(std::move(s), lobby, sessions);
+      });
   if (!listener.ok()) return listener.status();
   server->listener_ = *std::move(listener);
   if (options.grpc_port >= 0) {
@@ -43,8 +48,8 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   return server;
 }
 
-ChatServer::ChatServer(ActorSystem& system, LobbyRef lobby)
-    : system_(system), lobby_(lobby), grpc_(system, lobby) {}
+ChatServer::ChatServer(ActorSystem& system, LobbyRef lobby, SessionOptions sessions)
+    : system_(system), cut_off_(sessions.cut_off), lobby_(lobby), grpc_(system, lobby, sessions) {}
 
 ChatServer::~ChatServer() { Stop(); }
 

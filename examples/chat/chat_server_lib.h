@@ -6,6 +6,7 @@
 #ifndef EXAMPLES_CHAT_CHAT_SERVER_LIB_H_
 #define EXAMPLES_CHAT_CHAT_SERVER_LIB_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,7 +25,13 @@ struct ChatServerOptions {
   int grpc_port = -1;       // -1: no gRPC; 0: pick one
   std::string history_dir;  // empty: history in memory only
   int64_t max_connections = 20000;
-  size_t max_output_bytes = 1 << 20;  // a client this far behind is disconnected
+  // A member's output: room senders are paced to the members that read; a member is cut off
+  // when this much output waits for it (the hard limit), or when output waits and it has taken
+  // none for output_stall_timeout (the soft limit); one that takes nothing for
+  // output_pace_timeout stops pacing the senders meanwhile. See output_pacer.h.
+  size_t max_output_bytes = OutputLimits().hard_bytes;
+  absl::Duration output_stall_timeout = OutputLimits().stall_timeout;
+  absl::Duration output_pace_timeout = OutputLimits().pace_timeout;
   // Slowloris limits: a client must send its first line within first_line_timeout and is
   // disconnected after idle_timeout without sending anything.
   absl::Duration first_line_timeout = absl::Seconds(60);
@@ -40,6 +47,8 @@ class ChatServer {
   int port() const { return listener_->port(); }
   int grpc_port() const { return grpc_port_; }
   uint64_t connections_served() const { return listener_->stats().accepted; }
+  // Members (TCP or gRPC) cut off for not reading their output.
+  uint64_t members_cut_off() const { return cut_off_->load(std::memory_order_relaxed); }
   const LobbyRef& lobby() const { return lobby_; }
 
   // Stops accepting and writes every room's pending history. Returns how many rooms' history
@@ -47,9 +56,10 @@ class ChatServer {
   int Stop();
 
  private:
-  ChatServer(ActorSystem& system, LobbyRef lobby);
+  ChatServer(ActorSystem& system, LobbyRef lobby, SessionOptions sessions);
 
   ActorSystem& system_;
+  const std::shared_ptr<std::atomic<uint64_t>> cut_off_;
   LobbyRef lobby_;
   std::unique_ptr<TcpListener> listener_;
   ChatGrpcServer grpc_;

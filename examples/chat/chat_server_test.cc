@@ -1,6 +1,7 @@
 // The chat system over real TCP connections: every command and error of the protocol, one
-// order for all members, a stalled reader cut off, oversized lines and random bytes, 1000
-// members in one room, history across a restart, and TCP and gRPC clients in one room.
+// order for all members, a flooder paced to a slow reader while a stalled member is cut off
+// (TCP on both backends, and gRPC), oversized lines and random bytes, 1000 members in one room,
+// history across a restart, and TCP and gRPC clients in one room.
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -227,74 +228,137 @@ TEST_F(ChatServerTest, AllMembersSeeOneOrderWithTwoConcurrentSenders) {
   EXPECT_EQ(b_next, kEach);
 }
 
-TEST_F(ChatServerTest, AStalledReaderIsCutOffAndTheOthersGetEverything) {
-  StartServer();  // 1 MiB of unsent output at most
-  Client a(server_->port()), b(server_->port()), stalled(server_->port());
-  a.Login("a", "r");
-  b.Login("b", "r");
+// The flood of issue 19: one member sends 8000 lines of 1 KB as fast as it can (reading its
+// own echo), one reads slowly (1 ms a line, like a script), one never reads. The room paces the
+// flooder to the slow reader: the reader gets every line, in order, and is never cut off; the
+// one that never reads is cut off once it has taken nothing for the stall timeout (shortened
+// here from 30 s), and the room goes on without it. On both backends.
+void FloodWithASlowAndAStalledReader(ChatServer& server) {
+  Client flooder(server.port()), slow(server.port()), stalled(server.port());
+  flooder.Login("flooder", "r");
+  slow.Login("slow", "r");
   stalled.Login("stalled", "r");
-  a.Expect("* b joined r");
-  a.Expect("* stalled joined r");
-  b.Expect("* stalled joined r");
-  // The stalled client never reads; a shrunken receive buffer makes the output pile up on the
-  // server's side soon.
-  int small = 4096;
+  flooder.Expect("* slow joined r");
+  flooder.Expect("* stalled joined r");
+  slow.Expect("* stalled joined r");
+  int small = 4096;  // the stalled client's output piles up on the server soon
   ::setsockopt(stalled.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  const std::string text(4000, 'm');
-  // 12 MB to each member: past the 1 MiB limit plus what the kernel's socket buffers hold.
-  constexpr int kMessages = 3000;
-  // b reads everything on its own thread; a writes and reads its own echo, 10 lines at a time,
-  // and never runs more than 100 lines (400 KB) ahead of b: the only client far behind - and
-  // cut off - is the stalled one, however slowly a loaded machine schedules b's thread.
-  std::atomic<int> b_got{0};
+  const std::string text(1000, 'f');
+  const std::string want = absl::StrCat("[r] flooder: ", text);
+  constexpr int kLines = 8000;  // 8 MB: more than the kernel buffers for a peer that never reads
   std::atomic<bool> failed{false};
-  std::thread reader_b([&] {
+  std::atomic<int> slow_got{0};
+  std::thread slow_reader([&] {
     bool left = false;
-    while (b_got.load() < kMessages || !left) {
-      const std::string line = b.Line(absl::Seconds(30));
-      if (line == absl::StrCat("[r] a: ", text)) {
-        b_got.fetch_add(1);
+    while (slow_got.load() < kLines || !left) {
+      const std::string line = slow.Line(absl::Seconds(60));
+      if (line == want) {
+        slow_got.fetch_add(1);
+        absl::SleepFor(absl::Milliseconds(1));
       } else if (line == "* stalled left r") {
         left = true;
       } else {
-        ADD_FAILURE() << "b got: " << line.substr(0, 80) << " after " << b_got.load();
+        ADD_FAILURE() << "slow got: " << line.substr(0, 80) << " after " << slow_got.load();
         failed = true;
         return;
       }
     }
   });
-  int a_got = 0;
-  bool a_saw_left = false;
-  for (int i = 0; i < kMessages && !failed.load(); i += 10) {
-    const absl::Time limit = absl::Now() + absl::Seconds(30);
-    while (b_got.load() < i - 100 && !failed.load() && absl::Now() < limit) {
-      absl::SleepFor(absl::Microseconds(200));
-    }
-    std::string batch;
-    for (int k = 0; k < 10; ++k) batch += absl::StrCat(text, "\n");
-    a.Send(batch);
-    while (a_got < i + 10 && !failed.load()) {
-      const std::string line = a.Line(absl::Seconds(30));
-      if (line == absl::StrCat("[r] a: ", text)) {
-        ++a_got;
-      } else if (line == "* stalled left r") {
-        a_saw_left = true;
-      } else {
-        ADD_FAILURE() << "a got: " << line.substr(0, 80) << " after " << a_got;
-        failed = true;
-      }
+  std::thread flood([&] {
+    std::string all;
+    for (int i = 0; i < kLines; ++i) absl::StrAppend(&all, text, "\n");
+    flooder.Send(all);  // blocks while the room paces it
+  });
+  int echoed = 0;
+  bool saw_left = false;
+  while ((echoed < kLines || !saw_left) && !failed.load()) {
+    const std::string line = flooder.Line(absl::Seconds(60));
+    if (line == want) {
+      ++echoed;
+    } else if (line == "* stalled left r") {
+      saw_left = true;
+    } else {
+      ADD_FAILURE() << "flooder got: " << line.substr(0, 80) << " after " << echoed;
+      failed = true;
     }
   }
-  if (!a_saw_left && !failed.load()) {
-    EXPECT_EQ(a.Line(), "* stalled left r");
-  }
-  if (failed.load()) ::shutdown(b.fd(), SHUT_RDWR);  // unblocks b's reader
-  reader_b.join();
+  if (failed.load()) ::shutdown(slow.fd(), SHUT_RDWR);  // unblocks the slow reader
+  flood.join();
+  slow_reader.join();
   ASSERT_FALSE(failed.load());
-  // Both saw "* stalled left r": the server cut the stalled client off (its connection closed,
-  // its session left the room) while they received all 3000 messages.
-  a.Send("/who r\n");
-  a.Expect("* who r a b");
+  EXPECT_EQ(slow_got.load(), kLines);
+  EXPECT_EQ(server.members_cut_off(), 1u);
+  flooder.Send("/who r\n");
+  flooder.Expect("* who r flooder slow");
+}
+
+class ChatFloodTest : public ::testing::TestWithParam<IoBackendKind> {};
+
+TEST_P(ChatFloodTest, ARoomPacesAFlooderToItsReadersAndCutsOffOnlyTheStalledOne) {
+  ActorSystemOptions system_options{.threads = 2};
+  system_options.io.kind = GetParam();
+  system_options.io.log_choice = false;
+  auto system = ActorSystem::Create(system_options);
+  if (!system.ok() && system.status().code() == absl::StatusCode::kUnimplemented) {
+    GTEST_SKIP() << system.status();
+  }
+  ASSERT_TRUE(system.ok()) << system.status();
+  auto server = ChatServer::Start(**system, {.host = "127.0.0.1",
+                                             .output_stall_timeout = absl::Seconds(3),
+                                             .output_pace_timeout = absl::Seconds(1)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  FloodWithASlowAndAStalledReader(**server);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ChatFloodTest,
+                         ::testing::Values(IoBackendKind::kEpoll, IoBackendKind::kUring),
+                         [](const auto& info) {
+                           return std::string(IoBackendKindName(info.param));
+                         });
+
+// The same rule for gRPC members: one that never reads its stream is cut off (its call
+// cancelled) while a TCP member that reads gets everything.
+TEST_F(ChatServerTest, AGrpcMemberThatNeverReadsIsCutOff) {
+  StartServer({.grpc_port = 0,
+               .output_stall_timeout = absl::Seconds(3),
+               .output_pace_timeout = absl::Seconds(1)});
+  Client flooder(server_->port());
+  flooder.Login("flooder", "g");
+  auto stub = Chat::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Connect(&context);
+  ClientEvent event;
+  event.set_nick("deaf");
+  ASSERT_TRUE(stream->Write(event));
+  event.set_join("g");
+  ASSERT_TRUE(stream->Write(event));
+  flooder.Expect("* deaf joined g");  // from now on the gRPC client reads nothing
+  const std::string text(1000, 'g');
+  std::thread flood([&] {
+    std::string all;
+    for (int i = 0; i < 3000; ++i) absl::StrAppend(&all, text, "\n");
+    flooder.Send(all);
+  });
+  int echoed = 0;
+  bool saw_left = false;
+  while (echoed < 3000 || !saw_left) {
+    const std::string line = flooder.Line(absl::Seconds(60));
+    if (line == absl::StrCat("[g] flooder: ", text)) {
+      ++echoed;
+    } else if (line == "* deaf left g") {
+      saw_left = true;
+    } else {
+      ADD_FAILURE() << "flooder got: " << line.substr(0, 80) << " after " << echoed;
+      break;
+    }
+  }
+  flood.join();
+  EXPECT_EQ(server_->members_cut_off(), 1u);
+  ServerEvent got;
+  while (stream->Read(&got)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST_F(ChatServerTest, AThousandMembersInOneRoom) {

@@ -75,12 +75,12 @@ absl::StatusOr<std::string> ToLine(const ClientEvent& e) {
 void GrpcChatSession::Handle(GrpcReceived<ClientEvent> m) {
   absl::StatusOr<std::string> line = ToLine(m.message);
   if (!line.ok()) {
-    WriteLine(ErrorLine(line.status().message()));
+    Write(ErrorLine(line.status().message()));
     return;
   }
   // Newlines cannot be sent over TCP either: a line is one line.
   if (line->find('\n') != std::string::npos) {
-    WriteLine(ErrorLine("a message is one line"));
+    Write(ErrorLine("a message is one line"));
     return;
   }
   OnLine(*std::move(line), std::move(m.credit));
@@ -97,30 +97,46 @@ void GrpcChatSession::Handle(GrpcCallCancelled) {
   ctx().Stop();
 }
 
-void GrpcChatSession::WriteLine(const std::string& line) {
-  if (stream_.Write(ToServerEvent(line)).ok()) return;
-  // The call is over: finished, cancelled, or the client fell max_queued_writes behind.
+void GrpcChatSession::TransportSend(const std::string& line) {
+  if (stream_.Write(ToServerEvent(line)).ok()) {
+    in_stream_.push_back(line.size());
+    in_stream_bytes_ += line.size();
+    ++sent_;
+    return;
+  }
+  // The call is over: finished or cancelled (GrpcCallCancelled follows).
   OnGone();
   ctx().Stop();
 }
 
+size_t GrpcChatSession::TransportQueuedBytes() {
+  for (uint64_t written = stream_.writes_done(); sent_ - in_stream_.size() < written;) {
+    in_stream_bytes_ -= in_stream_.front();
+    in_stream_.pop_front();
+  }
+  return in_stream_bytes_;
+}
+
 class ChatGrpcServer::Service final : public Chat::CallbackService {
  public:
-  Service(ActorSystem& system, LobbyRef lobby) : system_(system), lobby_(std::move(lobby)) {}
+  Service(ActorSystem& system, LobbyRef lobby, SessionOptions options)
+      : system_(system), lobby_(std::move(lobby)), options_(std::move(options)) {}
   grpc::ServerBidiReactor<ClientEvent, ServerEvent>* Connect(
       grpc::CallbackServerContext* context) override {
     return ServeStream<ClientEvent, ServerEvent>(context, [this](ChatStream stream) {
-      (void)system_.Spawn<GrpcChatSession>(std::move(stream), lobby_);
+      (void)system_.Spawn<GrpcChatSession>(std::move(stream), lobby_, options_);
     });
   }
 
  private:
   ActorSystem& system_;
   LobbyRef lobby_;
+  const SessionOptions options_;
 };
 
-ChatGrpcServer::ChatGrpcServer(ActorSystem& system, LobbyRef lobby)
-    : service_(std::make_unique<Service>(system, std::move(lobby))), gateway_(system) {}
+ChatGrpcServer::ChatGrpcServer(ActorSystem& system, LobbyRef lobby, SessionOptions options)
+    : service_(std::make_unique<Service>(system, std::move(lobby), std::move(options))),
+      gateway_(system) {}
 
 ChatGrpcServer::~ChatGrpcServer() { Shutdown(); }
 

@@ -6,6 +6,7 @@
 #ifndef EXAMPLES_CHAT_CHAT_SERVICE_H_
 #define EXAMPLES_CHAT_CHAT_SERVICE_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -24,12 +25,15 @@ absl::StatusOr<std::string> ToLine(const ClientEvent& event);
 
 using ChatStream = GrpcStream<ClientEvent, ServerEvent>;
 using GrpcSessionProtocol =
-    Protocol<GrpcReceived<ClientEvent>, GrpcReadsDone, GrpcCallCancelled, Output>;
+    Protocol<GrpcReceived<ClientEvent>, GrpcReadsDone, GrpcCallCancelled, GrpcWritable, Output>;
 
+// A chat client on a gRPC stream. Its output is paced like a TCP client's (OutputPacer): past
+// the stream's high_water_writes lines wait in the session; a client cut off for not reading
+// has its call cancelled (the reason is in the server's log).
 class GrpcChatSession : public ChatSession<GrpcChatSession, GrpcSessionProtocol> {
  public:
-  GrpcChatSession(ChatStream stream, LobbyRef lobby)
-      : ChatSession(std::move(lobby)), stream_(std::move(stream)) {}
+  GrpcChatSession(ChatStream stream, LobbyRef lobby, SessionOptions options = {})
+      : ChatSession(std::move(lobby), std::move(options)), stream_(std::move(stream)) {}
   using ChatSession::Handle;
 
   void OnStart() override {
@@ -38,17 +42,31 @@ class GrpcChatSession : public ChatSession<GrpcChatSession, GrpcSessionProtocol>
   void Handle(GrpcReceived<ClientEvent> m);
   void Handle(GrpcReadsDone);
   void Handle(GrpcCallCancelled);
+  void Handle(GrpcWritable) { OnWritable(); }
 
-  void WriteLine(const std::string& line);
+  // The session's transport (ChatSession).
+  bool TransportHasRoom() const { return !stream_.backpressured(); }
+  void TransportSend(const std::string& line);
+  uint64_t TransportTaken() const { return stream_.writes_done(); }
+  size_t TransportQueuedBytes();
   void CloseClient() { stream_.Finish(); }
+  // Its replies would never be written: end the call now (the client sees CANCELLED).
+  void CutOffClient(const absl::Status&) {
+    stream_.Cancel();
+    ctx().Stop();
+  }
 
  private:
   ChatStream stream_;
+  // Sizes of the lines handed to the stream and not yet written by gRPC, oldest first.
+  std::deque<size_t> in_stream_;
+  size_t in_stream_bytes_ = 0;
+  uint64_t sent_ = 0;  // lines handed to the stream
 };
 
 class ChatGrpcServer {
  public:
-  ChatGrpcServer(ActorSystem& system, LobbyRef lobby);
+  ChatGrpcServer(ActorSystem& system, LobbyRef lobby, SessionOptions options = {});
   ~ChatGrpcServer();
   // Returns the bound port.
   absl::StatusOr<int> Start(const std::string& address);

@@ -42,7 +42,10 @@ void Room::Handle(SayInRoom m) {
   auto it = members_.find(m.id);
   if (it == members_.end()) return;  // left meanwhile: the session told its client already
   std::string line = RoomLine(name_, it->second.nick, m.text);
-  Broadcast(MakeLine(line), /*except=*/0);
+  // Every member's copy shares ownership of the sender's credit: it returns once the last
+  // member passed the line on to its client, so the sender is paced to the members that read.
+  auto paced = std::make_shared<std::pair<const std::string, Credit>>(line, std::move(m.credit));
+  Broadcast(Line(paced, &paced->first), /*except=*/0);
   if (!history_path_.empty()) {
     unwritten_ += line;
     if (!appending_) StartAppend();

@@ -1,5 +1,6 @@
 // Room: one chat room. It is the one place the room's messages are ordered, so every member
-// sees them in the same order. It keeps the last 100 messages for joiners and, with a history
+// sees them in the same order. A message's line carries its sender's flow-control credit to
+// every member (see OutputPacer): a sender is paced to the members that read. It keeps the last 100 messages for joiners and, with a history
 // file, appends every message to it through the executor (one append in flight at a time, so
 // the file keeps the room's order), never on a worker.
 //

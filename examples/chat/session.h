@@ -1,15 +1,22 @@
 // ChatSession<Derived, P>: one client of the chat server, whatever carries its lines. It runs
 // the line protocol (chat_protocol.h) against the lobby and the rooms, one command at a time:
 // lines that arrive while a command waits for the lobby are held (with their flow-control
-// credit) and run in order afterwards. The transport actor (TcpChatSession, GrpcChatSession)
-// derives from it, feeds it lines (OnLine), tells it when the client is gone (OnGone), and
-// provides WriteLine(const std::string&) and CloseClient().
+// credit) and run in order afterwards. Everything for the client - replies, room lines, private
+// messages - goes through an OutputPacer (output_pacer.h): room senders are paced to this
+// client's reading, and a client that stops reading is cut off (logged, counted). The transport
+// actor (TcpChatSession, GrpcChatSession) derives from it, feeds it lines (OnLine), tells it
+// when the client is gone (OnGone) and when its transport has room again (OnWritable), and
+// provides TransportHasRoom(), TransportSend(const std::string&), TransportTaken(),
+// TransportQueuedBytes(), CloseClient() and CutOffClient(const absl::Status&).
 //
 // Thread safety: an actor (all of this runs on its turns).
 #ifndef EXAMPLES_CHAT_SESSION_H_
 #define EXAMPLES_CHAT_SESSION_H_
 
+#include <atomic>
+#include <cstdio>
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,15 +30,27 @@ namespace troupe::chat {
 
 inline constexpr absl::Duration kLobbyTimeout = absl::Seconds(10);
 
+// What every session of a server shares.
+struct SessionOptions {
+  OutputLimits output;
+  // Members cut off for not reading (may be null).
+  std::shared_ptr<std::atomic<uint64_t>> cut_off = std::make_shared<std::atomic<uint64_t>>(0);
+};
+
 template <typename Derived, typename P>
-class ChatSession : public Actor<Derived, P> {
+class ChatSession : public Actor<Derived, P>, private OutputPacer::Transport {
  public:
-  explicit ChatSession(LobbyRef lobby) : lobby_(std::move(lobby)) {}
+  ChatSession(LobbyRef lobby, SessionOptions options)
+      : lobby_(std::move(lobby)), options_(std::move(options)), output_(this, options_.output) {}
 
   // Room and lobby output for this client.
-  void Handle(Output m) { derived().WriteLine(*m.line); }
+  void Handle(Output m) { Emit(std::move(m.line)); }
 
  protected:
+  // The transport has room again: held output moves on.
+  void OnWritable() { output_.Drain(); }
+  // A line for the client from the transport itself (e.g. an error about what it sent).
+  void Write(const std::string& line) { Emit(MakeLine(line)); }
   // One line from the client (its newline removed). `credit` is held until the line ran.
   void OnLine(std::string line, Credit credit = {}) {
     Enqueue(Held{std::move(line), std::move(credit), false});
@@ -50,7 +69,47 @@ class ChatSession : public Actor<Derived, P> {
 
  private:
   Derived& derived() { return static_cast<Derived&>(*this); }
-  void Write(const std::string& line) { derived().WriteLine(line); }
+
+  // Every line for the client passes here, in order.
+  void Emit(Line line) {
+    if (gone_) return;
+    if (absl::Status s = output_.Add(std::move(line), this->ctx().Now()); !s.ok()) {
+      CutOff(s);
+      return;
+    }
+    ArmOutputCheck();
+  }
+  // While output waits, a check every second (or sooner for short limits) notices a client
+  // that stopped reading.
+  void ArmOutputCheck() {
+    if (check_armed_ || gone_ || !output_.waiting()) return;
+    check_armed_ = true;
+    const absl::Duration period =
+        std::min(absl::Seconds(1), std::min(options_.output.pace_timeout,
+                                            options_.output.stall_timeout) / 2);
+    this->ctx().RunAfter(period, [this] {
+      check_armed_ = false;
+      if (gone_) return;
+      if (absl::Status s = output_.Check(this->ctx().Now()); !s.ok()) {
+        CutOff(s);
+        return;
+      }
+      ArmOutputCheck();
+    });
+  }
+  void CutOff(const absl::Status& why) {
+    std::fprintf(stderr, "chat: cut off %s (session %llu): %s\n",
+                 nick_.empty() ? "a client without a nick" : nick_.c_str(),
+                 static_cast<unsigned long long>(this->ctx().id()), why.ToString().c_str());
+    if (options_.cut_off) options_.cut_off->fetch_add(1, std::memory_order_relaxed);
+    OnGone();
+    derived().CutOffClient(why);
+  }
+  // OutputPacer::Transport, answered by the transport actor.
+  bool HasRoom() override { return derived().TransportHasRoom(); }
+  void Send(const std::string& line) override { derived().TransportSend(line); }
+  uint64_t Taken() override { return derived().TransportTaken(); }
+  size_t QueuedBytes() override { return derived().TransportQueuedBytes(); }
 
   Member Me() {
     return Member{this->ctx().id(), nick_,
@@ -229,6 +288,9 @@ class ChatSession : public Actor<Derived, P> {
   }
 
   LobbyRef lobby_;
+  const SessionOptions options_;
+  OutputPacer output_;
+  bool check_armed_ = false;
   std::string nick_;
   std::vector<std::pair<std::string, RoomRef>> rooms_;  // in join order: the last is the default
   std::deque<Held> held_;
