@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "actors/grpc/access_rules.h"
 #include "actors/grpc/grpc_status.h"
 #include "actors/grpc/unary_call.h"
+#include "actors/tls/credentials.h"
 
 namespace troupe {
 
@@ -41,7 +43,8 @@ class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
       return;
     }
     // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
-    ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_)},
+    ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_),
+                                     PeerIdentityOf(*context_)},
                            absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
                              if (!reply.ok()) {
                                Finish(ToGrpcStatus(reply.status()));
@@ -94,7 +97,9 @@ class GrpcGateway::GenericService final : public grpc::CallbackGenericService {
 };
 
 GrpcGateway::GrpcGateway(ActorSystem& system)
-    : system_(system), generic_(std::make_unique<GenericService>()) {}
+    : system_(system),
+      rules_(std::make_shared<internal::AccessRules>()),
+      generic_(std::make_unique<GenericService>()) {}
 
 GrpcGateway::~GrpcGateway() { Shutdown(); }
 
@@ -122,14 +127,53 @@ absl::Status GrpcGateway::AddStream(std::string method,
   return AddRoute(std::move(method), Route{nullptr, std::move(on_stream), options});
 }
 
+absl::Status GrpcGateway::Restrict(std::string scope, AccessPolicy policy) {
+  if (server_) return absl::FailedPreconditionError("the gateway has started");
+  return rules_->Add(std::move(scope), std::move(policy));
+}
+
+GrpcGatewayStats GrpcGateway::stats() const {
+  return {.permission_denied = denied_->load(std::memory_order_relaxed)};
+}
+
 absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   if (server_) return absl::FailedPreconditionError("the gateway has started");
+  const bool tls = options.tls.files.enabled();
+  if (absl::Status s = CheckListenSecurity("gRPC gateway", options.address, tls,
+                                           options.allow_insecure);
+      !s.ok()) {
+    return s;
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> made =
+        MakeServerCredentials(options.tls);
+    if (!made.ok()) return made.status();
+    credentials = *std::move(made);
+    if (!rules_->empty()) {
+      credentials->SetAuthMetadataProcessor(
+          std::make_shared<internal::AccessCheck>(rules_, denied_));
+    }
+  } else if (!rules_->empty()) {
+    return absl::FailedPreconditionError(
+        "the gateway has access rules but no TLS: identities come from certificates");
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.address, credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options.handshake_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+  builder.AddChannelArgument(
+      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_idle)));
   // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would silently
   // share its calls. A taken port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -10,8 +10,15 @@
 // request's serialized bytes in, the response's serialized bytes out (an error status goes to
 // the client as is). Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
 // grpc::ByteBuffer> to `on_stream` (see stream_call.h). A call to a method nobody serves ends
-// with UNIMPLEMENTED. The server's limits (message size, concurrent streams per connection) are
-// set explicitly in GrpcServerOptions.
+// with UNIMPLEMENTED. The server's limits (message size, concurrent streams per connection,
+// handshake, keepalive and idle timeouts) are set explicitly in GrpcServerOptions.
+//
+// Security (actors/tls): with GrpcServerOptions::tls the gateway speaks TLS, by default mutual
+// (clients need a certificate its CA admits). Listening on a non-loopback address without TLS
+// fails Start unless allow_insecure says so. Every actor serving a call can see who called
+// (PeerIdentity: GrpcCall<Req> for typed unary methods, GrpcBytes::peer, GrpcStream::peer()),
+// and Restrict() limits a method, a service or everything to some identities: a refused call
+// ends with PERMISSION_DENIED before any actor sees it, and is counted (stats()).
 //
 // Thread safety: Add*, Start and Shutdown from the thread that owns the gateway.
 // The gateway must outlive the calls it serves (Shutdown, or its destructor, waits for them).
@@ -28,23 +35,47 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actors/grpc/stream_call.h"
+#include "actors/tls/access_policy.h"
+#include "actors/tls/peer_identity.h"
+#include "actors/tls/tls_options.h"
 #include "framework/system/actor_system.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 
 namespace troupe {
 
+namespace internal {
+class AccessRules;
+}
+
 // One call of a generic unary method.
 struct GrpcBytes {
   std::string method;   // "/package.Service/Method"
   std::string payload;  // the serialized request
+  PeerIdentity peer;    // who called
 };
 using GrpcByteStream = GrpcStream<grpc::ByteBuffer, grpc::ByteBuffer>;
 
 struct GrpcServerOptions {
-  std::string address = "0.0.0.0:0";  // port 0: pick one (Start returns it)
-  int max_message_bytes = 4 << 20;    // larger requests or replies fail RESOURCE_EXHAUSTED
-  int max_concurrent_streams = 1000;  // per client connection (HTTP/2 SETTINGS)
+  std::string address = "127.0.0.1:0";  // port 0: pick one (Start returns it)
+  int max_message_bytes = 4 << 20;      // larger requests or replies fail RESOURCE_EXHAUSTED
+  int max_concurrent_streams = 1000;    // per client connection (HTTP/2 SETTINGS)
+  // TLS (on when its files are set; mutual unless tls.client_certificates says otherwise).
+  TlsServerOptions tls;
+  // Listen on a non-loopback address without TLS anyway (logged at start-up).
+  bool allow_insecure = false;
+  // A connection's TLS/HTTP/2 handshake must finish within this.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // The server pings an idle connection this often and drops it if the ping is not answered
+  // within keepalive_timeout (a peer that vanished without closing).
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // A connection without calls this long is closed (the client reconnects when it needs to).
+  absl::Duration max_connection_idle = absl::Minutes(10);
+};
+
+struct GrpcGatewayStats {
+  uint64_t permission_denied = 0;  // calls refused by a Restrict() rule
 };
 
 // Bytes <-> grpc::ByteBuffer, for generic methods.
@@ -77,10 +108,17 @@ class GrpcGateway {
   // Generic bidi streaming method: each call's stream goes to `on_stream` (on a gRPC thread).
   absl::Status AddStream(std::string method, std::function<void(GrpcByteStream)> on_stream,
                          GrpcStreamOptions options = {});
+  // Only peers `policy` admits may call `scope`: "/pkg.Service/Method", "pkg.Service" or ""
+  // (every method). The most specific rule decides. Needs TLS (identities come from
+  // certificates): Start fails FAILED_PRECONDITION with rules and no TLS. INVALID_ARGUMENT: a
+  // malformed scope; ALREADY_EXISTS: that scope has a rule.
+  absl::Status Restrict(std::string scope, AccessPolicy policy);
 
-  // Starts serving. Returns the bound port. FAILED_PRECONDITION if started already;
-  // UNAVAILABLE if the address cannot be bound.
+  // Starts serving. Returns the bound port. FAILED_PRECONDITION if started already, or a
+  // non-loopback address without TLS nor allow_insecure, or rules without TLS;
+  // INVALID_ARGUMENT: bad TLS files; UNAVAILABLE if the address cannot be bound.
   absl::StatusOr<int> Start(const GrpcServerOptions& options);
+  GrpcGatewayStats stats() const;
   // Stops accepting calls; calls still running after `grace` are cancelled. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(2));
 
@@ -97,6 +135,8 @@ class GrpcGateway {
   absl::Status AddRoute(std::string method, Route route);
 
   ActorSystem& system_;
+  std::shared_ptr<internal::AccessRules> rules_;
+  std::shared_ptr<std::atomic<uint64_t>> denied_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::unique_ptr<GenericService> generic_;
   std::vector<grpc::Service*> services_;
   std::unique_ptr<grpc::Server> server_;

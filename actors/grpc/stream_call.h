@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "actors/grpc/grpc_status.h"
+#include "actors/tls/peer_identity.h"
 #include "framework/actor/actor_ref.h"
 #include "framework/base/credit.h"
 #include "framework/base/mutex.h"
@@ -117,9 +118,14 @@ class StreamCallCore final : public CreditSink,
   };
 
   StreamCallCore(Reactor* reactor, grpc::ServerContextBase* context, GrpcStreamOptions options)
-      : id_(NextGrpcCallId()), reactor_(reactor), context_(context), options_(options) {}
+      : id_(NextGrpcCallId()),
+        peer_(context != nullptr ? PeerIdentityOf(*context) : PeerIdentity{}),
+        reactor_(reactor),
+        context_(context),
+        options_(options) {}
 
   uint64_t id() const { return id_; }
+  const PeerIdentity& peer() const { return peer_; }
 
   // --- the actor's side ---
   absl::Status Start(Sink sink) {
@@ -366,6 +372,7 @@ class StreamCallCore final : public CreditSink,
   }
 
   const uint64_t id_;
+  const PeerIdentity peer_;  // who called, as the TLS handshake proved it
   mutable Mutex mu_;
   Reactor* reactor_ ABSL_GUARDED_BY(mu_);  // null after OnDone
   grpc::ServerContextBase* context_ ABSL_GUARDED_BY(mu_);
@@ -500,6 +507,11 @@ class GrpcStream {
   size_t queued_writes() const { return core_ ? core_->queued_writes() : 0; }
   // Replies gRPC has written so far (the client's progress).
   uint64_t writes_done() const { return core_ ? core_->writes_done() : 0; }
+  // Who called (verified by TLS; see actors/tls/peer_identity.h).
+  const PeerIdentity& peer() const {
+    static const PeerIdentity kNobody;
+    return core_ ? core_->peer() : kNobody;
+  }
   // True once the call is over or finishing (Finish called, cancelled, or empty handle).
   bool finished() const { return !core_ || core_->finished(); }
   uint64_t id() const { return core_ ? core_->id() : 0; }

@@ -7,7 +7,8 @@
 //     }
 //   };
 //
-// The actor's Protocol has an entry Request<Req, Resp>. The ask carries the call's deadline:
+// The actor's Protocol has an entry Request<Req, Resp> - or Request<GrpcCall<Req>, Resp> to see
+// who is calling (the verified PeerIdentity, actors/tls). The ask carries the call's deadline:
 // past it the call ends with DEADLINE_EXCEEDED and a reply that comes later is dropped. The
 // deadline and a client cancellation reach the actor if it listens (ctx().OnCancel(promise, fn)).
 // An actor error status goes to the client with the same code; a stopped actor is NOT_FOUND. No
@@ -23,11 +24,20 @@
 
 #include "absl/base/thread_annotations.h"
 #include "actors/grpc/grpc_status.h"
+#include "actors/tls/peer_identity.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 #include "grpcpp/grpcpp.h"
 
 namespace troupe {
+
+// A unary request with its caller: list Request<GrpcCall<Req>, Resp> in an actor's Protocol
+// (instead of Request<Req, Resp>) and AskForCall sends this.
+template <typename Req>
+struct GrpcCall {
+  Req request;
+  PeerIdentity peer;
+};
 
 namespace internal {
 
@@ -88,20 +98,28 @@ class UnaryCallReactor final : public grpc::ServerUnaryReactor {
 template <typename P, typename Req, typename Resp>
 grpc::ServerUnaryReactor* AskForCall(ActorSystem& system, grpc::CallbackServerContext* context,
                                      const ActorRef<P>& actor, const Req& request, Resp* response) {
-  static_assert(std::is_same_v<typename P::template EntryOf<Req>::Response, Resp>,
-                "the actor's Protocol must have the entry Request<Req, Resp>");
+  constexpr bool kWithCaller = P::template kAccepts<GrpcCall<Req>>;
+  using Asked = std::conditional_t<kWithCaller, GrpcCall<Req>, Req>;
+  static_assert(std::is_same_v<typename P::template EntryOf<Asked>::Response, Resp>,
+                "the actor's Protocol must have the entry Request<Req, Resp> or "
+                "Request<GrpcCall<Req>, Resp>");
   auto* reactor = new internal::UnaryCallReactor(context);
+  auto done = [reactor, response](absl::StatusOr<Resp> result) {
+    if (!result.ok()) {
+      reactor->Finish(ToGrpcStatus(result.status()));
+      return;
+    }
+    *response = std::move(*result);
+    reactor->Finish(grpc::Status::OK);
+  };
   // The response object and the reactor stay valid until Finish(): the callback runs once.
   // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
-  reactor->SetAsk(system.Ask(actor, Req(request), absl::InfiniteDuration(),
-                             [reactor, response](absl::StatusOr<Resp> result) {
-                               if (!result.ok()) {
-                                 reactor->Finish(ToGrpcStatus(result.status()));
-                                 return;
-                               }
-                               *response = std::move(*result);
-                               reactor->Finish(grpc::Status::OK);
-                             }));
+  if constexpr (kWithCaller) {
+    reactor->SetAsk(system.Ask(actor, GrpcCall<Req>{request, PeerIdentityOf(*context)},
+                               absl::InfiniteDuration(), std::move(done)));
+  } else {
+    reactor->SetAsk(system.Ask(actor, Req(request), absl::InfiniteDuration(), std::move(done)));
+  }
   return reactor;
 }
 

@@ -1,5 +1,6 @@
 #include "actors/remote/inbound_session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -8,29 +9,28 @@
 
 namespace troupe::internal {
 
-void Exports::Set(std::string name, std::shared_ptr<const ExportTable> table) {
+void Exports::Set(std::string name, std::shared_ptr<const Export> entry) {
   MutexLock lock(&mu_);
-  tables_[std::move(name)] = std::move(table);
+  exports_[std::move(name)] = std::move(entry);
 }
 
 bool Exports::Remove(const std::string& name) {
   MutexLock lock(&mu_);
-  return tables_.erase(name) > 0;
+  return exports_.erase(name) > 0;
 }
 
-std::shared_ptr<const ExportTable> Exports::Find(const std::string& name) const {
+std::shared_ptr<const Export> Exports::Find(const std::string& name) const {
   MutexLock lock(&mu_);
-  auto it = tables_.find(name);
-  return it == tables_.end() ? nullptr : it->second;
+  auto it = exports_.find(name);
+  return it == exports_.end() ? nullptr : it->second;
 }
 
 InboundSession::InboundSession(NodeStream stream, std::shared_ptr<const Exports> exports,
-                               std::shared_ptr<InboundCounters> counters,
-                               absl::Duration default_ask_timeout)
+                               std::shared_ptr<InboundCounters> counters, InboundOptions options)
     : stream_(std::move(stream)),
       exports_(std::move(exports)),
       counters_(std::move(counters)),
-      default_ask_timeout_(default_ask_timeout) {}
+      options_(options) {}
 
 void InboundSession::OnStart() {
   if (!stream_.Start(self()).ok()) ctx().Stop();
@@ -43,66 +43,137 @@ void InboundSession::Handle(GrpcReceived<node::ClientFrame> m) {
     return;
   }
   if (was_hello) {
+    sender_ = RemoteSender{check_.peer(), stream_.peer()};
+    // With TLS the name a node claims must be one its certificate carries.
+    if (options_.tls && !sender_.peer.Is(sender_.node)) {
+      counters_->identity_mismatches.fetch_add(1, std::memory_order_relaxed);
+      EndBadStream(absl::PermissionDeniedError(
+          absl::StrCat("the Hello claims node '", sender_.node, "' but the certificate is ",
+                       sender_.peer.verified ? sender_.peer.name : "missing")));
+      return;
+    }
     (void)stream_.Write(node::ServerFrame());  // the welcome: the sender's link is up
     return;
   }
-  for (const node::Envelope& envelope : m.message.batch().envelopes()) Deliver(envelope);
-  node::ServerFrame ack;
-  ack.set_acked_up_to(check_.expected_sequence() - 1);
-  (void)stream_.Write(std::move(ack));
+  waiting_.push_back(std::move(m));
+  if (waiting_.size() == 1) DeliverWaiting();
 }
 
-void InboundSession::Deliver(const node::Envelope& envelope) {
-  counters_->received.fetch_add(1, std::memory_order_relaxed);
+bool InboundSession::DeliverWaiting() {
+  while (!waiting_.empty()) {
+    const auto& envelopes = waiting_.front().message.batch().envelopes();
+    for (; next_envelope_ < envelopes.size(); ++next_envelope_) {
+      if (!Deliver(envelopes[next_envelope_])) {
+        // A full mailbox: no ack, no further batch until there is room (retried with back-off).
+        counters_->paused.fetch_add(1, std::memory_order_relaxed);
+        if (!retry_armed_) {
+          retry_armed_ = true;
+          ctx().SendAfter(retry_delay_, self(), RetryDelivery{});
+          retry_delay_ = std::min(retry_delay_ * 2, absl::Milliseconds(50));
+        }
+        return false;
+      }
+    }
+    retry_delay_ = absl::Milliseconds(1);
+    node::ServerFrame ack;
+    ack.set_acked_up_to(envelopes.empty() ? 0 : envelopes[envelopes.size() - 1].sequence());
+    (void)stream_.Write(std::move(ack));
+    waiting_.pop_front();  // its credit returns: the stream may read the next frame
+    next_envelope_ = 0;
+  }
+  return true;
+}
+
+void InboundSession::Handle(RetryDelivery) {
+  retry_armed_ = false;
+  DeliverWaiting();
+}
+
+bool InboundSession::Deliver(const node::Envelope& envelope) {
   const bool is_ask = envelope.correlation() != 0;
-  absl::Duration timeout = default_ask_timeout_;
+  std::shared_ptr<const Export> target = exports_->Find(envelope.target());
+  const WireEntry* entry = nullptr;
+  if (target != nullptr) {
+    auto it = target->table.find(envelope.message_type());
+    if (it != target->table.end() && it->second.is_request == is_ask) entry = &it->second;
+    // Full: wait (before counting it received) rather than grow the mailbox or drop.
+    if (entry != nullptr && !entry->has_room()) return false;
+  }
+  counters_->received.fetch_add(1, std::memory_order_relaxed);
+  absl::Duration timeout = options_.default_ask_timeout;
   if (envelope.deadline_unix_micros() != 0) {
     timeout = absl::FromUnixMicros(envelope.deadline_unix_micros()) - absl::Now();
     if (timeout <= absl::ZeroDuration()) {
       counters_->expired.fetch_add(1, std::memory_order_relaxed);
       if (is_ask) Answer(envelope.correlation(), absl::DeadlineExceededError("expired in transit"));
-      return;
+      return true;
     }
   }
-  std::shared_ptr<const ExportTable> table = exports_->Find(envelope.target());
-  if (table == nullptr) {
+  if (timeout > options_.max_ask_timeout) {
+    timeout = options_.max_ask_timeout;
+    if (is_ask) counters_->deadlines_clamped.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (target == nullptr) {
     counters_->unknown_target.fetch_add(1, std::memory_order_relaxed);
     if (is_ask) {
       Answer(envelope.correlation(),
              absl::NotFoundError(absl::StrCat("no actor exported as '", envelope.target(), "'")));
     }
-    return;
+    return true;
   }
-  auto entry = table->find(envelope.message_type());
-  if (entry == table->end() || entry->second.is_request != is_ask) {
+  if (options_.tls &&
+      !target->access.Allows(sender_.peer,
+                             absl::StrCat(envelope.target(), " ", envelope.message_type()))) {
+    counters_->permission_denied.fetch_add(1, std::memory_order_relaxed);
+    if (is_ask) {
+      Answer(envelope.correlation(),
+             absl::PermissionDeniedError(absl::StrCat("node '", sender_.node, "' may not reach '",
+                                                      envelope.target(), "'")));
+    }
+    return true;
+  }
+  if (entry == nullptr) {
     counters_->unknown_type.fetch_add(1, std::memory_order_relaxed);
     if (is_ask) {
       Answer(envelope.correlation(),
              absl::InvalidArgumentError(absl::StrCat("'", envelope.target(), "' takes no ask of ",
                                                      envelope.message_type())));
     }
-    return;
+    return true;
   }
   WireReplyFn reply;
   if (is_ask) {
+    if (asks_in_flight_ >= options_.max_asks_in_flight) {
+      counters_->asks_refused.fetch_add(1, std::memory_order_relaxed);
+      Answer(envelope.correlation(),
+             absl::ResourceExhaustedError(absl::StrCat(
+                 options_.max_asks_in_flight, " asks from this node are waiting already")));
+      return true;
+    }
+    ++asks_in_flight_;
     reply = [me = self(), correlation = envelope.correlation()](absl::StatusOr<WireMessage> a) {
       me.Tell(AskAnswered{correlation, std::move(a)});
     };
   }
-  absl::Status status = entry->second.deliver(envelope.payload(), timeout, std::move(reply));
+  absl::Status status = entry->deliver(envelope.payload(), sender_, timeout, std::move(reply));
   if (!status.ok()) {
     counters_->malformed.fetch_add(1, std::memory_order_relaxed);
-    if (is_ask) Answer(envelope.correlation(), status);
-    return;
+    if (is_ask) {
+      --asks_in_flight_;  // the reply function was dropped unrun
+      Answer(envelope.correlation(), status);
+    }
+    return true;
   }
   counters_->delivered.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void InboundSession::Answer(uint64_t correlation, const absl::Status& error) {
-  Handle(AskAnswered{correlation, error});
+  Handle(AskAnswered{correlation, error, /*counted=*/false});
 }
 
 void InboundSession::Handle(AskAnswered m) {
+  if (m.counted && asks_in_flight_ > 0) --asks_in_flight_;
   node::ServerFrame frame;
   node::Reply* reply = frame.add_replies();
   reply->set_correlation(m.correlation);
@@ -118,8 +189,8 @@ void InboundSession::Handle(AskAnswered m) {
 
 void InboundSession::EndBadStream(absl::Status why) {
   counters_->bad_streams.fetch_add(1, std::memory_order_relaxed);
-  std::fprintf(stderr, "troupe: node stream from '%s' ended: %s\n", check_.peer().c_str(),
-               why.ToString().c_str());
+  std::fprintf(stderr, "troupe: node stream from '%s' (%s) ended: %s\n", check_.peer().c_str(),
+               stream_.peer().ToString().c_str(), why.ToString().c_str());
   stream_.Finish(why);
   ctx().Stop();
 }

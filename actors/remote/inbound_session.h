@@ -1,8 +1,16 @@
 // InboundSession: the actor serving one peer node's Connect stream on this node. It checks the
-// Hello, then delivers each envelope of each batch to the exported actor it names, acks every
-// batch, and writes back the answers to asks. Envelopes for names nobody exported, for types
-// the target's Protocol does not list, with payloads that do not parse, or past their deadline
-// are rejected and counted, never delivered; an ask among them is answered with the error.
+// Hello (with TLS: the node name it claims must be one its certificate carries), then delivers
+// each envelope of each batch to the exported actor it names, acks every batch, and writes back
+// the answers to asks. Envelopes for names nobody exported, for types the target's Protocol
+// does not list, with payloads that do not parse, from a peer the export's AccessPolicy refuses,
+// or past their deadline are rejected and counted, never delivered; an ask among them is
+// answered with the error.
+//
+// Limits against a hostile or runaway peer: an ask's deadline is clamped to max_ask_timeout;
+// at most max_asks_in_flight asks wait for answers (more are refused RESOURCE_EXHAUSTED); and
+// while a target's bounded mailbox is full the session stops delivering, acknowledging and
+// reading (its stream's flow control) until there is room, so the sender backs off instead of
+// the mailbox growing.
 //
 // Thread safety: an actor; Exports and InboundCounters are shared and thread-safe.
 #ifndef ACTORS_REMOTE_INBOUND_SESSION_H_
@@ -10,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -18,22 +27,29 @@
 #include "actors/grpc/stream_call.h"
 #include "actors/remote/frame_check.h"
 #include "actors/remote/wire_types.h"
+#include "actors/tls/access_policy.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 #include "proto/node.grpc.pb.h"
 
 namespace troupe::internal {
 
+// One exported actor: how to decode for it, and who may reach it.
+struct Export {
+  ExportTable table;
+  AccessPolicy access;
+};
+
 // The actors this node exported, by name.
 class Exports {
  public:
-  void Set(std::string name, std::shared_ptr<const ExportTable> table);
+  void Set(std::string name, std::shared_ptr<const Export> entry);
   bool Remove(const std::string& name);
-  std::shared_ptr<const ExportTable> Find(const std::string& name) const;
+  std::shared_ptr<const Export> Find(const std::string& name) const;
 
  private:
   mutable Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const ExportTable>> tables_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const Export>> exports_ ABSL_GUARDED_BY(mu_);
 };
 
 struct InboundCounters {
@@ -43,7 +59,19 @@ struct InboundCounters {
   std::atomic<uint64_t> unknown_type{0};
   std::atomic<uint64_t> malformed{0};
   std::atomic<uint64_t> expired{0};
-  std::atomic<uint64_t> bad_streams{0};  // streams ended for a protocol violation
+  std::atomic<uint64_t> permission_denied{0};  // the export's AccessPolicy refused the peer
+  std::atomic<uint64_t> asks_refused{0};       // past max_asks_in_flight
+  std::atomic<uint64_t> deadlines_clamped{0};  // asks whose deadline was past max_ask_timeout
+  std::atomic<uint64_t> paused{0};             // times delivery waited for a full mailbox
+  std::atomic<uint64_t> bad_streams{0};        // streams ended for a protocol violation
+  std::atomic<uint64_t> identity_mismatches{0};  // ... a Hello naming another node (TLS)
+};
+
+struct InboundOptions {
+  bool tls = false;  // peers are verified: check Hello names and AccessPolicies
+  absl::Duration default_ask_timeout = absl::Seconds(30);  // an ask carrying no deadline
+  absl::Duration max_ask_timeout = absl::Minutes(5);
+  size_t max_asks_in_flight = 10000;
 };
 
 using NodeStream = GrpcStream<node::ClientFrame, node::ServerFrame>;
@@ -51,31 +79,46 @@ using NodeStream = GrpcStream<node::ClientFrame, node::ServerFrame>;
 struct AskAnswered {
   uint64_t correlation;
   absl::StatusOr<WireMessage> answer;
+  bool counted = true;  // an answer from the target (not a rejection): one fewer in flight
 };
-using InboundProtocol =
-    Protocol<GrpcReceived<node::ClientFrame>, GrpcReadsDone, GrpcCallCancelled, AskAnswered>;
+struct RetryDelivery {};  // a paused batch tries again
+using InboundProtocol = Protocol<GrpcReceived<node::ClientFrame>, GrpcReadsDone,
+                                 GrpcCallCancelled, AskAnswered, RetryDelivery>;
 
 class InboundSession : public Actor<InboundSession, InboundProtocol> {
  public:
   InboundSession(NodeStream stream, std::shared_ptr<const Exports> exports,
-                 std::shared_ptr<InboundCounters> counters, absl::Duration default_ask_timeout);
+                 std::shared_ptr<InboundCounters> counters, InboundOptions options);
   void OnStart() override;
 
   void Handle(GrpcReceived<node::ClientFrame> m);
   void Handle(AskAnswered m);
+  void Handle(RetryDelivery);
   void Handle(GrpcReadsDone);
   void Handle(GrpcCallCancelled);
 
  private:
-  void Deliver(const node::Envelope& envelope);
+  // Delivers the batches waiting, in order, from where a full mailbox paused them; acks each
+  // completed batch. Returns false if it paused again.
+  bool DeliverWaiting();
+  // false: the target's mailbox is full; try this envelope again later.
+  bool Deliver(const node::Envelope& envelope);
   void Answer(uint64_t correlation, const absl::Status& error);
   void EndBadStream(absl::Status why);
 
   NodeStream stream_;
   std::shared_ptr<const Exports> exports_;
   std::shared_ptr<InboundCounters> counters_;
-  const absl::Duration default_ask_timeout_;
+  const InboundOptions options_;
   InboundFrameCheck check_;  // hello first, then consecutively numbered batches
+  RemoteSender sender_;      // set by the Hello
+  // Batches read and not yet fully delivered (holding their stream credit: while a full
+  // mailbox pauses delivery, the stream stops reading after max_unprocessed of them).
+  std::deque<GrpcReceived<node::ClientFrame>> waiting_;
+  int next_envelope_ = 0;  // of waiting_.front()
+  bool retry_armed_ = false;
+  absl::Duration retry_delay_ = absl::Milliseconds(1);
+  size_t asks_in_flight_ = 0;
 };
 
 }  // namespace troupe::internal

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "actors/grpc/grpc_status.h"
+#include "actors/tls/credentials.h"
 #include "framework/base/notification.h"
 
 namespace troupe::internal {
@@ -93,7 +94,10 @@ Link::Link(ActorSystem& system, LinkOptions options)
   // found again quickly.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(
+      options_.address,
+      options_.tls ? BuildChannelCredentials(*options_.tls) : grpc::InsecureChannelCredentials(),
+      args);
   stub_ = node::Node::NewStub(channel_);
 }
 

@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "actors/remote/wire_types.h"
+#include "actors/tls/tls_options.h"
 #include "framework/base/mutex.h"
 #include "framework/base/notification.h"
 #include "framework/system/actor_system.h"
@@ -39,6 +41,7 @@ struct LinkOptions {
   size_t max_unacked = 100000;  // envelopes sent or queued without an ack
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
+  std::optional<TlsChannelOptions> tls;  // mutual TLS (files checked by RemoteNode::Start)
 };
 
 struct LinkStats {

@@ -4,6 +4,7 @@
 
 #include "absl/random/random.h"
 #include "absl/time/clock.h"
+#include "actors/tls/credentials.h"
 
 namespace troupe {
 
@@ -11,11 +12,11 @@ namespace troupe {
 class RemoteNode::NodeService final : public node::Node::CallbackService {
  public:
   NodeService(ActorSystem& system, std::shared_ptr<const internal::Exports> exports,
-              std::shared_ptr<internal::InboundCounters> counters, absl::Duration ask_timeout)
+              std::shared_ptr<internal::InboundCounters> counters, internal::InboundOptions options)
       : system_(system),
         exports_(std::move(exports)),
         counters_(std::move(counters)),
-        ask_timeout_(ask_timeout) {}
+        options_(options) {}
 
   grpc::ServerBidiReactor<node::ClientFrame, node::ServerFrame>* Connect(
       grpc::CallbackServerContext* context) override {
@@ -23,7 +24,7 @@ class RemoteNode::NodeService final : public node::Node::CallbackService {
         context, [this](internal::NodeStream stream) {
           // A failed spawn (actor limit, shutdown) drops the stream: the peer sees ABORTED.
           (void)system_.Spawn<internal::InboundSession>(std::move(stream), exports_, counters_,
-                                                        ask_timeout_);
+                                                        options_);
         });
   }
 
@@ -31,21 +32,38 @@ class RemoteNode::NodeService final : public node::Node::CallbackService {
   ActorSystem& system_;
   std::shared_ptr<const internal::Exports> exports_;
   std::shared_ptr<internal::InboundCounters> counters_;
-  const absl::Duration ask_timeout_;
+  const internal::InboundOptions options_;
 };
 
 absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& system,
                                                               RemoteNodeOptions options) {
+  const bool tls = options.tls.enabled();
+  if (tls) {
+    if (absl::Status s = CheckTlsFiles(options.tls, /*need_identity=*/true); !s.ok()) return s;
+  }
+  if (!options.listen_address.empty()) {
+    if (absl::Status s = CheckListenSecurity("node", options.listen_address, tls,
+                                             options.allow_insecure);
+        !s.ok()) {
+      return s;
+    }
+  }
   std::unique_ptr<RemoteNode> node(new RemoteNode(system, std::move(options)));
   if (!node->options_.listen_address.empty()) {
-    node->service_ = std::make_unique<NodeService>(system, node->exports_, node->counters_,
-                                                   node->options_.ask_timeout);
+    node->service_ = std::make_unique<NodeService>(
+        system, node->exports_, node->counters_,
+        internal::InboundOptions{.tls = tls,
+                                 .default_ask_timeout = node->options_.ask_timeout,
+                                 .max_ask_timeout = node->options_.max_ask_timeout,
+                                 .max_asks_in_flight = node->options_.max_asks_in_flight});
     node->gateway_ = std::make_unique<GrpcGateway>(system);
     (void)node->gateway_->AddService(node->service_.get());
     absl::StatusOr<int> port =
         node->gateway_->Start({.address = node->options_.listen_address,
                                .max_message_bytes = node->options_.max_message_bytes,
-                               .max_concurrent_streams = node->options_.max_concurrent_streams});
+                               .max_concurrent_streams = node->options_.max_concurrent_streams,
+                               .tls = {.files = node->options_.tls},
+                               .allow_insecure = node->options_.allow_insecure});
     if (!port.ok()) return port.status();
     node->port_ = *port;
   }
@@ -77,6 +95,12 @@ std::shared_ptr<internal::Link> RemoteNode::LinkToLocked(const std::string& addr
   options.max_unacked = options_.max_unacked;
   options.backoff_initial = options_.backoff_initial;
   options.backoff_max = options_.backoff_max;
+  if (options_.tls.enabled()) {
+    auto expected = options_.peer_identities.find(address);
+    options.tls = TlsChannelOptions{
+        .files = options_.tls,
+        .expected_identity = expected == options_.peer_identities.end() ? "" : expected->second};
+  }
   std::shared_ptr<internal::Link> link = internal::Link::Create(system_, std::move(options));
   links_.emplace(address, link);
   return link;
@@ -101,7 +125,12 @@ RemoteNodeStats RemoteNode::stats() const {
   s.rejected_unknown_type = counters_->unknown_type.load();
   s.rejected_malformed = counters_->malformed.load();
   s.rejected_expired = counters_->expired.load();
+  s.rejected_permission = counters_->permission_denied.load();
+  s.rejected_too_many_asks = counters_->asks_refused.load();
+  s.deadlines_clamped = counters_->deadlines_clamped.load();
+  s.paused_for_room = counters_->paused.load();
   s.bad_streams = counters_->bad_streams.load();
+  s.identity_mismatches = counters_->identity_mismatches.load();
   return s;
 }
 

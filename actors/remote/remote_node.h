@@ -12,6 +12,14 @@
 //   system.Ask(*ponger, request, absl::Seconds(1), ...);   // asks too, answered across nodes
 //   (*node)->Monitor(*ponger, watcher);                     // watcher gets NodeDown
 //
+// Security (actors/tls): with RemoteNodeOptions::tls every link is mutual TLS - this node
+// verifies a peer's certificate against its CA bundle and checks that it carries the identity
+// expected for its address (peer_identities, else the host dialed); a peer's Hello must name a
+// node its certificate carries (else the stream ends, counted). Export takes an AccessPolicy:
+// by default every node the CA admits may reach the actor; anything else is refused
+// PERMISSION_DENIED and counted. A receiver learns the sending node by listing FromNode<T>.
+// Listening beyond loopback without TLS fails Start unless allow_insecure.
+//
 // Messages from one sender through one reference arrive in the order sent. Delivery is at most
 // once, never duplicated: messages sent while the peer is unreachable, or whose link broke
 // before the peer acknowledged them, are dead letters (system.dead_letters(), and counted in
@@ -38,6 +46,8 @@
 #include "actors/remote/inbound_session.h"
 #include "actors/remote/link.h"
 #include "actors/remote/wire_types.h"
+#include "actors/tls/access_policy.h"
+#include "actors/tls/tls_options.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 
@@ -52,6 +62,17 @@ struct RemoteNodeOptions {
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(2);
   absl::Duration ask_timeout = absl::Seconds(30);  // deadline carried by remote asks
+  // Mutual TLS for every link, both ways (on when its files are set). This node's certificate
+  // must carry `name` as a subject alternative name (tools/dev_certs NAME makes one).
+  TlsFiles tls;
+  // The identity the certificate of the node at an address must carry, by "host:port";
+  // addresses not listed must present the host they are dialed by (a DNS or IP name).
+  absl::flat_hash_map<std::string, std::string> peer_identities;
+  bool allow_insecure = false;  // listen beyond loopback without TLS anyway (logged)
+  // Limits for what peers send here: an ask's deadline is clamped to max_ask_timeout; a peer
+  // stream has at most max_asks_in_flight asks waiting for answers (more: RESOURCE_EXHAUSTED).
+  absl::Duration max_ask_timeout = absl::Minutes(5);
+  size_t max_asks_in_flight = 10000;
 };
 
 // Sent to a watcher when the node holding a monitored actor cannot be reached (its link broke
@@ -64,7 +85,9 @@ struct NodeDown {
 struct RemoteNodeStats {
   uint64_t sent = 0, acked = 0, dead_letters = 0, connects = 0, link_failures = 0;
   uint64_t received = 0, delivered = 0, rejected_unknown_target = 0, rejected_unknown_type = 0,
-           rejected_malformed = 0, rejected_expired = 0, bad_streams = 0;
+           rejected_malformed = 0, rejected_expired = 0, rejected_permission = 0,
+           rejected_too_many_asks = 0, deadlines_clamped = 0, paused_for_room = 0,
+           bad_streams = 0, identity_mismatches = 0;
 };
 
 namespace internal {
@@ -136,7 +159,8 @@ class RemoteProxy : public Actor<RemoteProxy<P>, P> {
 class RemoteNode {
  public:
   // Starts the node (serving peers if options.listen_address is set).
-  // UNAVAILABLE: the address cannot be bound.
+  // UNAVAILABLE: the address cannot be bound; INVALID_ARGUMENT: bad TLS files;
+  // FAILED_PRECONDITION: a non-loopback address without TLS nor allow_insecure.
   static absl::StatusOr<std::unique_ptr<RemoteNode>> Start(ActorSystem& system,
                                                            RemoteNodeOptions options);
   ~RemoteNode();
@@ -147,13 +171,20 @@ class RemoteNode {
   int port() const { return port_; }
   const std::string& name() const { return options_.name; }
 
-  // Lets peers reach `actor` as `name` (replacing an earlier export of that name).
+  // Lets peers reach `actor` as `name` (replacing an earlier export of that name), those
+  // `access` admits (default: every node whose certificate our CA admits). FAILED_PRECONDITION:
+  // a restricting policy on a node without TLS (identities come from certificates).
   template <typename P>
-  absl::Status Export(std::string name, const ActorRef<P>& actor) {
+  absl::Status Export(std::string name, const ActorRef<P>& actor, AccessPolicy access = {}) {
     if (name.empty()) return absl::InvalidArgumentError("an export needs a name");
     if (!actor) return absl::InvalidArgumentError("cannot export an empty ActorRef");
-    exports_->Set(std::move(name), std::make_shared<const internal::ExportTable>(
-                                       internal::MakeExportTable(system_, actor)));
+    if (!options_.tls.enabled() && (!access.allow.empty() || access.check)) {
+      return absl::FailedPreconditionError(
+          "an export restricted to some nodes needs TLS: identities come from certificates");
+    }
+    exports_->Set(std::move(name),
+                  std::make_shared<const internal::Export>(internal::Export{
+                      internal::MakeExportTable(system_, actor), std::move(access)}));
     return absl::OkStatus();
   }
   // NOT_FOUND if nothing is exported under `name`.

@@ -165,6 +165,12 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
     const TlsChannelOptions& options) {
   const bool identity = !options.files.cert_file.empty() || !options.files.key_file.empty();
   if (absl::Status s = CheckTlsFiles(options.files, identity); !s.ok()) return s;
+  return BuildChannelCredentials(options);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> BuildChannelCredentials(
+    const TlsChannelOptions& options) {
+  const bool identity = !options.files.cert_file.empty() || !options.files.key_file.empty();
   grpc::experimental::TlsChannelCredentialsOptions tls;
   tls.set_certificate_provider(Provider(options.files));
   tls.watch_root_certs();

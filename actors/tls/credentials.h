@@ -33,6 +33,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsServerOptions& options);
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const TlsChannelOptions& options);
+// The same without the checks, for a caller that made them at start-up (the files may be
+// mid-rotation later; gRPC re-reads them and a bad one fails handshakes, not this call).
+std::shared_ptr<grpc::ChannelCredentials> BuildChannelCredentials(const TlsChannelOptions& options);
 
 }  // namespace troupe
 

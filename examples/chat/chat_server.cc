@@ -14,12 +14,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "actors/tls/tls_flags.h"
 #include "examples/chat/chat_server_lib.h"
 #include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "io/backend_selector.h"
 
-ABSL_FLAG(std::string, host, "0.0.0.0", "address to listen on");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "address to listen on (the gRPC port needs --tls_* or --allow_insecure off loopback)");
 ABSL_FLAG(int, port, 7070, "TCP port (0: pick one; the chosen port is printed)");
 ABSL_FLAG(int, grpc_port, -1, "also serve proto/chat.proto's Chat service here (-1: off)");
 ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
@@ -68,7 +70,9 @@ int main(int argc, char** argv) {
             .output_stall_timeout = absl::GetFlag(FLAGS_output_stall_timeout),
             .output_pace_timeout = absl::GetFlag(FLAGS_output_pace_timeout),
             .first_line_timeout = absl::GetFlag(FLAGS_first_line_timeout),
-            .idle_timeout = absl::GetFlag(FLAGS_idle_timeout)});
+            .idle_timeout = absl::GetFlag(FLAGS_idle_timeout),
+            .grpc_tls = troupe::TlsServerOptionsFromFlags(),
+            .allow_insecure = troupe::AllowInsecureFromFlags()});
   if (!server.ok()) {
     std::fprintf(stderr, "chat_server: %s\n", server.status().ToString().c_str());
     return 1;

@@ -41,7 +41,9 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   server->listener_ = *std::move(listener);
   if (options.grpc_port >= 0) {
     absl::StatusOr<int> port =
-        server->grpc_.Start(absl::StrCat(options.host, ":", options.grpc_port));
+        server->grpc_.Start({.address = absl::StrCat(options.host, ":", options.grpc_port),
+                             .tls = options.grpc_tls,
+                             .allow_insecure = options.allow_insecure});
     if (!port.ok()) return port.status();
     server->grpc_port_ = *port;
   }

@@ -20,7 +20,7 @@
 namespace troupe::chat {
 
 struct ChatServerOptions {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 0;             // 0: pick one
   int grpc_port = -1;       // -1: no gRPC; 0: pick one
   std::string history_dir;  // empty: history in memory only
@@ -36,6 +36,10 @@ struct ChatServerOptions {
   // disconnected after idle_timeout without sending anything.
   absl::Duration first_line_timeout = absl::Seconds(60);
   absl::Duration idle_timeout = absl::Minutes(30);
+  // The gRPC port's TLS, and whether it may listen beyond loopback without it (GrpcGateway).
+  // The line protocol on `port` is plain TCP: it has no TLS (README, Security).
+  TlsServerOptions grpc_tls;
+  bool allow_insecure = false;
 };
 
 class ChatServer {

@@ -140,9 +140,9 @@ ChatGrpcServer::ChatGrpcServer(ActorSystem& system, LobbyRef lobby, SessionOptio
 
 ChatGrpcServer::~ChatGrpcServer() { Shutdown(); }
 
-absl::StatusOr<int> ChatGrpcServer::Start(const std::string& address) {
+absl::StatusOr<int> ChatGrpcServer::Start(const GrpcServerOptions& options) {
   if (absl::Status s = gateway_.AddService(service_.get()); !s.ok()) return s;
-  return gateway_.Start({.address = address});
+  return gateway_.Start(options);
 }
 
 void ChatGrpcServer::Shutdown() { gateway_.Shutdown(absl::Milliseconds(500)); }

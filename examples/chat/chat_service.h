@@ -68,8 +68,8 @@ class ChatGrpcServer {
  public:
   ChatGrpcServer(ActorSystem& system, LobbyRef lobby, SessionOptions options = {});
   ~ChatGrpcServer();
-  // Returns the bound port.
-  absl::StatusOr<int> Start(const std::string& address);
+  // Returns the bound port (see GrpcGateway::Start for the errors).
+  absl::StatusOr<int> Start(const GrpcServerOptions& options);
   void Shutdown();
 
  private:

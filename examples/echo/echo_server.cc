@@ -25,12 +25,14 @@
 #include "actors/grpc/stream_call.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tcp/tcp_listener.h"
+#include "actors/tls/tls_flags.h"
 #include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "io/backend_selector.h"
 #include "proto/echo.grpc.pb.h"
 
-ABSL_FLAG(std::string, host, "0.0.0.0", "address to listen on");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "address to listen on (the gRPC port needs --tls_* or --allow_insecure off loopback)");
 ABSL_FLAG(int, port, 7000, "TCP port (0: pick a free one; the chosen port is printed)");
 ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
           "I/O backend: epoll, uring or auto (io_uring if available, else epoll)");
@@ -198,7 +200,9 @@ int main(int argc, char** argv) {
     grpc_service = std::make_unique<EchoService>(sys, sys.Spawn<EchoRpc>().value());
     (void)gateway.AddService(grpc_service.get());
     absl::StatusOr<int> grpc_port =
-        gateway.Start({.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port))});
+        gateway.Start({.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port)),
+                       .tls = troupe::TlsServerOptionsFromFlags(),
+                       .allow_insecure = troupe::AllowInsecureFromFlags()});
     if (!grpc_port.ok()) {
       std::fprintf(stderr, "echo_server: %s\n", grpc_port.status().ToString().c_str());
       return 1;

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "actors/tls/tls_flags.h"
 #include "proto/echo.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7001", "the Echo server, host:port");
@@ -76,8 +77,15 @@ int Chat(troupe::examples::Echo::Stub& stub, int messages) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Calls Echo.Say on a troupe echo_server over gRPC.");
   absl::ParseCommandLine(argc, argv);
+  // --tls_cert/--tls_key/--tls_ca (actors/tls/tls_flags.h): mutual TLS; none: plaintext.
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      troupe::ChannelCredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "grpc_client: %s\n", credentials.status().ToString().c_str());
+    return 1;
+  }
   auto stub = troupe::examples::Echo::NewStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(absl::GetFlag(FLAGS_target), *credentials));
   if (absl::GetFlag(FLAGS_chat) > 0) return Chat(*stub, absl::GetFlag(FLAGS_chat));
   for (int i = 0; i < absl::GetFlag(FLAGS_calls); ++i) {
     grpc::ClientContext context;

@@ -2,6 +2,7 @@
 """Any gRPC client talks to troupe's actors: Echo.Say from Python (Debian's python3-grpcio).
 
     examples/grpc_client/say.py --target=127.0.0.1:7001 --text=hi --delay_ms=100
+    examples/grpc_client/say.py --tls_cert=client.pem --tls_key=client.key --tls_ca=ca.pem ...
 
 The Python message classes are generated from proto/echo.proto at start-up with the system
 `protoc` into a temporary directory, so nothing generated is checked in. Exits non-zero with one
@@ -33,9 +34,24 @@ def main():
     p.add_argument("--delay_ms", type=int, default=0)
     p.add_argument("--deadline_s", type=float, default=5.0)
     p.add_argument("--proto", default=os.path.join(here, "..", "..", "proto", "echo.proto"))
+    p.add_argument("--tls_cert", help="client certificate (PEM): with --tls_key and --tls_ca, mutual TLS")
+    p.add_argument("--tls_key", help="the client certificate's private key (PEM)")
+    p.add_argument("--tls_ca", help="the CA bundle the server's certificate must be signed by (PEM)")
     args = p.parse_args()
     echo_pb2 = load_echo_pb2(args.proto)
-    with grpc.insecure_channel(args.target) as channel:
+    if args.tls_ca:
+        def read(path):
+            if not path:
+                return None
+            with open(path, "rb") as f:
+                return f.read()
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read(args.tls_ca), private_key=read(args.tls_key),
+            certificate_chain=read(args.tls_cert))
+        channel = grpc.secure_channel(args.target, credentials)
+    else:
+        channel = grpc.insecure_channel(args.target)
+    with channel:
         say = channel.unary_unary(
             "/troupe.examples.Echo/Say",
             request_serializer=echo_pb2.EchoRequest.SerializeToString,

@@ -13,8 +13,14 @@
 //   --seconds=S     tells Pings to "counter" for S seconds at --rate per second, surviving a
 //                   restart of the peer, then prints one JSON line (sent, acked, dead letters,
 //                   what the peer counted).
-// A serving node prints "node listening on port P" and, on SIGINT/SIGTERM, what its counter
-// received ("counter: received R, out of order O, duplicates D").
+// A serving node prints "node listening on port P", the first ask from each node (who the
+// ponger was asked by: FromNode<Ping>), and, on SIGINT/SIGTERM, what its counter received
+// ("counter: received R, out of order O, duplicates D").
+//
+// Mutual TLS between the two (actors/tls/tls_flags.h): give both --tls_cert, --tls_key, --tls_ca
+// (tools/dev_certs DIR node-a node-b makes them) and a --name their certificate carries;
+// --tls_identity=NAME makes the dialing node require that name of the peer's certificate, and
+// --allow=NAME,... limits who may reach the serving node's actors.
 #include <cstdio>
 #include <string>
 
@@ -22,7 +28,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/clock.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_split.h"
 #include "actors/remote/remote_node.h"
+#include "actors/tls/tls_flags.h"
 #include "examples/remote/ping_counter.h"
 #include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
@@ -36,6 +45,9 @@ ABSL_FLAG(int64_t, messages, 0, "Pings to tell the peer's counter, as fast as po
 ABSL_FLAG(double, seconds, 0, "tell Pings for this long at --rate, across peer restarts");
 ABSL_FLAG(int, rate, 2000, "Pings per second with --seconds");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
+ABSL_FLAG(std::string, allow, "",
+          "serving: only these node identities (comma-separated certificate names) may reach "
+          "the exported actors (needs TLS; default: every node our CA admits)");
 
 namespace {
 
@@ -46,14 +58,25 @@ using troupe::examples::PingCounter;
 using troupe::examples::PingCounterProtocol;
 using troupe::examples::Pong;
 
+// What the dialing node sees of the ponger; the serving node's own Protocol takes the same
+// Pings as FromNode<Ping>, to learn which node sent each.
 using PongerProtocol = troupe::Protocol<troupe::Request<Ping, Pong>>;
-class Ponger : public troupe::Actor<Ponger, PongerProtocol> {
+using ServingPongerProtocol = troupe::Protocol<troupe::Request<troupe::FromNode<Ping>, Pong>>;
+class Ponger : public troupe::Actor<Ponger, ServingPongerProtocol> {
  public:
-  Pong Handle(Ping ping) {
+  Pong Handle(troupe::FromNode<Ping> ping) {
+    if (seen_.insert(ping.node).second) {
+      std::printf("ponger: asked by node '%s' (%s)\n", ping.node.c_str(),
+                  ping.peer.ToString().c_str());
+      std::fflush(stdout);
+    }
     Pong pong;
-    pong.set_seq(ping.seq());
+    pong.set_seq(ping.message.seq());
     return pong;
   }
+
+ private:
+  absl::flat_hash_set<std::string> seen_;
 };
 
 Ping MakePing(uint64_t seq) {
@@ -64,8 +87,17 @@ Ping MakePing(uint64_t seq) {
 
 int Serve(troupe::ActorSystem& system, troupe::RemoteNode& node) {
   auto counter = system.Spawn<PingCounter>().value();
-  (void)node.Export("ponger", system.Spawn<Ponger>().value());
-  (void)node.Export("counter", counter);
+  troupe::AccessPolicy access;
+  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_allow), ',', absl::SkipEmpty())) {
+    access.allow.emplace_back(name);
+  }
+  for (absl::Status s : {node.Export("ponger", system.Spawn<Ponger>().value(), access),
+                         node.Export("counter", counter, access)}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "node: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
   std::printf("node listening on port %d\n", node.port());
   std::fflush(stdout);
   troupe::WaitForStopSignal();
@@ -184,7 +216,13 @@ int main(int argc, char** argv) {
   troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads)});
   std::string name = absl::GetFlag(FLAGS_name);
   if (name.empty()) name = listen.empty() ? "client" : "serving";
-  auto node = troupe::RemoteNode::Start(system, {.name = name, .listen_address = listen});
+  troupe::RemoteNodeOptions options{.name = name, .listen_address = listen};
+  options.tls = troupe::TlsFilesFromFlags();
+  options.allow_insecure = troupe::AllowInsecureFromFlags();
+  if (!peer.empty() && !troupe::TlsIdentityFromFlags().empty()) {
+    options.peer_identities[peer] = troupe::TlsIdentityFromFlags();
+  }
+  auto node = troupe::RemoteNode::Start(system, std::move(options));
   if (!node.ok()) {
     std::fprintf(stderr, "node: %s\n", node.status().ToString().c_str());
     return 1;

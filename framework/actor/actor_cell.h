@@ -132,6 +132,12 @@ class ActorCell final : public Schedulable {
   // one instance of a supervised actor never run on its successor.
   static constexpr uint32_t kAnyGeneration = 0xFFFFFFFF;
   void EnqueueClosure(Closure fn, uint32_t generation = kAnyGeneration);
+  // Any thread, approximate: false while a bounded mailbox holds its capacity of user messages
+  // (a plain send now would be refused, dropped or kept waiting); always true if unbounded.
+  bool HasRoom() const {
+    return limit_.capacity == 0 ||
+           queued_.load(std::memory_order_relaxed) < static_cast<int64_t>(limit_.capacity);
+  }
   // Any thread: asks the actor to stop; handled before its queued user messages.
   void RequestStop();
   // Any thread: tells `watcher` when this actor stops (at once if it has stopped).
