@@ -139,7 +139,7 @@ GrpcGatewayStats GrpcGateway::stats() const {
 absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   if (server_) return absl::FailedPreconditionError("the gateway has started");
   const bool tls = options.tls.files.enabled();
-  if (absl::Status s = CheckListenSecurity("gRPC gateway", options.address, tls,
+  if (absl::Status s = CheckListenSecurity(options.name, options.address, tls,
                                            options.allow_insecure);
       !s.ok()) {
     return s;

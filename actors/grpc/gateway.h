@@ -72,6 +72,7 @@ struct GrpcServerOptions {
   absl::Duration keepalive_timeout = absl::Seconds(20);
   // A connection without calls this long is closed (the client reconnects when it needs to).
   absl::Duration max_connection_idle = absl::Minutes(10);
+  std::string name = "gRPC gateway";  // how errors and start-up warnings call this server
 };
 
 struct GrpcGatewayStats {

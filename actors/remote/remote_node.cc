@@ -41,13 +41,6 @@ absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& syste
   if (tls) {
     if (absl::Status s = CheckTlsFiles(options.tls, /*need_identity=*/true); !s.ok()) return s;
   }
-  if (!options.listen_address.empty()) {
-    if (absl::Status s = CheckListenSecurity("node", options.listen_address, tls,
-                                             options.allow_insecure);
-        !s.ok()) {
-      return s;
-    }
-  }
   std::unique_ptr<RemoteNode> node(new RemoteNode(system, std::move(options)));
   if (!node->options_.listen_address.empty()) {
     node->service_ = std::make_unique<NodeService>(
@@ -63,7 +56,8 @@ absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& syste
                                .max_message_bytes = node->options_.max_message_bytes,
                                .max_concurrent_streams = node->options_.max_concurrent_streams,
                                .tls = {.files = node->options_.tls},
-                               .allow_insecure = node->options_.allow_insecure});
+                               .allow_insecure = node->options_.allow_insecure,
+                               .name = "node"});
     if (!port.ok()) return port.status();
     node->port_ = *port;
   }
