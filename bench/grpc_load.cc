@@ -35,6 +35,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/time/clock.h"
+#include "actors/tls/tls_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/echo.grpc.pb.h"
 
@@ -244,12 +245,18 @@ int main(int argc, char** argv) {
                  "at least 1\n");
     return 2;
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      troupe::ChannelCredentialsFromFlags();  // --tls_*: mutual TLS
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "grpc_load: %s\n", credentials.status().ToString().c_str());
+    return 1;
+  }
   std::vector<std::unique_ptr<Echo::Stub>> stubs;
   for (int c = 0; c < channels; ++c) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("grpc_load.channel", c);  // distinct arguments: a connection of its own
-    auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(target, *credentials, args);
     if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(5)))) {
       std::fprintf(stderr, "grpc_load: cannot connect to %s\n", target.c_str());
       return 1;

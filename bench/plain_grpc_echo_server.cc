@@ -12,6 +12,8 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "actors/tls/credentials.h"
+#include "actors/tls/tls_flags.h"
 #include "framework/base/stop_signals.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/echo.grpc.pb.h"
@@ -70,8 +72,18 @@ int main(int argc, char** argv) {
   PlainEcho service;
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::StrCat("127.0.0.1:", absl::GetFlag(FLAGS_port)),
-                           grpc::InsecureServerCredentials(), &port);
+  // --tls_cert/--tls_key/--tls_ca: gRPC's own mutual TLS (the same credentials troupe uses).
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (troupe::TlsFilesFromFlags().enabled()) {
+    auto tls = troupe::MakeServerCredentials(troupe::TlsServerOptionsFromFlags());
+    if (!tls.ok()) {
+      std::fprintf(stderr, "plain_grpc_echo_server: %s\n", tls.status().ToString().c_str());
+      return 1;
+    }
+    credentials = *tls;
+  }
+  builder.AddListeningPort(absl::StrCat("127.0.0.1:", absl::GetFlag(FLAGS_port)), credentials,
+                           &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # End to end: the echo_server binary on each backend under the echo_client binary (200
 # connections, then 1-byte and 256 KiB messages), its gRPC Say answered by actors to a plain
-# gRPC client in C++ and in Python (and DEADLINE_EXCEEDED past the deadline), graceful stop on SIGTERM, and a bad flag
-# value rejected with a one-line message.
+# gRPC client in C++ and in Python (and DEADLINE_EXCEEDED past the deadline), graceful stop on
+# SIGTERM; its gRPC port refused beyond loopback without TLS, and served with mutual TLS to the
+# C++ and Python clients (plaintext and certificate-less clients refused); and a bad flag value
+# rejected with a one-line message.
 set -euo pipefail
 server=$1
 client=$2
 grpc_client=$3
 say_py=$4
 echo_proto=$5
+dev_certs=$6
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -76,6 +79,45 @@ for backend in epoll uring auto; do
   grep -q "backend" "$TEST_TMPDIR/err" || fail "$backend: no backend line"
   echo "ok: $backend ($(grep backend "$TEST_TMPDIR/err" | head -1))"
 done
+
+# Secure by default: the gRPC port beyond loopback without TLS is refused with one clear line.
+if "$server" --host=0.0.0.0 --port=0 --grpc_port=0 > /dev/null 2> "$TEST_TMPDIR/open"; then
+  fail "echo_server served gRPC on 0.0.0.0 without TLS"
+fi
+grep -q "refusing to listen on 0.0.0.0" "$TEST_TMPDIR/open" || fail "no clear refusal: $(cat "$TEST_TMPDIR/open")"
+echo "ok: plaintext beyond loopback refused: $(head -c 120 "$TEST_TMPDIR/open")..."
+
+# Mutual TLS: certificates from tools/dev_certs; the C++ and the Python (grpcio) clients call
+# Say over TLS; plaintext and a client without a certificate are refused.
+pki="$TEST_TMPDIR/pki"
+"$dev_certs" "$pki" server client > /dev/null
+tls_server=(--tls_cert="$pki/server.pem" --tls_key="$pki/server.key" --tls_ca="$pki/ca.pem")
+tls_client=(--tls_cert="$pki/client.pem" --tls_key="$pki/client.key" --tls_ca="$pki/ca.pem")
+"$server" --host=0.0.0.0 --port=0 --grpc_port=0 "${tls_server[@]}" > "$TEST_TMPDIR/out"   2> "$TEST_TMPDIR/err" &
+pid=$!
+for _ in $(seq 100); do
+  grpc_port=$(sed -n 's/^grpc on port \([0-9]*\)$/\1/p' "$TEST_TMPDIR/out")
+  [[ -n "$grpc_port" ]] && break
+  kill -0 "$pid" 2> /dev/null || fail "echo_server with TLS did not start: $(cat "$TEST_TMPDIR/err")"
+  sleep 0.05
+done
+[[ -n "$grpc_port" ]] || fail "echo_server with TLS printed no gRPC port"
+"$grpc_client" --target="127.0.0.1:$grpc_port" --text="over tls" "${tls_client[@]}" \
+  || fail "TLS: C++ client"
+"$grpc_client" --target="127.0.0.1:$grpc_port" --chat=1000 "${tls_client[@]}" \
+  || fail "TLS: C++ Chat stream"
+"$say_py" --target="127.0.0.1:$grpc_port" --text="python over tls" --proto="$echo_proto" \
+  "${tls_client[@]}" || fail "TLS: Python grpcio client"
+if "$grpc_client" --target="127.0.0.1:$grpc_port" --deadline_ms=2000 2> /dev/null; then
+  fail "TLS: a plaintext client got an answer"
+fi
+if "$grpc_client" --target="127.0.0.1:$grpc_port" --deadline_ms=2000 --tls_ca="$pki/ca.pem" \
+  2> /dev/null; then
+  fail "TLS: a client without a certificate got an answer"
+fi
+kill -TERM "$pid"
+wait "$pid" || fail "echo_server with TLS exited with $? on SIGTERM"
+echo "ok: mutual TLS from C++ and Python; plaintext and certificate-less clients refused"
 
 # A bad flag value: non-zero exit, a one-line message, no stack trace.
 if "$server" --backend=kqueue > /dev/null 2> "$TEST_TMPDIR/bad"; then

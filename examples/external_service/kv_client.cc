@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "actors/tls/tls_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "kv.grpc.pb.h"
 
@@ -38,8 +39,15 @@ int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Usage();
   const std::string command = args[1];
-  auto stub = kv::KeyValue::NewStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials()));
+  // --tls_cert/--tls_key/--tls_ca: mutual TLS (@troupe//actors/tls:tls_flags); none: plaintext.
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      troupe::ChannelCredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "kv_client: %s\n", credentials.status().ToString().c_str());
+    return 1;
+  }
+  auto stub =
+      kv::KeyValue::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_server), *credentials));
   grpc::ClientContext context;
   if (command != "watch") {
     context.set_deadline(std::chrono::system_clock::now() +
