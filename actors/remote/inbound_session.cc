@@ -19,10 +19,22 @@ bool Exports::Remove(const std::string& name) {
   return exports_.erase(name) > 0;
 }
 
-std::shared_ptr<const Export> Exports::Find(const std::string& name) const {
+absl::StatusOr<std::shared_ptr<const Export>> Exports::Find(const std::string& name,
+                                                            const RemoteSender& sender) const {
+  std::shared_ptr<const ExportResolver> resolver;
+  {
+    MutexLock lock(&mu_);
+    auto it = exports_.find(name);
+    if (it != exports_.end()) return it->second;
+    resolver = resolver_;
+  }
+  if (resolver) return (*resolver)(name, sender);  // outside the lock: it may spawn actors
+  return absl::NotFoundError(absl::StrCat("no actor exported as '", name, "'"));
+}
+
+void Exports::SetResolver(ExportResolver resolver) {
   MutexLock lock(&mu_);
-  auto it = exports_.find(name);
-  return it == exports_.end() ? nullptr : it->second;
+  resolver_ = std::make_shared<const ExportResolver>(std::move(resolver));
 }
 
 InboundSession::InboundSession(NodeStream stream, std::shared_ptr<const Exports> exports,
@@ -91,7 +103,10 @@ void InboundSession::Handle(RetryDelivery) {
 
 bool InboundSession::Deliver(const node::Envelope& envelope) {
   const bool is_ask = envelope.correlation() != 0;
-  std::shared_ptr<const Export> target = exports_->Find(envelope.target());
+  RemoteSender sender = sender_;
+  sender.incarnation = envelope.sender_incarnation();
+  absl::StatusOr<std::shared_ptr<const Export>> found = exports_->Find(envelope.target(), sender);
+  std::shared_ptr<const Export> target = found.ok() ? *found : nullptr;
   const WireEntry* entry = nullptr;
   if (target != nullptr) {
     auto it = target->table.find(envelope.message_type());
@@ -115,10 +130,7 @@ bool InboundSession::Deliver(const node::Envelope& envelope) {
   }
   if (target == nullptr) {
     counters_->unknown_target.fetch_add(1, std::memory_order_relaxed);
-    if (is_ask) {
-      Answer(envelope.correlation(),
-             absl::NotFoundError(absl::StrCat("no actor exported as '", envelope.target(), "'")));
-    }
+    if (is_ask) Answer(envelope.correlation(), found.status());
     return true;
   }
   if (options_.tls &&
@@ -155,7 +167,7 @@ bool InboundSession::Deliver(const node::Envelope& envelope) {
       me.Tell(AskAnswered{correlation, std::move(a)});
     };
   }
-  absl::Status status = entry->deliver(envelope.payload(), sender_, timeout, std::move(reply));
+  absl::Status status = entry->deliver(envelope.payload(), sender, timeout, std::move(reply));
   if (!status.ok()) {
     counters_->malformed.fetch_add(1, std::memory_order_relaxed);
     if (is_ask) {

@@ -40,16 +40,25 @@ struct Export {
   AccessPolicy access;
 };
 
-// The actors this node exported, by name.
+// Finds the target of a name nobody exported (the cluster's virtual actors: "~kind/id"), for a
+// sender: the Export, or why not (delivered as the error of an ask, counted as unknown target).
+using ExportResolver = std::function<absl::StatusOr<std::shared_ptr<const Export>>(
+    const std::string& name, const RemoteSender& sender)>;
+
+// The actors this node exported, by name, and the resolver for the rest.
 class Exports {
  public:
   void Set(std::string name, std::shared_ptr<const Export> entry);
   bool Remove(const std::string& name);
-  std::shared_ptr<const Export> Find(const std::string& name) const;
+  // NOT_FOUND if nobody exported `name` and the resolver (if any) does not know it either.
+  absl::StatusOr<std::shared_ptr<const Export>> Find(const std::string& name,
+                                                     const RemoteSender& sender) const;
+  void SetResolver(ExportResolver resolver);
 
  private:
   mutable Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Export>> exports_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ExportResolver> resolver_ ABSL_GUARDED_BY(mu_);
 };
 
 struct InboundCounters {

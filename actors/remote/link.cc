@@ -146,6 +146,9 @@ absl::Status Link::Send(node::Envelope envelope, std::string_view type, WireRepl
     }
     if (result.ok()) {
       envelope.set_sequence(next_sequence_++);
+      if (options_.cluster_incarnation) {
+        envelope.set_sender_incarnation(options_.cluster_incarnation->load(std::memory_order_relaxed));
+      }
       if (reply) {
         const uint64_t correlation = next_correlation_++;
         envelope.set_correlation(correlation);

@@ -11,6 +11,7 @@
 #ifndef ACTORS_REMOTE_LINK_H_
 #define ACTORS_REMOTE_LINK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,6 +43,8 @@ struct LinkOptions {
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
   std::optional<TlsChannelOptions> tls;  // mutual TLS (files checked by RemoteNode::Start)
+  // Stamped on every envelope (RemoteNode::SetClusterIncarnation); may be null.
+  std::shared_ptr<const std::atomic<uint64_t>> cluster_incarnation;
 };
 
 struct LinkStats {

@@ -89,6 +89,7 @@ std::shared_ptr<internal::Link> RemoteNode::LinkToLocked(const std::string& addr
   options.max_unacked = options_.max_unacked;
   options.backoff_initial = options_.backoff_initial;
   options.backoff_max = options_.backoff_max;
+  options.cluster_incarnation = cluster_incarnation_;
   if (options_.tls.enabled()) {
     auto expected = options_.peer_identities.find(address);
     options.tls = TlsChannelOptions{

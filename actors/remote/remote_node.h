@@ -189,6 +189,14 @@ class RemoteNode {
   }
   // NOT_FOUND if nothing is exported under `name`.
   absl::Status Unexport(const std::string& name);
+  // Finds the target of a name nobody exported, per message (the cluster's virtual actors). It
+  // runs on this node's workers and must not block.
+  void SetResolver(internal::ExportResolver resolver) { exports_->SetResolver(std::move(resolver)); }
+  // Stamped on every envelope this node sends from now on (peers check it against their view of
+  // the cluster); 0 when not in a cluster.
+  void SetClusterIncarnation(uint64_t incarnation) {
+    cluster_incarnation_->store(incarnation, std::memory_order_relaxed);
+  }
 
   // A reference to the actor exported as `name` by the node at `address` (host:port). The same
   // (address, name, Protocol) always gives the same reference. Nothing is checked remotely
@@ -257,6 +265,8 @@ class RemoteNode {
   const RemoteNodeOptions options_;
   const uint64_t incarnation_;
   std::shared_ptr<internal::Exports> exports_ = std::make_shared<internal::Exports>();
+  std::shared_ptr<std::atomic<uint64_t>> cluster_incarnation_ =
+      std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<internal::InboundCounters> counters_ =
       std::make_shared<internal::InboundCounters>();
   std::unique_ptr<NodeService> service_;

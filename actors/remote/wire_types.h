@@ -59,6 +59,7 @@ using WireReplyFn = std::function<void(absl::StatusOr<WireMessage>)>;
 struct RemoteSender {
   std::string node;   // the name its Hello claimed (with TLS: checked against its certificate)
   PeerIdentity peer;  // its verified identity (with TLS)
+  uint64_t incarnation = 0;  // its cluster incarnation when it sent this (0: not in a cluster)
 };
 
 template <typename T>
