@@ -94,7 +94,7 @@ def start_node(name, etcd, kinds="counter,single"):
     log = os.path.join(tmp, f"{name}.activations")
     err = open(os.path.join(tmp, f"{name}.stderr"), "a")
     p = subprocess.Popen([node_bin, f"--name={name}", "--listen=127.0.0.1:0",
-                          f"--etcd={etcd.endpoints()}", f"--ttl={TTL}s", f"--kinds={kinds}",
+                          f"--etcd={etcd.endpoints()}", f"--cluster_ttl={TTL}s", f"--kinds={kinds}",
                           f"--activation_log={log}", "--threads=1"],
                          stdout=subprocess.PIPE, stderr=err, text=True)
     procs.append(p)
@@ -107,7 +107,7 @@ def start_node(name, etcd, kinds="counter,single"):
 def probe(etcd, n=300, kind="counter", first=0, timeout="3s", ping=False):
     """Asks kind/first..first+n-1 from a new member; returns {id: owner or None}."""
     out = subprocess.run([node_bin, f"--name=probe-{time.time_ns()}", "--listen=127.0.0.1:0",
-                          f"--etcd={etcd.endpoints()}", f"--ttl={TTL}s", "--kinds=",
+                          f"--etcd={etcd.endpoints()}", f"--cluster_ttl={TTL}s", "--kinds=",
                           f"--ask={n}", f"--ask_kind={kind}", f"--ask_first={first}",
                           f"--ask_timeout={timeout}", f"--ask_ping={str(ping).lower()}",
                           "--threads=1"],

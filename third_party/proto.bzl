@@ -16,14 +16,19 @@ def troupe_proto_library(name, src, grpc = False, deps = [], visibility = None, 
     outs = [base + ".pb.h", base + ".pb.cc"]
     if grpc:
         outs += [base + ".grpc.pb.h", base + ".grpc.pb.cc"]
+    # The .proto's own repository is protoc's root, so its generated files are included by their
+    # path in that repository also when this runs in another workspace (external/REPO/...).
+    repo = native.repository_name().lstrip("@")
+    root = "external/" + repo if repo else "."
+    out = "$(GENDIR)/" + root if repo else "$(GENDIR)"
     plugin = ""
     if grpc:
-        plugin = " --plugin=protoc-gen-grpc=$$(command -v grpc_cpp_plugin) --grpc_out=$(GENDIR)"
+        plugin = " --plugin=protoc-gen-grpc=$$(command -v grpc_cpp_plugin) --grpc_out=" + out
     native.genrule(
         name = name + "_gen",
         srcs = [src] + [d + "_srcs" for d in deps],
         outs = outs,
-        cmd = "protoc -I. -I$(GENDIR) --cpp_out=$(GENDIR)" + plugin +
+        cmd = "protoc -I" + root + " -I" + out + " --cpp_out=" + out + plugin +
               " $(location " + src + ")",
         testonly = testonly,
         visibility = ["//visibility:private"],

@@ -131,7 +131,10 @@ std::optional<ClusterCore::Host> ClusterCore::LocalHost(const std::string& kind,
 void ClusterCore::HostStopped(const std::string& kind, const std::string& id, const void* cell) {
   MutexLock lock(&mu_);
   auto it = hosts_.find(absl::StrCat(kind, "/", id));
-  if (it != hosts_.end() && it->second.cell.get() == cell) hosts_.erase(it);
+  if (it != hosts_.end() && it->second.cell.get() == cell) {
+    hosts_.erase(it);
+    BumpRoutingEpoch();
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const troupe::internal::Export>> ClusterCore::Resolve(
@@ -217,6 +220,7 @@ void ClusterCore::Leave() {
     left_ = true;
     joined_ = false;
     for (auto& [key, host] : hosts_) to_stop.push_back(host.cell);
+    BumpRoutingEpoch();
   }
   for (auto& cell : to_stop) cell->RequestStop();
   auto done = std::make_shared<std::promise<absl::Status>>();
@@ -236,6 +240,7 @@ void ClusterCore::OnJoined(const ClusterMember& self) {
     MutexLock lock(&mu_);
     self_ = self;
     ++stats_.joins;
+    BumpRoutingEpoch();
   }
   node_.SetClusterIncarnation(self.incarnation);
 }
@@ -265,6 +270,7 @@ void ClusterCore::OnView(const MembershipView& view) {
     joined_ = me != nullptr && me->incarnation == self_.incarnation;
     if (joined_) StopHostsNotOwnedLocked(to_stop);
     stats_.handed_over += to_stop.size();
+    BumpRoutingEpoch();
   }
   for (auto& cell : to_stop) cell->RequestStop();  // they passivate; the new owner activates
   NotifyViewWatchers();
@@ -277,6 +283,7 @@ void ClusterCore::OnFenced(const absl::Status& why) {
     joined_ = false;
     ++stats_.fences;
     for (auto& [key, host] : hosts_) to_stop.push_back(host.cell);
+    BumpRoutingEpoch();
   }
   std::fprintf(stderr, "troupe: cluster: %s stops its virtual actors: %s\n", self_name().c_str(),
                why.ToString().c_str());
@@ -291,7 +298,10 @@ MembershipView ClusterCore::view() const {
 
 ClusterStats ClusterCore::stats() const {
   MutexLock lock(&mu_);
-  return stats_;
+  ClusterStats stats = stats_;
+  stats.sent_local = sent_local_.load(std::memory_order_relaxed);
+  stats.sent_remote = sent_remote_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 void ClusterCore::Count(uint64_t ClusterStats::*field, uint64_t n) {

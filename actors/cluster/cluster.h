@@ -36,6 +36,7 @@
 #ifndef ACTORS_CLUSTER_CLUSTER_H_
 #define ACTORS_CLUSTER_CLUSTER_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -122,6 +123,13 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
       const std::string& name, const troupe::internal::RemoteSender& sender);
   // True while this node may act as a member (joined, not fenced, lease valid).
   bool Serving() const;
+  // Changes whenever an owner or a local host may have changed (a view, a join, a fence, a
+  // leave, a local passivation): a route computed under one epoch holds while it is current.
+  uint64_t routing_epoch() const { return routing_epoch_.load(std::memory_order_acquire); }
+  // Counted without the lock (every routed message counts).
+  void CountSent(bool local) {
+    (local ? sent_local_ : sent_remote_).fetch_add(1, std::memory_order_relaxed);
+  }
 
   // A virtual ref hears of view changes (to flush what waited).
   void WatchViews(std::function<void()> on_change);
@@ -156,6 +164,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void StopHostsNotOwnedLocked(std::vector<troupe::internal::CellRef>& to_stop)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyViewWatchers();
+  void BumpRoutingEpoch() { routing_epoch_.fetch_add(1, std::memory_order_acq_rel); }
 
   ActorSystem& system_;
   RemoteNode& node_;
@@ -173,6 +182,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   absl::flat_hash_map<std::string, Host> hosts_ ABSL_GUARDED_BY(mu_);  // "kind/id"
   std::vector<std::function<void()>> view_watchers_ ABSL_GUARDED_BY(mu_);
   ClusterStats stats_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> routing_epoch_{0};
+  std::atomic<uint64_t> sent_local_{0}, sent_remote_{0};
 };
 
 // The activation of one identity on its owner: claims it first (single activation), spawns the
@@ -323,6 +334,9 @@ class IdentityHost : public Actor<IdentityHost<P>, P> {
 // local host, or the owner's host through a remote reference - waiting while there is none.
 template <typename P>
 class VirtualRef : public Actor<VirtualRef<P>, P> {
+  static_assert(troupe::internal::AllEntriesAreProto<P>(std::make_index_sequence<P::kSize>()),
+                "a virtual actor's Protocol may list Protobuf messages only (they cross nodes)");
+
  public:
   VirtualRef(std::shared_ptr<ClusterCore> core, std::string kind, std::string id)
       : core_(std::move(core)), kind_(std::move(kind)), id_(std::move(id)) {}
@@ -334,8 +348,12 @@ class VirtualRef : public Actor<VirtualRef<P>, P> {
 
   template <typename T>
   void Handle(T&& message) {
-    Route([m = std::forward<T>(message)](VirtualRef&, const ActorRef<P>& to) mutable {
-      to.Tell(std::move(m));
+    Route([m = std::forward<T>(message)](VirtualRef&, const Destination& to) mutable {
+      if (to.remote) {
+        to.remote->Tell(m);
+      } else {
+        to.local.Tell(std::move(m));
+      }
     },
           [](const absl::Status&) {});
   }
@@ -343,8 +361,12 @@ class VirtualRef : public Actor<VirtualRef<P>, P> {
   void Handle(T&& message, Promise<R> reply) {
     auto promise = std::make_shared<Promise<R>>(std::move(reply));
     Route(
-        [m = std::forward<T>(message), promise](VirtualRef& v, const ActorRef<P>& to) mutable {
-          v.ctx().Ask(to, std::move(m), v.core_->options().ask_timeout,
+        [m = std::forward<T>(message), promise](VirtualRef& v, const Destination& to) mutable {
+          if (to.remote) {
+            to.remote->Ask(m, std::move(*promise));
+            return;
+          }
+          v.ctx().Ask(to.local, std::move(m), v.core_->options().ask_timeout,
                       [promise](absl::StatusOr<R> r) {
                         if (r.ok()) {
                           promise->Reply(*std::move(r));
@@ -357,7 +379,14 @@ class VirtualRef : public Actor<VirtualRef<P>, P> {
   }
 
  private:
-  using Send = absl::AnyInvocable<void(VirtualRef&, const ActorRef<P>&)>;
+  // Where the owner's host is: a local actor, or a remote one sent to on the owner's link
+  // directly (no proxy actor per identity).
+  struct Destination {
+    uint64_t epoch = 0;
+    ActorRef<P> local;
+    std::optional<troupe::internal::RemoteTarget> remote;
+  };
+  using Send = absl::AnyInvocable<void(VirtualRef&, const Destination&)>;
   using Fail = absl::AnyInvocable<void(const absl::Status&)>;
   struct Waiting {
     Send send;
@@ -365,25 +394,36 @@ class VirtualRef : public Actor<VirtualRef<P>, P> {
     absl::Time deadline;
   };
 
-  // The owner's host (local or remote), or nothing yet.
-  std::optional<ActorRef<P>> Target() {
+  // The owner's host (local or remote), or nothing yet. Placement runs once per routing epoch:
+  // while no view, fence or local passivation intervenes, the last route is reused.
+  const Destination* Target() {
+    const uint64_t epoch = core_->routing_epoch();
+    // A local route also needs this node to serve still (its lease can lapse before the fence).
+    if (route_ && route_->epoch == epoch && (route_->remote || core_->Serving())) {
+      core_->CountSent(!route_->remote);
+      return &*route_;
+    }
+    route_.reset();
     std::optional<ClusterMember> owner = core_->OwnerOf(kind_, id_);
-    if (!owner) return std::nullopt;
+    if (!owner) return nullptr;
+    Destination to{.epoch = epoch};
     if (core_->IsSelf(*owner)) {
       std::optional<ClusterCore::Host> host = core_->LocalHost(kind_, id_, P::Id());
-      if (!host) return std::nullopt;
-      core_->Count(&ClusterStats::sent_local);
-      return ActorRef<P>::FromCell(host->cell);
+      if (!host) return nullptr;
+      to.local = ActorRef<P>::FromCell(host->cell);
+    } else {
+      absl::StatusOr<troupe::internal::RemoteTarget> remote = core_->node().Target(
+          owner->address, ClusterCore::WireName(kind_, id_), core_->options().ask_timeout);
+      if (!remote.ok()) return nullptr;
+      to.remote = *std::move(remote);
     }
-    absl::StatusOr<ActorRef<P>> remote =
-        core_->node().template Ref<P>(owner->address, ClusterCore::WireName(kind_, id_));
-    if (!remote.ok()) return std::nullopt;
-    core_->Count(&ClusterStats::sent_remote);
-    return *remote;
+    route_ = std::move(to);
+    core_->CountSent(!route_->remote);
+    return &*route_;
   }
   void Route(Send send, Fail fail) {
     if (waiting_.empty()) {
-      if (std::optional<ActorRef<P>> to = Target()) {
+      if (const Destination* to = Target()) {
         send(*this, *to);
         return;
       }
@@ -408,8 +448,8 @@ class VirtualRef : public Actor<VirtualRef<P>, P> {
         waiting_.pop_front();
         continue;
       }
-      std::optional<ActorRef<P>> to = Target();
-      if (!to) break;
+      const Destination* to = Target();
+      if (to == nullptr) break;
       waiting_.front().send(*this, *to);
       waiting_.pop_front();
     }
@@ -428,6 +468,7 @@ class VirtualRef : public Actor<VirtualRef<P>, P> {
   std::shared_ptr<ClusterCore> core_;
   const std::string kind_;
   const std::string id_;
+  std::optional<Destination> route_;
   std::deque<Waiting> waiting_;
   bool expiry_armed_ = false;
 };

@@ -70,8 +70,9 @@ class ClusterTest : public ::testing::Test {
     EXPECT_THAT(cluster, IsOk());
     n.cluster = *std::move(cluster);
     for (const std::string& kind : kinds) {
-      EXPECT_THAT(n.cluster->Kind<Counter>(kind, {.single_activation = kind == "single"}, name),
-                  IsOk());
+      KindOptions kind_options{.single_activation = kind == "single"};
+      if (kind == "brief") kind_options.passivate_after = absl::Milliseconds(200);
+      EXPECT_THAT(n.cluster->Kind<Counter>(kind, kind_options, name), IsOk());
     }
     EXPECT_THAT(n.cluster->Start(), IsOk());
     return n;
@@ -90,9 +91,10 @@ class ClusterTest : public ::testing::Test {
     ASSERT_THAT(ref, IsOk());
     ref->Tell(Ping());
   }
-  static std::string Owner(const std::string& id, std::vector<std::string> members) {
+  static std::string Owner(const std::string& id, std::vector<std::string> members,
+                           std::string_view kind = "counter") {
     std::vector<std::string_view> names(members.begin(), members.end());
-    return members[RendezvousOwner("counter", id, names)];
+    return members[RendezvousOwner(kind, id, names)];
   }
   void TearDown() override {
     for (auto& [name, n] : nodes_) n.cluster.reset();
@@ -201,6 +203,39 @@ TEST_F(ClusterTest, MessagesWaitBoundedForAnOwnerThenGoToIt) {
   EXPECT_THAT(Ask("node-f", "nobody", "y", absl::Seconds(10)),
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(ClusterTest, AnIdleActivationPassivatesAndTheSameRefActivatesItAgain) {
+  // A virtual ref reuses its route until something changes: a local passivation is such a
+  // change (the next message must not go to the stopped host), and a remote owner's passivation
+  // is re-resolved by the owner.
+  Add("node-a", {"brief"});
+  Add("node-b", {"brief"});
+  const std::vector<std::string> both = {"node-a", "node-b"};
+  std::map<std::string, std::string> id_on;  // owner -> an id it owns
+  for (int i = 0; id_on.size() < 2; ++i) {
+    const std::string id = absl::StrCat("b", i);
+    id_on.emplace(Owner(id, both, "brief"), id);
+  }
+  TestNode& a = nodes_["node-a"];
+  for (const auto& [owner, id] : id_on) {
+    auto ref = a.cluster->Get<CounterProtocol>("brief", id);
+    ASSERT_THAT(ref, IsOk());
+    ref->Tell(Ping());
+    EXPECT_THAT(Ask("node-a", "brief", id), testing::IsOkAndHolds(owner + ":1:0"));
+  }
+  for (const std::string& name : both) {
+    ASSERT_TRUE(WaitFor([&] { return nodes_[name].cluster->stats().passivations >= 1; },
+                        absl::Seconds(10)))
+        << name;
+  }
+  for (const auto& [owner, id] : id_on) {
+    // The same refs (Get returns the one ref per identity): activated anew, nothing lost.
+    EXPECT_THAT(Ask("node-a", "brief", id), testing::IsOkAndHolds(owner + ":0:0")) << owner;
+    EXPECT_EQ(nodes_[owner].cluster->stats().activations, 2u) << owner;
+  }
+  EXPECT_EQ(a.cluster->stats().sent_local, 3u);  // Ping, ask, ask
+  EXPECT_EQ(a.cluster->stats().sent_remote, 3u);
 }
 
 TEST_F(ClusterTest, SingleActivationClaimsFirstAndHandsOutAFencingToken) {

@@ -1,7 +1,8 @@
 // EtcdClient against a real etcd (Debian's etcd-server, started by the test on loopback): reads
 // and writes, a create-if-absent transaction, leases that expire and are revoked with their
 // keys, watches in order, a watch on a compacted revision ending with OUT_OF_RANGE, and a
-// three-member etcd that refuses writes without quorum and recovers when a member returns.
+// three-member etcd that refuses writes without quorum and recovers when a member returns, and an
+// etcd serving mutual TLS: reached with a certificate its CA admits, refused without one.
 #include "actors/cluster/etcd_client.h"
 
 #include <future>
@@ -10,6 +11,7 @@
 
 #include "absl/time/clock.h"
 #include "actors/cluster/testing/etcd_process.h"
+#include "actors/tls/testing/test_pki.h"
 #include "framework/base/mutex.h"
 #include "framework/base/status_matchers.h"
 #include "framework/testing/wait_for.h"
@@ -20,6 +22,8 @@ namespace {
 
 using ::troupe::cluster::testing::EtcdCluster;
 using ::troupe::testing::IsOk;
+using ::troupe::testing::StatusIs;
+using ::troupe::testing::TestPki;
 using ::troupe::testing::WaitFor;
 
 // Runs one asynchronous call and waits for its result.
@@ -201,6 +205,49 @@ TEST(EtcdQuorumTest, WritesFailWithoutQuorumAndWorkAgainWhenItReturns) {
   EXPECT_FALSE(put(absl::Seconds(2)).ok());  // one of three: no write can commit
   ASSERT_THAT((*etcd)->Restart(2), IsOk());
   EXPECT_THAT(put(absl::Seconds(5)), IsOk());
+}
+
+}  // namespace
+}  // namespace troupe::cluster
+
+namespace troupe::cluster {
+namespace {
+
+absl::StatusOr<etcdserverpb::PutResponse> PutThrough(const EtcdOptions& options) {
+  auto client = EtcdClient::Create(options);
+  if (!client.ok()) return client.status();
+  etcdserverpb::PutRequest request;
+  request.set_key("tls-key");
+  request.set_value("v");
+  return Sync<etcdserverpb::PutResponse>(
+      [&](auto done) { (*client)->Put(request, absl::Seconds(3), done); });
+}
+
+TEST(EtcdTlsTest, MutualTlsWithACertificateTheCaAdmitsAndRefusedWithoutOne) {
+  auto pki = TestPki::Create();
+  ASSERT_THAT(pki, IsOk());
+  ASSERT_THAT(pki->Make({"--ca=other", "stranger"}), IsOk());
+  auto etcd = EtcdCluster::Start(1, absl::Seconds(20), pki->Files("server"));
+  ASSERT_THAT(etcd, IsOk());
+  const std::vector<std::string> endpoints = (*etcd)->endpoints();
+  // A client certificate from the same CA: reads and writes.
+  EXPECT_THAT(PutThrough({.endpoints = endpoints,
+                          .tls = TlsChannelOptions{.files = pki->Files("client")}}),
+              IsOk());
+  // TLS without a client certificate, one from another CA, or plaintext: refused.
+  TlsFiles no_cert{.ca_file = pki->Path("ca.pem")};
+  EXPECT_THAT(PutThrough({.endpoints = endpoints, .tls = TlsChannelOptions{.files = no_cert}}),
+              StatusIs(absl::StatusCode::kUnavailable));
+  TlsFiles stranger = pki->Files("stranger", "other");
+  stranger.ca_file = pki->Path("ca.pem");  // trusts etcd; etcd does not trust it
+  EXPECT_THAT(PutThrough({.endpoints = endpoints, .tls = TlsChannelOptions{.files = stranger}}),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(PutThrough({.endpoints = endpoints}), StatusIs(absl::StatusCode::kUnavailable));
+  // A server certificate for another name than the one dialed is refused by the client.
+  EXPECT_THAT(PutThrough({.endpoints = endpoints,
+                          .tls = TlsChannelOptions{.files = pki->Files("client"),
+                                                   .expected_identity = "not-etcd"}}),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -97,31 +98,29 @@ constexpr bool AllEntriesAreProto(std::index_sequence<I...>) {
   return (kIsProto<typename P::template Entry<I>::Message> && ...);
 }
 
-// The local stand-in for a remote actor: serializes each message and sends it on the link.
-template <typename P>
-class RemoteProxy : public Actor<RemoteProxy<P>, P> {
-  static_assert(AllEntriesAreProto<P>(std::make_index_sequence<P::kSize>()),
-                "a remote actor's Protocol may list Protobuf messages only");
-
+// One remote actor as a destination: serializes a message into an envelope for it and sends
+// it on the link to its node (an ask's answer completes the promise). Copyable; calls from any
+// thread (the link serializes), in order per caller.
+class RemoteTarget {
  public:
-  RemoteProxy(std::shared_ptr<Link> link, std::string target, std::string sender,
-              absl::Duration ask_timeout)
+  RemoteTarget(std::shared_ptr<Link> link, std::string target, std::string sender,
+               absl::Duration ask_timeout)
       : link_(std::move(link)),
         target_(std::move(target)),
         sender_(std::move(sender)),
         ask_timeout_(ask_timeout) {}
 
   template <typename T>
-  void Handle(T&& message) {
-    (void)link_->Send(Wrap(message), ProtoTypeName<std::decay_t<T>>());
+  void Tell(const T& message) const {
+    (void)link_->Send(Wrap(message), ProtoTypeName<T>());
   }
   template <typename T, typename R>
-  void Handle(T&& message, Promise<R> reply) {
+  void Ask(const T& message, Promise<R> reply) const {
     node::Envelope envelope = Wrap(message);
     envelope.set_deadline_unix_micros(absl::ToUnixMicros(absl::Now() + ask_timeout_));
     auto promise = std::make_shared<Promise<R>>(std::move(reply));
     (void)link_->Send(
-        std::move(envelope), ProtoTypeName<std::decay_t<T>>(),
+        std::move(envelope), ProtoTypeName<T>(),
         [promise](absl::StatusOr<WireMessage> answer) {
           if (!answer.ok()) {
             promise->Fail(answer.status());
@@ -139,7 +138,7 @@ class RemoteProxy : public Actor<RemoteProxy<P>, P> {
 
  private:
   template <typename T>
-  node::Envelope Wrap(const T& message) {
+  node::Envelope Wrap(const T& message) const {
     node::Envelope envelope;
     envelope.set_target(target_);
     envelope.set_sender(sender_);
@@ -152,6 +151,29 @@ class RemoteProxy : public Actor<RemoteProxy<P>, P> {
   std::string target_;
   std::string sender_;
   absl::Duration ask_timeout_;
+};
+
+// The local stand-in for a remote actor (what RemoteNode::Ref gives): an actor that sends each
+// message to its RemoteTarget.
+template <typename P>
+class RemoteProxy : public Actor<RemoteProxy<P>, P> {
+  static_assert(AllEntriesAreProto<P>(std::make_index_sequence<P::kSize>()),
+                "a remote actor's Protocol may list Protobuf messages only");
+
+ public:
+  explicit RemoteProxy(RemoteTarget target) : target_(std::move(target)) {}
+
+  template <typename T>
+  void Handle(T&& message) {
+    target_.Tell(message);
+  }
+  template <typename T, typename R>
+  void Handle(T&& message, Promise<R> reply) {
+    target_.Ask(message, std::move(reply));
+  }
+
+ private:
+  RemoteTarget target_;
 };
 
 }  // namespace internal
@@ -203,17 +225,27 @@ class RemoteNode {
   // here: messages for a name the peer does not export are rejected (and counted) there.
   template <typename P>
   absl::StatusOr<ActorRef<P>> Ref(const std::string& address, const std::string& name) {
-    const std::string key = absl::StrCat(address, "|", name);
+    std::string key = absl::StrCat(address, "|", name);
     MutexLock lock(&mu_);
     if (shut_down_) return absl::FailedPreconditionError("the node has shut down");
-    for (const Proxy& p : proxies_) {
-      if (p.key == key && p.protocol == P::Id()) return ActorRef<P>::FromCell(p.cell);
-    }
-    auto proxy = system_.Spawn<internal::RemoteProxy<P>>(LinkToLocked(address), name, options_.name,
-                                                         options_.ask_timeout);
+    auto it = proxies_.find(std::make_pair(key, P::Id()));
+    if (it != proxies_.end()) return ActorRef<P>::FromCell(it->second.cell);
+    auto proxy = system_.Spawn<internal::RemoteProxy<P>>(
+        internal::RemoteTarget(LinkToLocked(address), name, options_.name, options_.ask_timeout));
     if (!proxy.ok()) return proxy.status();
-    proxies_.push_back({key, address, P::Id(), internal::CellRef(proxy->cell())});
+    proxies_.emplace(std::make_pair(std::move(key), P::Id()),
+                     Proxy{address, internal::CellRef(proxy->cell())});
     return *proxy;
+  }
+  // The actor exported (or resolved) as `name` at `address` as a destination to send to
+  // without a proxy actor, its asks carrying `ask_timeout` (the cluster's virtual refs route
+  // this way; nothing is kept here).
+  absl::StatusOr<internal::RemoteTarget> Target(const std::string& address,
+                                                const std::string& name,
+                                                absl::Duration ask_timeout) {
+    MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("the node has shut down");
+    return internal::RemoteTarget(LinkToLocked(address), name, options_.name, ask_timeout);
   }
 
   // `watcher` (whose Protocol lists NodeDown) hears when the node at `address` goes down.
@@ -237,7 +269,7 @@ class RemoteNode {
     std::string address;
     {
       MutexLock lock(&mu_);
-      for (const Proxy& p : proxies_) {
+      for (const auto& [key, p] : proxies_) {
         if (p.cell.get() == remote.cell()) address = p.address;
       }
     }
@@ -251,14 +283,13 @@ class RemoteNode {
 
  private:
   struct Proxy {
-    std::string key;
     std::string address;
-    const void* protocol;
     internal::CellRef cell;
   };
   RemoteNode(ActorSystem& system, RemoteNodeOptions options);
   std::shared_ptr<internal::Link> LinkToLocked(const std::string& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
 
   class NodeService;
   ActorSystem& system_;
@@ -276,7 +307,8 @@ class RemoteNode {
   mutable Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, std::shared_ptr<internal::Link>> links_ ABSL_GUARDED_BY(mu_);
-  std::vector<Proxy> proxies_ ABSL_GUARDED_BY(mu_);
+  // By ("address|name", Protocol).
+  absl::flat_hash_map<std::pair<std::string, const void*>, Proxy> proxies_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace troupe

@@ -11,7 +11,8 @@
 // activation and passivation there. --ask=N (a member hosting nothing, by default) asks
 // counter/0 .. counter/N-1 and prints "ID OWNER" per identity, then leaves. SIGINT/SIGTERM
 // leave the cluster gracefully (its identities move at once). TLS: --tls_cert/--tls_key/--tls_ca
-// make the node links mutual TLS (a node's certificate must carry its --name).
+// make the node links mutual TLS (a node's certificate must carry its --name); --etcd_tls_ca/
+// --etcd_tls_cert/--etcd_tls_key reach etcd over https with a client certificate.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "actors/cluster/cluster.h"
+#include "actors/cluster/etcd_flags.h"
 #include "actors/cluster/etcd_membership.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
@@ -33,10 +35,7 @@ ABSL_FLAG(std::string, name, "", "this node's name (unique in the cluster; requi
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve peers on (port 0: pick one)");
 ABSL_FLAG(std::string, advertise, "", "host:port peers reach this node on (default: --listen's "
                                       "host and the chosen port)");
-ABSL_FLAG(std::string, etcd, "127.0.0.1:2379", "etcd client endpoints, comma-separated");
 ABSL_FLAG(std::string, cluster, "troupe", "the cluster's name (its keys' prefix in etcd)");
-ABSL_FLAG(absl::Duration, ttl, absl::Seconds(5), "membership lease: a dead node is noticed "
-                                                 "after this");
 ABSL_FLAG(std::string, kinds, "counter", "virtual actor kinds hosted here, comma-separated "
                                          "(counter, single: counter with single activation)");
 ABSL_FLAG(absl::Duration, passivate_after, absl::Minutes(5), "idle activations stop after this");
@@ -106,11 +105,8 @@ int main(int argc, char** argv) {
     const std::string listen = absl::GetFlag(FLAGS_listen);
     advertise = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", (*node)->port());
   }
-  troupe::cluster::EtcdMembershipOptions etcd;
-  etcd.etcd.endpoints = absl::StrSplit(absl::GetFlag(FLAGS_etcd), ',', absl::SkipEmpty());
-  etcd.cluster = absl::GetFlag(FLAGS_cluster);
-  etcd.ttl = absl::GetFlag(FLAGS_ttl);
-  auto membership = troupe::cluster::EtcdMembership::Create(system, etcd);
+  auto membership = troupe::cluster::EtcdMembership::Create(
+      system, troupe::cluster::EtcdMembershipOptionsFromFlags(absl::GetFlag(FLAGS_cluster)));
   if (!membership.ok()) {
     std::fprintf(stderr, "cluster_node: %s\n", membership.status().ToString().c_str());
     return 1;

@@ -32,14 +32,18 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
+std::string Url(int port, bool tls = false) {
+  return absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", port);
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members,
-                                                                absl::Duration timeout) {
+                                                                absl::Duration timeout,
+                                                                std::optional<TlsFiles> tls) {
   static std::atomic<int> next{0};
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
+  cluster->tls_ = std::move(tls);
   const char* tmp = std::getenv("TEST_TMPDIR");
   cluster->dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/etcd-", ::getpid(), "-", next++);
   std::filesystem::remove_all(cluster->dir_);
@@ -66,8 +70,8 @@ absl::Status EtcdCluster::Spawn(Member& m, bool fresh) {
       "etcd",
       absl::StrCat("--name=", m.name),
       absl::StrCat("--data-dir=", m.data_dir),
-      absl::StrCat("--listen-client-urls=", Url(m.client_port)),
-      absl::StrCat("--advertise-client-urls=", Url(m.client_port)),
+      absl::StrCat("--listen-client-urls=", Url(m.client_port, tls_.has_value())),
+      absl::StrCat("--advertise-client-urls=", Url(m.client_port, tls_.has_value())),
       absl::StrCat("--listen-peer-urls=", Url(m.peer_port)),
       absl::StrCat("--initial-advertise-peer-urls=", Url(m.peer_port)),
       absl::StrCat("--initial-cluster=", initial_cluster_),
@@ -78,6 +82,12 @@ absl::Status EtcdCluster::Spawn(Member& m, bool fresh) {
       "--logger=zap",
       "--log-level=error",
   };
+  if (tls_) {
+    args.push_back(absl::StrCat("--cert-file=", tls_->cert_file));
+    args.push_back(absl::StrCat("--key-file=", tls_->key_file));
+    args.push_back(absl::StrCat("--trusted-ca-file=", tls_->ca_file));
+    args.push_back("--client-cert-auth");
+  }
   const pid_t pid = ::fork();
   if (pid < 0) return absl::UnavailableError("fork failed");
   if (pid == 0) {
@@ -95,7 +105,9 @@ absl::Status EtcdCluster::Spawn(Member& m, bool fresh) {
 }
 
 absl::Status EtcdCluster::WaitHealthy(absl::Duration timeout) {
-  auto client = EtcdClient::Create({.endpoints = endpoints()});
+  EtcdOptions options{.endpoints = endpoints()};
+  if (tls_) options.tls = TlsChannelOptions{.files = *tls_};  // its own certificate: both usages
+  auto client = EtcdClient::Create(options);
   if (!client.ok()) return client.status();
   const absl::Time deadline = absl::Now() + timeout;
   absl::Status last;

@@ -3,6 +3,8 @@
 // linearizable read succeeds, killed and removed at the end. Members can be killed (SIGKILL),
 // stopped (SIGSTOP), continued and restarted on their data to test what clusters do without
 // quorum. Election timing is shortened (50 ms heartbeats, 500 ms elections) so tests run fast.
+// With `tls`, clients reach it over https with mutual TLS (--client-cert-auth: a client needs a
+// certificate its CA admits); the members' peer links stay plaintext on loopback.
 //
 // Thread safety: not thread-safe; use from the test's thread.
 #ifndef ACTORS_CLUSTER_TESTING_ETCD_PROCESS_H_
@@ -11,11 +13,13 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "actors/tls/tls_options.h"
 
 namespace troupe::cluster::testing {
 
@@ -23,7 +27,8 @@ class EtcdCluster {
  public:
   // UNAVAILABLE if etcd is missing or does not become healthy within `timeout`.
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
-      int members = 1, absl::Duration timeout = absl::Seconds(20));
+      int members = 1, absl::Duration timeout = absl::Seconds(20),
+      std::optional<TlsFiles> tls = std::nullopt);
   ~EtcdCluster();
 
   // host:port of every member's client URL.
@@ -50,6 +55,7 @@ class EtcdCluster {
   absl::Status Spawn(Member& m, bool fresh);
 
   std::string dir_;
+  std::optional<TlsFiles> tls_;
   std::string initial_cluster_;
   std::vector<Member> members_;
 };
