@@ -60,6 +60,23 @@ void ClusterCore::ReleaseKey(std::string key) {
   if (provider_ != nullptr) provider_->ReleaseKey(std::move(key));
 }
 
+void ClusterCore::ReadClaims(
+    std::string prefix, std::function<void(absl::StatusOr<MembershipProvider::ClaimList>)> done) {
+  {
+    MutexLock lock(&provider_mu_);
+    if (provider_ != nullptr) {
+      provider_->ReadClaims(std::move(prefix), std::move(done));
+      return;
+    }
+  }
+  done(absl::UnavailableError("the cluster has shut down"));
+}
+
+uint64_t ClusterCore::incarnation() const {
+  MutexLock lock(&mu_);
+  return joined_ ? self_.incarnation : 0;
+}
+
 ClusterCore::~ClusterCore() = default;
 
 void ClusterCore::AddKind(std::string kind, KindEntry entry) {

@@ -141,6 +141,9 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   // Claims and releases through the provider (while attached).
   void ClaimKey(std::string key, std::function<void(absl::StatusOr<Claim>)> done);
   void ReleaseKey(std::string key);
+  void ReadClaims(std::string prefix,
+                  std::function<void(absl::StatusOr<MembershipProvider::ClaimList>)> done);
+  uint64_t incarnation() const;  // this node's, while joined (0 otherwise)
 
   // The membership's events (through a listener holding this weakly).
   void OnJoined(const ClusterMember& self);
@@ -488,8 +491,8 @@ class Cluster {
   absl::Status Kind(std::string name, KindOptions options, Args... args) {
     using P = typename A::ActorProtocol;
     if (started_) return absl::FailedPreconditionError("Kind after Start");
-    if (name.empty() || name.find('/') != std::string::npos) {
-      return absl::InvalidArgumentError("a kind is a non-empty name without '/'");
+    if (name.empty() || name.find('/') != std::string::npos || name[0] == '~') {
+      return absl::InvalidArgumentError("a kind is a non-empty name without '/', not starting with '~'");
     }
     if (core_->kind(name) != nullptr) {
       return absl::AlreadyExistsError(absl::StrCat("kind ", name, " is registered"));
@@ -536,6 +539,47 @@ class Cluster {
   // move; local activations are passivated.
   void Leave();
 
+  // Names held cluster-wide by one node at a time (a chat nick, a leader role, a lock), kept in
+  // the membership store (etcd: a create-if-absent transaction) under this node's lease: at most
+  // one holder per name while etcd has quorum. A name goes when its holder releases it, leaves,
+  // dies or is fenced; after a fence this node rejoins with a new incarnation() and must claim
+  // again what it still needs (another node may have it by then). `done` gets the claim that
+  // holds (Claim::ours when it is this node's), UNAVAILABLE without the store; it runs on a
+  // thread of the provider's, not the caller's actor: tell the actor from it.
+  void ClaimName(std::string name, std::function<void(absl::StatusOr<Claim>)> done) {
+    core_->ClaimKey(NameKey(name), std::move(done));
+  }
+  void ReleaseName(std::string name) { core_->ReleaseKey(NameKey(name)); }
+  // The names held now that start with `prefix`, with their holders, sorted.
+  void ReadNames(std::string prefix,
+                 std::function<void(absl::StatusOr<MembershipProvider::ClaimList>)> done) {
+    core_->ReadClaims(NameKey(prefix), [done = std::move(done)](
+                                           absl::StatusOr<MembershipProvider::ClaimList> claims) {
+      if (claims.ok()) {
+        for (auto& [key, claim] : *claims) key.erase(0, NameKey("").size());
+      }
+      done(std::move(claims));
+    });
+  }
+  // The ids of `kind`'s single-activation identities active now (those holding a claim), sorted.
+  void ReadActivations(std::string kind,
+                       std::function<void(absl::StatusOr<std::vector<std::string>>)> done) {
+    const size_t skip = kind.size() + 1;
+    core_->ReadClaims(kind + "/", [done = std::move(done), skip](
+                                      absl::StatusOr<MembershipProvider::ClaimList> claims) {
+      if (!claims.ok()) {
+        done(claims.status());
+        return;
+      }
+      std::vector<std::string> ids;
+      for (const auto& [key, claim] : *claims) ids.push_back(key.substr(skip));
+      done(std::move(ids));
+    });
+  }
+  // This node's membership incarnation while joined (new at every join: a change means this
+  // node was fenced and joined again), 0 when not joined.
+  uint64_t incarnation() const { return core_->incarnation(); }
+
   MembershipView view() const { return core_->view(); }
   ClusterStats stats() const { return core_->stats(); }
   std::shared_ptr<const LeaseGuard> lease() const { return membership_->lease(); }
@@ -548,6 +592,7 @@ class Cluster {
     troupe::internal::CellRef cell;
     const void* protocol;
   };
+  static std::string NameKey(std::string_view name) { return "~name/" + std::string(name); }
   ActorSystem& system_;
   std::unique_ptr<MembershipProvider> membership_;
   std::shared_ptr<internal::ClusterCore> core_;

@@ -6,6 +6,7 @@
 // activation hands out a fencing token.
 #include "actors/cluster/cluster.h"
 
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -248,6 +249,50 @@ TEST_F(ClusterTest, SingleActivationClaimsFirstAndHandsOutAFencingToken) {
   EXPECT_GT(std::stoll(parts[2]), 0);  // the claim's revision
   // The same identity asked from the other member reaches the same activation.
   EXPECT_THAT(Ask("node-b", "single", "s1"), testing::IsOkAndHolds(*who));
+}
+
+TEST_F(ClusterTest, NamesHaveOneHolderAndGoWithItsLease) {
+  TestNode& a = Add("node-a", {"single"});
+  TestNode& b = Add("node-b", {"single"});
+  auto claim = [](TestNode& n, const std::string& name) {
+    std::promise<absl::StatusOr<Claim>> done;
+    n.cluster->ClaimName(name, [&](absl::StatusOr<Claim> c) { done.set_value(std::move(c)); });
+    return done.get_future().get();
+  };
+  auto read = [](TestNode& n, const std::string& prefix) {
+    std::promise<absl::StatusOr<MembershipProvider::ClaimList>> done;
+    n.cluster->ReadNames(prefix, [&](auto r) { done.set_value(std::move(r)); });
+    return done.get_future().get();
+  };
+  ASSERT_THAT(claim(a, "nick/ann"), testing::IsOkAndHolds(::testing::Field(&Claim::ours, true)));
+  absl::StatusOr<Claim> taken = claim(b, "nick/ann");
+  ASSERT_THAT(taken, IsOk());
+  EXPECT_FALSE(taken->ours);
+  EXPECT_EQ(taken->owner, "node-a");
+  ASSERT_THAT(claim(b, "nick/bob"), IsOk());
+  auto names = read(a, "nick/");
+  ASSERT_THAT(names, IsOk());
+  ASSERT_EQ(names->size(), 2u);
+  EXPECT_EQ((*names)[0].first, "nick/ann");
+  EXPECT_TRUE((*names)[0].second.ours);
+  EXPECT_EQ((*names)[1].first, "nick/bob");
+  EXPECT_EQ((*names)[1].second.owner, "node-b");
+  // Names and single activations do not mix.
+  ASSERT_THAT(Ask("node-a", "single", "s1"), IsOk());
+  ASSERT_THAT(Ask("node-a", "single", "s2"), IsOk());
+  std::promise<absl::StatusOr<std::vector<std::string>>> active;
+  a.cluster->ReadActivations("single", [&](auto r) { active.set_value(std::move(r)); });
+  EXPECT_THAT(active.get_future().get(),
+              testing::IsOkAndHolds(std::vector<std::string>{"s1", "s2"}));
+  // Released, a name is free; a fenced holder loses its names and comes back another incarnation.
+  b.cluster->ReleaseName("nick/bob");
+  EXPECT_THAT(claim(a, "nick/bob"), testing::IsOkAndHolds(::testing::Field(&Claim::ours, true)));
+  const uint64_t before = a.cluster->incarnation();
+  EXPECT_GT(before, 0u);
+  hub_->ExpireLease("node-a");
+  ASSERT_TRUE(WaitFor([&] { return a.cluster->incarnation() != 0; }));
+  EXPECT_NE(a.cluster->incarnation(), before);
+  EXPECT_THAT(claim(b, "nick/ann"), testing::IsOkAndHolds(::testing::Field(&Claim::ours, true)));
 }
 
 }  // namespace

@@ -137,6 +137,32 @@ class EtcdMembership::Agent : public Actor<Agent, AgentProtocol> {
     txn.add_success()->mutable_request_delete_range()->set_key(full);
     client_->Txn(txn, options_.call_timeout, [](auto) {});
   }
+  void ReadClaims(std::string prefix, std::function<void(absl::StatusOr<ClaimList>)> done) {
+    const std::string claims = prefix_ + "claims/";
+    etcdserverpb::RangeRequest range;
+    range.set_key(claims + prefix);
+    range.set_range_end(PrefixEnd(claims + prefix));
+    // etcd answers a range in key order.
+    client_->Range(range, options_.call_timeout,
+                   [done = std::move(done), claims, me = self_.name,
+                    incarnation = self_.incarnation](absl::StatusOr<etcdserverpb::RangeResponse> r) {
+                     if (!r.ok()) {
+                       done(absl::UnavailableError(absl::StrCat("claims: ", r.status().message())));
+                       return;
+                     }
+                     ClaimList list;
+                     for (const auto& kv : r->kvs()) {
+                       ClaimRecord held;
+                       if (!held.ParseFromString(kv.value())) continue;  // not ours to read
+                       list.emplace_back(kv.key().substr(claims.size()),
+                                         cluster::Claim{held.owner(), held.owner_incarnation(),
+                                                        kv.create_revision(),
+                                                        held.owner() == me &&
+                                                            held.owner_incarnation() == incarnation});
+                     }
+                     done(std::move(list));
+                   });
+  }
   void RestartWatch(int64_t revision) {
     if (state_ != State::kJoined) return;
     StartWatch(revision);
@@ -407,6 +433,15 @@ void EtcdMembership::ClaimKey(std::string key, std::function<void(absl::StatusOr
 
 void EtcdMembership::ReleaseKey(std::string key) {
   Call([key = std::move(key)](Agent& a) mutable { a.Release(std::move(key)); });
+}
+
+void EtcdMembership::ReadClaims(std::string prefix,
+                                std::function<void(absl::StatusOr<ClaimList>)> done) {
+  if (!Call([prefix = std::move(prefix), done](Agent& a) mutable {
+        a.ReadClaims(std::move(prefix), std::move(done));
+      })) {
+    done(absl::UnavailableError("the membership agent has stopped"));
+  }
 }
 
 EtcdMembershipStats EtcdMembership::stats() const {

@@ -58,6 +58,8 @@ class EtcdMembership final : public MembershipProvider {
   void Leave(std::function<void(absl::Status)> done) override;
   void ClaimKey(std::string key, std::function<void(absl::StatusOr<Claim>)> done) override;
   void ReleaseKey(std::string key) override;
+  void ReadClaims(std::string prefix,
+                  std::function<void(absl::StatusOr<ClaimList>)> done) override;
   std::shared_ptr<const LeaseGuard> lease() const override { return guard_; }
 
   // A snapshot, taken on the agent (blocks the caller briefly: not from a worker).

@@ -184,5 +184,32 @@ TEST_F(EtcdMembershipTest, TheFirstClaimWinsAndGoesWithItsHoldersLease) {
   EXPECT_GT(third->revision, first->revision);  // the fencing token only grows
 }
 
+TEST_F(EtcdMembershipTest, ClaimsAreReadByPrefixWithTheirHolders) {
+  Join("a");
+  Join("b");
+  ASSERT_TRUE(Sees("a", {"a", "b"}));
+  ASSERT_THAT(ClaimOn("a", "room/x"), IsOk());
+  ASSERT_THAT(ClaimOn("b", "room/y"), IsOk());
+  ASSERT_THAT(ClaimOn("b", "roomy/z"), IsOk());  // shares the prefix "room" but not "room/"
+  std::promise<absl::StatusOr<MembershipProvider::ClaimList>> read;
+  members_["a"]->ReadClaims("room/", [&](auto r) { read.set_value(std::move(r)); });
+  absl::StatusOr<MembershipProvider::ClaimList> claims = read.get_future().get();
+  ASSERT_THAT(claims, IsOk());
+  ASSERT_EQ(claims->size(), 2u);
+  EXPECT_EQ((*claims)[0].first, "room/x");
+  EXPECT_EQ((*claims)[0].second.owner, "a");
+  EXPECT_TRUE((*claims)[0].second.ours);
+  EXPECT_EQ((*claims)[1].first, "room/y");
+  EXPECT_EQ((*claims)[1].second.owner, "b");
+  EXPECT_FALSE((*claims)[1].second.ours);
+  // Released, a claim is no longer read.
+  members_["b"]->ReleaseKey("room/y");
+  EXPECT_TRUE(WaitFor([&] {
+    std::promise<size_t> n;
+    members_["a"]->ReadClaims("room/", [&](auto r) { n.set_value(r.ok() ? r->size() : 99); });
+    return n.get_future().get() == 1;
+  }));
+}
+
 }  // namespace
 }  // namespace troupe::cluster

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
+
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace troupe::cluster {
@@ -77,6 +81,22 @@ class InMemoryMembership final : public MembershipProvider {
         it->second.owner_incarnation == node_->self.incarnation) {
       hub_->claims_.erase(it);
     }
+  }
+  void ReadClaims(std::string prefix,
+                  std::function<void(absl::StatusOr<ClaimList>)> done) override {
+    ClaimList claims;
+    {
+      MutexLock lock(&hub_->mu_);
+      for (const auto& [key, claim] : hub_->claims_) {
+        if (!absl::StartsWith(key, prefix)) continue;
+        Claim c = claim;
+        c.ours = c.owner == node_->self.name && c.owner_incarnation == node_->self.incarnation;
+        claims.emplace_back(key, c);
+      }
+    }
+    std::sort(claims.begin(), claims.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    done(std::move(claims));
   }
   std::shared_ptr<const LeaseGuard> lease() const override {
     return std::shared_ptr<const LeaseGuard>(node_, &node_->guard);

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -93,6 +94,10 @@ class MembershipProvider {
   // claim was made: do not activate). A claim lives as long as this member's membership.
   virtual void ClaimKey(std::string key, std::function<void(absl::StatusOr<Claim>)> done) = 0;
   virtual void ReleaseKey(std::string key) = 0;
+  // The claims held now whose keys start with `prefix` (ours marked), sorted by key.
+  // UNAVAILABLE: the store cannot be reached.
+  using ClaimList = std::vector<std::pair<std::string, Claim>>;
+  virtual void ReadClaims(std::string prefix, std::function<void(absl::StatusOr<ClaimList>)> done) = 0;
   // Shared: it may be read after the provider is gone (it is then invalid).
   virtual std::shared_ptr<const LeaseGuard> lease() const = 0;
 };

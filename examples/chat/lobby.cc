@@ -1,13 +1,8 @@
 #include "examples/chat/lobby.h"
 
-#include <cstdio>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "actors/executor/blocking_io.h"
-#include "actors/executor/run_blocking.h"
 #include "examples/chat/chat_protocol.h"
 #include "examples/chat/room.h"
+#include "examples/chat/room_history.h"
 
 namespace troupe::chat {
 
@@ -35,30 +30,15 @@ void Lobby::Handle(OpenRoom m, Promise<RoomRef> room) {
   std::vector<Promise<RoomRef>>& waiting = loading_[m.name];
   waiting.push_back(std::move(room));
   if (waiting.size() > 1) return;  // its history is being read already
-  if (history_dir_.empty()) {
-    CreateRoom(m.name, {});
-    return;
-  }
-  const std::string path = absl::StrCat(history_dir_, "/", m.name, ".log");
-  RunBlocking(
-      ctx(), [path] { return ReadWholeFile(path); },
-      [this, name = m.name](absl::StatusOr<std::string> contents) {
-        std::vector<std::string> lines;
-        if (contents.ok()) {
-          for (absl::string_view line : absl::StrSplit(*contents, '\n', absl::SkipEmpty())) {
-            lines.push_back(absl::StrCat(line, "\n"));
-          }
-        } else if (!absl::IsNotFound(contents.status())) {
-          std::fprintf(stderr, "chat: room %s: history not read: %s\n", name.c_str(),
-                       contents.status().ToString().c_str());
-        }
-        CreateRoom(name, std::move(lines));
-      });
+  LoadRoomHistory(ctx(), m.name, RoomHistoryPath(history_dir_, m.name),
+                  [this, name = m.name](std::vector<std::string> lines) {
+                    CreateRoom(name, std::move(lines));
+                  });
 }
 
 void Lobby::CreateRoom(const std::string& name, std::vector<std::string> history) {
-  std::string path = history_dir_.empty() ? "" : absl::StrCat(history_dir_, "/", name, ".log");
-  absl::StatusOr<RoomRef> room = ctx().Spawn<Room>(name, std::move(history), std::move(path));
+  absl::StatusOr<RoomRef> room =
+      ctx().Spawn<Room>(name, std::move(history), RoomHistoryPath(history_dir_, name));
   std::vector<Promise<RoomRef>> waiting = std::move(loading_[name]);
   loading_.erase(name);
   for (Promise<RoomRef>& p : waiting) {

@@ -1,19 +1,12 @@
 #include "examples/chat/room.h"
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
-#include "actors/executor/blocking_io.h"
-#include "actors/executor/run_blocking.h"
 #include "examples/chat/chat_protocol.h"
 
 namespace troupe::chat {
 
 Room::Room(std::string name, std::vector<std::string> history, std::string history_path)
-    : name_(std::move(name)), history_path_(std::move(history_path)) {
-  for (std::string& line : history) history_.push_back(std::move(line));
-  while (history_.size() > kHistoryLines) history_.pop_front();
-}
+    : name_(name), history_(std::move(name), std::move(history_path), std::move(history)) {}
 
 std::vector<Line> Room::Handle(JoinRoom m) {
   Member& member = m.member;
@@ -21,9 +14,9 @@ std::vector<Line> Room::Handle(JoinRoom m) {
     return {MakeLine(ErrorLine(absl::StrCat("already in ", name_)))};
   }
   std::vector<Line> welcome;
-  welcome.reserve(history_.size() + 1);
+  welcome.reserve(history_.lines().size() + 1);
   welcome.push_back(MakeLine(InfoLine(absl::StrCat("joined ", name_))));
-  for (const std::string& line : history_) welcome.push_back(MakeLine(HistoryLine(line)));
+  for (const std::string& line : history_.lines()) welcome.push_back(MakeLine(HistoryLine(line)));
   Broadcast(MakeLine(InfoLine(absl::StrCat(member.nick, " joined ", name_))), member.id);
   const uint64_t id = member.id;
   members_.emplace(id, std::move(member));
@@ -46,12 +39,7 @@ void Room::Handle(SayInRoom m) {
   // member passed the line on to its client, so the sender is paced to the members that read.
   auto paced = std::make_shared<std::pair<const std::string, Credit>>(line, std::move(m.credit));
   Broadcast(Line(paced, &paced->first), /*except=*/0);
-  if (!history_path_.empty()) {
-    unwritten_ += line;
-    if (!appending_) StartAppend();
-  }
-  history_.push_back(std::move(line));
-  if (history_.size() > kHistoryLines) history_.pop_front();
+  history_.Add(ctx(), std::move(line));
 }
 
 std::vector<std::string> Room::Handle(WhoInRoom) {
@@ -61,40 +49,12 @@ std::vector<std::string> Room::Handle(WhoInRoom) {
   return nicks;
 }
 
-void Room::Handle(FlushHistory, Promise<bool> done) {
-  if (!appending_ && unwritten_.empty()) {
-    done.Reply(true);
-    return;
-  }
-  flush_waiters_.push_back(std::move(done));
-}
+void Room::Handle(FlushHistory, Promise<bool> done) { history_.Flush(std::move(done)); }
 
 void Room::Broadcast(const Line& line, uint64_t except) {
   for (const auto& [id, member] : members_) {
     if (id != except) member.send(line);
   }
-}
-
-void Room::StartAppend() {
-  appending_ = true;
-  RunBlocking(
-      ctx(),
-      [path = history_path_, data = std::exchange(unwritten_, {})] {
-        return AppendToFile(path, data);
-      },
-      [this](absl::Status status) {
-        appending_ = false;
-        if (!status.ok()) {
-          std::fprintf(stderr, "chat: room %s: history not saved: %s\n", name_.c_str(),
-                       status.ToString().c_str());
-        }
-        if (!unwritten_.empty()) {
-          StartAppend();
-          return;
-        }
-        for (Promise<bool>& waiter : flush_waiters_) waiter.Reply(status.ok());
-        flush_waiters_.clear();
-      });
 }
 
 }  // namespace troupe::chat

@@ -1,23 +1,21 @@
 // Room: one chat room. It is the one place the room's messages are ordered, so every member
 // sees them in the same order. A message's line carries its sender's flow-control credit to
-// every member (see OutputPacer): a sender is paced to the members that read. It keeps the last 100 messages for joiners and, with a history
-// file, appends every message to it through the executor (one append in flight at a time, so
-// the file keeps the room's order), never on a worker.
+// every member (see OutputPacer): a sender is paced to the members that read. Its RoomHistory
+// keeps the last 100 messages for joiners and, with a history file, appends every message to it
+// through the executor, never on a worker.
 //
 // Thread safety: an actor.
 #ifndef EXAMPLES_CHAT_ROOM_H_
 #define EXAMPLES_CHAT_ROOM_H_
 
-#include <deque>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "examples/chat/chat_messages.h"
+#include "examples/chat/room_history.h"
 
 namespace troupe::chat {
-
-inline constexpr size_t kHistoryLines = 100;
 
 class Room : public Actor<Room, RoomProtocol> {
  public:
@@ -33,15 +31,10 @@ class Room : public Actor<Room, RoomProtocol> {
 
  private:
   void Broadcast(const Line& line, uint64_t except);
-  void StartAppend();
 
   const std::string name_;
-  const std::string history_path_;
-  std::deque<std::string> history_;
+  RoomHistory history_;
   absl::flat_hash_map<uint64_t, Member> members_;
-  std::string unwritten_;  // appended lines not yet handed to the executor
-  bool appending_ = false;
-  std::vector<Promise<bool>> flush_waiters_;
 };
 
 }  // namespace troupe::chat

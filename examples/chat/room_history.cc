@@ -1,0 +1,82 @@
+#include "examples/chat/room_history.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "actors/executor/blocking_io.h"
+#include "actors/executor/run_blocking.h"
+
+namespace troupe::chat {
+
+std::string RoomHistoryPath(const std::string& dir, const std::string& room) {
+  return dir.empty() ? "" : absl::StrCat(dir, "/", room, ".log");
+}
+
+void LoadRoomHistory(ActorContext& ctx, const std::string& room, const std::string& path,
+                     std::function<void(std::vector<std::string>)> then) {
+  if (path.empty()) {
+    then({});
+    return;
+  }
+  RunBlocking(
+      ctx, [path] { return ReadWholeFile(path); },
+      [room, then = std::move(then)](absl::StatusOr<std::string> contents) {
+        std::vector<std::string> lines;
+        if (contents.ok()) {
+          for (absl::string_view line : absl::StrSplit(*contents, '\n', absl::SkipEmpty())) {
+            lines.push_back(absl::StrCat(line, "\n"));
+          }
+        } else if (!absl::IsNotFound(contents.status())) {
+          std::fprintf(stderr, "chat: room %s: history not read: %s\n", room.c_str(),
+                       contents.status().ToString().c_str());
+        }
+        then(std::move(lines));
+      });
+}
+
+RoomHistory::RoomHistory(std::string room, std::string path, std::vector<std::string> earlier)
+    : room_(std::move(room)), path_(std::move(path)) {
+  for (std::string& line : earlier) lines_.push_back(std::move(line));
+  while (lines_.size() > kHistoryLines) lines_.pop_front();
+}
+
+void RoomHistory::Add(ActorContext& ctx, std::string line) {
+  if (!path_.empty()) {
+    unwritten_ += line;
+    if (!appending_) StartAppend(ctx);
+  }
+  lines_.push_back(std::move(line));
+  if (lines_.size() > kHistoryLines) lines_.pop_front();
+}
+
+void RoomHistory::Flush(Promise<bool> done) {
+  if (!appending_ && unwritten_.empty()) {
+    done.Reply(true);
+    return;
+  }
+  flush_waiters_.push_back(std::move(done));
+}
+
+void RoomHistory::StartAppend(ActorContext& ctx) {
+  appending_ = true;
+  RunBlocking(
+      ctx,
+      [path = path_, data = std::exchange(unwritten_, {})] { return AppendToFile(path, data); },
+      [this, &ctx](absl::Status status) {
+        appending_ = false;
+        if (!status.ok()) {
+          std::fprintf(stderr, "chat: room %s: history not saved: %s\n", room_.c_str(),
+                       status.ToString().c_str());
+        }
+        if (!unwritten_.empty()) {
+          StartAppend(ctx);
+          return;
+        }
+        for (Promise<bool>& waiter : flush_waiters_) waiter.Reply(status.ok());
+        flush_waiters_.clear();
+      });
+}
+
+}  // namespace troupe::chat
