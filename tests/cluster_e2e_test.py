@@ -17,6 +17,8 @@ probed by a fourth member that hosts nothing (cluster_node --ask). Checks, with 
 """
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 
+from etcd_fixture import Etcd
+
 node_bin = sys.argv[1]
 tmp = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
 TTL = 2.0
@@ -29,65 +31,6 @@ def fail(msg):
         if p.poll() is None:
             p.kill()
     sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Etcd:
-    def __init__(self, members):
-        self.members = [{"name": f"e{i}", "client": free_port(), "peer": free_port(),
-                         "dir": os.path.join(tmp, f"etcd-{os.getpid()}-{time.time_ns()}-{i}")}
-                        for i in range(members)]
-        self.initial = ",".join(f"{m['name']}=http://127.0.0.1:{m['peer']}" for m in self.members)
-        for m in self.members:
-            self.spawn(m, "new")
-        self.wait_healthy()
-
-    def spawn(self, m, state):
-        log = open(m["dir"] + ".log", "a")
-        m["proc"] = subprocess.Popen(
-            ["etcd", f"--name={m['name']}", f"--data-dir={m['dir']}",
-             f"--listen-client-urls=http://127.0.0.1:{m['client']}",
-             f"--advertise-client-urls=http://127.0.0.1:{m['client']}",
-             f"--listen-peer-urls=http://127.0.0.1:{m['peer']}",
-             f"--initial-advertise-peer-urls=http://127.0.0.1:{m['peer']}",
-             f"--initial-cluster={self.initial}", f"--initial-cluster-state={state}",
-             "--initial-cluster-token=troupe-e2e", "--heartbeat-interval=50",
-             "--election-timeout=500", "--logger=zap", "--log-level=error"],
-            stdout=log, stderr=log)
-        procs.append(m["proc"])
-
-    def endpoints(self):
-        return ",".join(f"127.0.0.1:{m['client']}" for m in self.members)
-
-    def wait_healthy(self, timeout=20):
-        # The probe itself: a member can join only through a healthy etcd.
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for m in self.members:
-                if m["proc"].poll() is not None and m.get("alive", True):
-                    fail(f"etcd {m['name']} exited: {open(m['dir'] + '.log').read()[-500:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.members[0]["client"]), 0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        fail("etcd did not start")
-
-    def kill(self, i):
-        self.members[i]["alive"] = False
-        self.members[i]["proc"].kill()
-        self.members[i]["proc"].wait()
-
-    def restart(self, i):
-        self.members[i]["alive"] = True
-        self.spawn(self.members[i], "existing")
 
 
 def start_node(name, etcd, kinds="counter,single"):
@@ -162,7 +105,7 @@ def check_single_activation(names, killed_at):
     return sum(len(v) for v in intervals.values())
 
 
-etcd = Etcd(1)
+etcd = Etcd(1, tmp, procs, fail)
 nodes = {name: start_node(name, etcd) for name in ("n1", "n2", "n3")}
 killed_at = {}
 
@@ -246,7 +189,7 @@ print(f"3. single activation: {spans} activation intervals of 60 identities, non
 for p in nodes.values():
     if p.poll() is None:
         p.kill()
-etcd3 = Etcd(3)
+etcd3 = Etcd(3, tmp, procs, fail)
 quorum_nodes = [start_node(f"q{i}", etcd3, "counter") for i in range(2)]
 ok = probe(etcd3, n=20)
 if None in ok.values():

@@ -20,12 +20,14 @@ namespace troupe::chat {
 struct Member {
   uint64_t id = 0;
   std::string nick;
-  std::function<void(Line)> send;  // tells the member's session actor; any thread
+  std::function<void(Line)> send;   // tells the member's session actor; any thread
+  std::function<void(Line)> close;  // the same, then disconnects the client (it leaves all)
 };
 
-// To a session: write this line to the client.
+// To a session: write this line to the client (and then disconnect it, with `close`).
 struct Output {
   Line line;
+  bool close = false;
 };
 
 struct JoinRoom {  // answered with "* joined ROOM" and the history, for the joiner to write
@@ -68,6 +70,8 @@ struct SendPrivate {  // answered false if nobody has that nick
   std::string text;
   Member sender;
 };
+// The lobby: Lobby in one process, ClusterLobby in a cluster. AllRooms: the rooms to flush at
+// shutdown (a cluster node's stubs; their rooms' history is flushed where they live).
 using LobbyProtocol = Protocol<Request<ClaimNick, bool>, ReleaseNick, Request<OpenRoom, RoomRef>,
                                Request<FindRoom, std::optional<RoomRef>>,
                                Request<ListRooms, std::vector<std::string>>,

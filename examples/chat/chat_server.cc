@@ -2,11 +2,15 @@
 //
 //   bazel run -c opt //examples/chat:chat_server -- --port=7070 [--grpc_port=7071]
 //       [--backend=epoll|uring|auto] [--threads=T] [--history_dir=DIR]
+//   ... --cluster=chat --etcd=127.0.0.1:2379 --node_name=a [--node_listen=HOST:PORT]
+//       (one node of a chat cluster; tools/demo cluster starts etcd and three of them)
 //
 // One TcpChatSession actor per connection, one Room actor per room (it orders the room's
 // messages), one Lobby actor (nicks, the room directory, private messages). The line protocol
 // is in examples/chat/README.md. SIGINT/SIGTERM: stop accepting, write every room's pending
-// history, exit 0.
+// history, exit 0 (in a cluster: then leave it, so its rooms move to the other nodes at once).
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -14,6 +18,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "actors/cluster/etcd_flags.h"
+#include "actors/cluster/etcd_membership.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/chat/chat_server_lib.h"
 #include "framework/base/stop_signals.h"
@@ -43,6 +49,47 @@ ABSL_FLAG(absl::Duration, output_pace_timeout, troupe::chat::OutputLimits().pace
           "a client that takes no output this long stops pacing the rooms' senders until it "
           "reads again");
 
+ABSL_FLAG(std::string, cluster, "",
+          "join the chat cluster of this name (its keys' prefix in etcd, see --etcd); empty: a "
+          "single server");
+ABSL_FLAG(std::string, node_name, "",
+          "this node's name in the cluster (default: HOST-PORT, HOST-PID with --port=0; with --tls_*, a name its "
+          "certificate carries)");
+ABSL_FLAG(std::string, node_listen, "",
+          "host:port other nodes reach this one on (default: --host, a port of its choice)");
+ABSL_FLAG(std::string, node_advertise, "",
+          "host:port other nodes dial (default: --node_listen's host and the chosen port)");
+ABSL_FLAG(absl::Duration, room_idle, absl::Minutes(1),
+          "in a cluster, a room without members stops (and leaves /rooms) after this");
+
+namespace {
+
+// Cluster mode: joins through etcd. Null (and no error) without --cluster.
+absl::StatusOr<std::unique_ptr<troupe::chat::ChatCluster>> JoinCluster(troupe::ActorSystem& sys) {
+  const std::string name = absl::GetFlag(FLAGS_cluster);
+  if (name.empty()) return nullptr;
+  auto membership = troupe::cluster::EtcdMembership::Create(
+      sys, troupe::cluster::EtcdMembershipOptionsFromFlags(name));
+  if (!membership.ok()) return membership.status();
+  std::string node_name = absl::GetFlag(FLAGS_node_name);
+  if (node_name.empty()) {  // the chat port tells nodes on one host apart (a picked one: the pid)
+    const int port = absl::GetFlag(FLAGS_port);
+    node_name = absl::StrCat(absl::GetFlag(FLAGS_host), "-", port != 0 ? port : ::getpid());
+  }
+  std::string listen = absl::GetFlag(FLAGS_node_listen);
+  if (listen.empty()) listen = absl::StrCat(absl::GetFlag(FLAGS_host), ":0");
+  return troupe::chat::ChatCluster::Join(sys, *std::move(membership),
+                                         {.node_name = node_name,
+                                          .listen = listen,
+                                          .advertise = absl::GetFlag(FLAGS_node_advertise),
+                                          .tls = troupe::TlsFilesFromFlags(),
+                                          .allow_insecure = troupe::AllowInsecureFromFlags(),
+                                          .history_dir = absl::GetFlag(FLAGS_history_dir),
+                                          .room_idle = absl::GetFlag(FLAGS_room_idle)});
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "A chat server built from troupe actors. Connect with //examples/chat:chat_client, nc "
@@ -60,6 +107,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   troupe::ActorSystem& sys = **system;
+  auto cluster = JoinCluster(sys);
+  if (!cluster.ok()) {
+    std::fprintf(stderr, "chat_server: cannot join cluster %s: %s\n",
+                 absl::GetFlag(FLAGS_cluster).c_str(), cluster.status().ToString().c_str());
+    return 1;
+  }
   auto server = troupe::chat::ChatServer::Start(
       sys, {.host = absl::GetFlag(FLAGS_host),
             .port = absl::GetFlag(FLAGS_port),
@@ -72,13 +125,19 @@ int main(int argc, char** argv) {
             .first_line_timeout = absl::GetFlag(FLAGS_first_line_timeout),
             .idle_timeout = absl::GetFlag(FLAGS_idle_timeout),
             .grpc_tls = troupe::TlsServerOptionsFromFlags(),
-            .allow_insecure = troupe::AllowInsecureFromFlags()});
+            .allow_insecure = troupe::AllowInsecureFromFlags(),
+            .cluster = cluster->get()});
   if (!server.ok()) {
     std::fprintf(stderr, "chat_server: %s\n", server.status().ToString().c_str());
     return 1;
   }
   std::printf("chat on port %d\n", (*server)->port());
   if ((*server)->grpc_port() >= 0) std::printf("grpc on port %d\n", (*server)->grpc_port());
+  if (*cluster) {
+    std::printf("node %s of cluster %s (nodes reach it on port %d)\n",
+                (*cluster)->node()->name.c_str(), absl::GetFlag(FLAGS_cluster).c_str(),
+                (*cluster)->node_port());
+  }
   std::fflush(stdout);
   const std::string history_dir = absl::GetFlag(FLAGS_history_dir);
   std::fprintf(stderr, "chat_server: backend %s, %d worker threads%s%s\n",
@@ -94,6 +153,7 @@ int main(int argc, char** argv) {
                signal_number, static_cast<unsigned long long>((*server)->connections_served()),
                static_cast<unsigned long long>((*server)->members_cut_off()),
                unsaved == 0 ? "" : ", some rooms' history NOT saved");
+  if (*cluster) (*cluster)->Leave();
   sys.Shutdown();
   return unsaved == 0 ? 0 : 1;
 }

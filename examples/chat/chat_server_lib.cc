@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "examples/chat/cluster_lobby.h"
 #include "examples/chat/tcp_session.h"
 
 namespace troupe::chat {
@@ -18,13 +19,15 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
           absl::StrCat("cannot create ", options.history_dir, ": ", error.message()));
     }
   }
-  absl::StatusOr<LobbyRef> lobby = system.Spawn<Lobby>(options.history_dir);
+  absl::StatusOr<LobbyRef> lobby =
+      options.cluster != nullptr ? system.Spawn<ClusterLobby>(options.cluster->node())
+                                 : system.Spawn<Lobby>(options.history_dir);
   if (!lobby.ok()) return lobby.status();
   SessionOptions sessions;
   sessions.output = {.hard_bytes = options.max_output_bytes,
                      .stall_timeout = options.output_stall_timeout,
                      .pace_timeout = options.output_pace_timeout};
-  std::unique_ptr<ChatServer> server(new ChatServer(system, *lobby, sessions));
+  std::unique_ptr<ChatServer> server(new ChatServer(system, *lobby, sessions, options.cluster));
   TcpListenerOptions listen;
   listen.host = options.host;
   listen.port = options.port;
@@ -50,8 +53,9 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Start(ActorSystem& syste
   return server;
 }
 
-ChatServer::ChatServer(ActorSystem& system, LobbyRef lobby, SessionOptions sessions)
-    : system_(system), cut_off_(sessions.cut_off), lobby_(lobby), grpc_(system, lobby, sessions) {}
+ChatServer::ChatServer(ActorSystem& system, LobbyRef lobby, SessionOptions sessions,
+                       ChatCluster* cluster)
+    : system_(system), cluster_(cluster), cut_off_(sessions.cut_off), lobby_(lobby), grpc_(system, lobby, sessions) {}
 
 ChatServer::~ChatServer() { Stop(); }
 
@@ -60,6 +64,7 @@ int ChatServer::Stop() {
   stopped_ = true;
   if (listener_) listener_->Stop();
   grpc_.Shutdown();
+  if (cluster_ != nullptr) return cluster_->FlushHostedRooms();
   int unsaved = 0;
   auto rooms = system_.Ask(lobby_, AllRooms{}, absl::Seconds(10)).get();
   if (!rooms.ok()) return 1;

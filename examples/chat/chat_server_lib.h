@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actors/tcp/tcp_listener.h"
+#include "examples/chat/chat_cluster.h"
 #include "examples/chat/chat_service.h"
 #include "examples/chat/lobby.h"
 
@@ -40,6 +41,9 @@ struct ChatServerOptions {
   // The line protocol on `port` is plain TCP: it has no TLS (README, Security).
   TlsServerOptions grpc_tls;
   bool allow_insecure = false;
+  // Cluster mode: this server is one node of a chat cluster (rooms anywhere in it, nicks unique
+  // across it; see chat_cluster.h). Not owned; it outlives the server. Null: a single process.
+  ChatCluster* cluster = nullptr;
 };
 
 class ChatServer {
@@ -55,14 +59,16 @@ class ChatServer {
   uint64_t members_cut_off() const { return cut_off_->load(std::memory_order_relaxed); }
   const LobbyRef& lobby() const { return lobby_; }
 
-  // Stops accepting and writes every room's pending history. Returns how many rooms' history
-  // could not be saved (0: all of it is on disk). Idempotent.
+  // Stops accepting and writes every room's pending history (in cluster mode: of the rooms this
+  // node hosts; leave the cluster after this). Returns how many rooms' history could not be
+  // saved (0: all of it is on disk). Idempotent.
   int Stop();
 
  private:
-  ChatServer(ActorSystem& system, LobbyRef lobby, SessionOptions sessions);
+  ChatServer(ActorSystem& system, LobbyRef lobby, SessionOptions sessions, ChatCluster* cluster);
 
   ActorSystem& system_;
+  ChatCluster* const cluster_;
   const std::shared_ptr<std::atomic<uint64_t>> cut_off_;
   LobbyRef lobby_;
   std::unique_ptr<TcpListener> listener_;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "examples/chat/chat_server_lib.h"
+#include "examples/chat/chat_test_client.h"
 #include "gtest/gtest.h"
 #include "io/testing/loopback_client.h"
 #include "proto/chat.grpc.pb.h"
@@ -25,50 +26,7 @@
 namespace troupe::chat {
 namespace {
 
-// A line-oriented test client on a blocking loopback socket.
-class Client {
- public:
-  explicit Client(int port) : fd_(::troupe::testing::ConnectLoopback(port)) {}
-  ~Client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  void Send(const std::string& text) { ASSERT_TRUE(::troupe::testing::SendAll(fd_, text)); }
-  // The next line without its newline, or "<timeout>" / "<closed>".
-  std::string Line(absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    for (;;) {
-      const size_t nl = buffer_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return line;
-      }
-      const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) return "<timeout>";
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
-      char chunk[65536];
-      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) return "<closed>";
-      buffer_.append(chunk, n);
-    }
-  }
-  // Sends `command` and expects `want` as the next line.
-  void Expect(const std::string& want, absl::Duration timeout = absl::Seconds(10)) {
-    EXPECT_EQ(Line(timeout), want);
-  }
-  void Login(const std::string& nick, const std::string& room) {
-    Send(absl::StrCat("/nick ", nick, "\n/join ", room, "\n"));
-    Expect(absl::StrCat("* nick ", nick));
-    Expect(absl::StrCat("* joined ", room));
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-  std::string buffer_;
-};
+using Client = ChatTestClient;
 
 class ChatServerTest : public ::testing::Test {
  protected:

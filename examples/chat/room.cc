@@ -49,7 +49,9 @@ std::vector<std::string> Room::Handle(WhoInRoom) {
   return nicks;
 }
 
-void Room::Handle(FlushHistory, Promise<bool> done) { history_.Flush(std::move(done)); }
+void Room::Handle(FlushHistory, Promise<bool> done) {
+  history_.Flush([done = std::move(done)](bool ok) mutable { done.Reply(ok); });
+}
 
 void Room::Broadcast(const Line& line, uint64_t except) {
   for (const auto& [id, member] : members_) {

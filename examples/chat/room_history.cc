@@ -51,9 +51,9 @@ void RoomHistory::Add(ActorContext& ctx, std::string line) {
   if (lines_.size() > kHistoryLines) lines_.pop_front();
 }
 
-void RoomHistory::Flush(Promise<bool> done) {
+void RoomHistory::Flush(absl::AnyInvocable<void(bool)> done) {
   if (!appending_ && unwritten_.empty()) {
-    done.Reply(true);
+    done(true);
     return;
   }
   flush_waiters_.push_back(std::move(done));
@@ -74,7 +74,7 @@ void RoomHistory::StartAppend(ActorContext& ctx) {
           StartAppend(ctx);
           return;
         }
-        for (Promise<bool>& waiter : flush_waiters_) waiter.Reply(status.ok());
+        for (auto& waiter : flush_waiters_) waiter(status.ok());
         flush_waiters_.clear();
       });
 }

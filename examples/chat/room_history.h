@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "framework/system/actor_system.h"
 
 namespace troupe::chat {
@@ -37,7 +38,7 @@ class RoomHistory {
   const std::deque<std::string>& lines() const { return lines_; }
   // `done(true)` once every line so far is in the file (at once without a file); false if an
   // append failed.
-  void Flush(Promise<bool> done);
+  void Flush(absl::AnyInvocable<void(bool)> done);
 
  private:
   void StartAppend(ActorContext& ctx);
@@ -47,7 +48,7 @@ class RoomHistory {
   std::deque<std::string> lines_;
   std::string unwritten_;  // appended lines not yet handed to the executor
   bool appending_ = false;
-  std::vector<Promise<bool>> flush_waiters_;
+  std::vector<absl::AnyInvocable<void(bool)>> flush_waiters_;
 };
 
 }  // namespace troupe::chat

@@ -44,7 +44,13 @@ class ChatSession : public Actor<Derived, P>, private OutputPacer::Transport {
       : lobby_(std::move(lobby)), options_(std::move(options)), output_(this, options_.output) {}
 
   // Room and lobby output for this client.
-  void Handle(Output m) { Emit(std::move(m.line)); }
+  void Handle(Output m) {
+    Emit(std::move(m.line));
+    if (m.close && !gone_) {
+      OnGone();
+      derived().CloseClient();
+    }
+  }
 
  protected:
   // The transport has room again: held output moves on.
@@ -113,7 +119,8 @@ class ChatSession : public Actor<Derived, P>, private OutputPacer::Transport {
 
   Member Me() {
     return Member{this->ctx().id(), nick_,
-                  [self = this->self()](Line line) { self.Tell(Output{std::move(line)}); }};
+                  [self = this->self()](Line line) { self.Tell(Output{std::move(line)}); },
+                  [self = this->self()](Line line) { self.Tell(Output{std::move(line), true}); }};
   }
   RoomRef* Joined(const std::string& room) {
     for (auto& [name, ref] : rooms_) {

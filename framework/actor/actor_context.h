@@ -211,6 +211,17 @@ class ActorContext {
   TimerHandle RunAfter(absl::Duration delay, internal::Closure fn);
   // Runs `fn` on this actor as a message, after the messages already queued.
   void Post(internal::Closure fn) { cell_->EnqueueClosure(std::move(fn), cell_->generation()); }
+  // A copyable callable for any thread (a library's completion callback, say): each call runs
+  // `fn(args...)` on this actor as a message, after the messages already queued; a call after
+  // this actor stopped (or restarted) runs nothing. The arguments are copied into the message.
+  template <typename F>
+  auto Callback(F fn) {
+    return [cell = internal::CellRef(cell_), generation = cell_->generation(),
+            fn = std::make_shared<F>(std::move(fn))](auto... args) {
+      cell->EnqueueClosure(
+          [fn, ... args = std::move(args)]() mutable { (*fn)(std::move(args)...); }, generation);
+    };
+  }
 
   // Registers this actor under `name` (see ActorSystem::Register for errors). The name is
   // released when the actor stops.

@@ -7,8 +7,10 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "framework/base/status_matchers.h"
 #include "framework/system/actor_system.h"
 #include "framework/testing/test_system.h"
@@ -99,6 +101,41 @@ TEST(ActorTest, SendingToAStoppedActorIsCountedAndObservable) {
   EXPECT_EQ(seen[0].reason, DeadLetterReason::kStopped);
   EXPECT_EQ(seen[0].message_type, "{anonymous}::Note");
   EXPECT_EQ(t.system().dead_letters().count(), 1u);
+}
+
+// Hands out a callback (as a library would be given one) that notes its argument on this actor.
+struct GiveCallback {};
+class CallbackOwner
+    : public Actor<CallbackOwner, Protocol<Request<GiveCallback, std::function<void(std::string)>>>> {
+ public:
+  explicit CallbackOwner(Journal* journal) : journal_(journal) {}
+  std::function<void(std::string)> Handle(GiveCallback) {
+    return ctx().Callback([this](std::string text) {
+      journal_->push_back(absl::StrCat(text, ctx().id() != 0 ? " on the actor" : ""));
+    });
+  }
+
+ private:
+  Journal* journal_;
+};
+
+TEST(ActorTest, ACallbackRunsOnItsActorFromAnyThreadAndNotAfterItStopped) {
+  Journal journal;
+  TestSystem t;
+  auto a = t.system().Spawn<CallbackOwner>(&journal).value();
+  auto callback = t.system().Ask(a, GiveCallback{}, absl::Seconds(5));
+  t.RunUntilIdle();
+  std::function<void(std::string)> fn = callback.get().value();
+  std::thread other([&] { fn("from a thread"); });
+  other.join();
+  EXPECT_THAT(journal, ElementsAre());  // queued as a message, not run on the caller's thread
+  t.RunUntilIdle();
+  EXPECT_THAT(journal, ElementsAre("from a thread on the actor"));
+  a.Stop();
+  t.RunUntilIdle();
+  fn("too late");
+  t.RunUntilIdle();
+  EXPECT_THAT(journal, ElementsAre("from a thread on the actor"));
 }
 
 TEST(ActorTest, EmptyRefCountsUnaddressedMessages) {
