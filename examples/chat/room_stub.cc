@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "examples/chat/chat_protocol.h"
 #include "examples/chat/cluster_room.h"
@@ -57,7 +58,7 @@ void RoomStub::Handle(SayInRoom m) {
   *say.mutable_member() = node_->WireMember(it->second);
   say.set_text(std::move(m.text));
   say.set_sequence(++sequence_);
-  said_.push_back({sequence_, std::move(m.credit), ctx().Now()});
+  said_.push_back({sequence_, m.id, std::move(m.credit), ctx().Now()});
   room_ref_.Tell(std::move(say));
 }
 
@@ -91,7 +92,13 @@ void RoomStub::OnLines(wire::RoomLines lines) {
   // A line this node's member said carries its credit to the members here.
   Credit credit;
   if (lines.origin_node() == node_->name) {
-    while (!said_.empty() && said_.front().sequence < lines.origin_sequence()) said_.pop_front();
+    // Lines said before it that did not come back never will (one path per owner, in order).
+    absl::flat_hash_set<uint64_t> lost;
+    while (!said_.empty() && said_.front().sequence < lines.origin_sequence()) {
+      lost.insert(said_.front().sender);
+      said_.pop_front();
+    }
+    TellLost(lost);
     if (!said_.empty() && said_.front().sequence == lines.origin_sequence()) {
       credit = std::move(said_.front().credit);
       said_.pop_front();
@@ -109,9 +116,24 @@ void RoomStub::OnLines(wire::RoomLines lines) {
   }
 }
 
+void RoomStub::TellLost(const absl::flat_hash_set<uint64_t>& senders) {
+  for (uint64_t sender : senders) {
+    auto it = members_.find(sender);
+    if (it == members_.end()) continue;
+    it->second.send(MakeLine(ErrorLine(
+        absl::StrCat(room_, " did not answer (it is moving to another node): what you said "
+                            "there in the last seconds may be lost"))));
+  }
+}
+
 void RoomStub::Tick() {
   const absl::Time now = ctx().Now();
-  while (!said_.empty() && now - said_.front().at > kCreditTimeout) said_.pop_front();
+  absl::flat_hash_set<uint64_t> lost;  // senders of lines the room never sent back
+  while (!said_.empty() && now - said_.front().at > kCreditTimeout) {
+    lost.insert(said_.front().sender);
+    said_.pop_front();
+  }
+  TellLost(lost);
   for (auto it = joining_.begin(); it != joining_.end();) {
     if (now - it->second.since <= kJoinTimeout) {
       ++it;

@@ -5,7 +5,9 @@
 // later line, so it keeps the room's order. A sender's flow-control credit waits here until its
 // line comes back from the room and then travels with the local copies (so a sender is paced to
 // the readers on its own node; the room does not pace across nodes), or is released after
-// kCreditTimeout if the line never comes back (the room was moving). Every kStubRefresh it
+// kCreditTimeout if the line never comes back - it went to a node that died before the cluster
+// noticed (at most once) - or once a later line came back first; its sender is told it may be
+// lost. Every kStubRefresh it
 // tells the room who its members here are (a room that moved learns them again). It stops
 // after kStubIdle without members.
 //
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "examples/chat/chat_node.h"
 
 namespace troupe::chat {
@@ -41,6 +44,8 @@ class RoomStub : public Actor<RoomStub, RoomProtocol> {
   void OnStart() override;
   void OnLines(wire::RoomLines lines);
   void Tick();
+  // Tells each sender (once) that lines it said did not come back from the room.
+  void TellLost(const absl::flat_hash_set<uint64_t>& senders);
 
   struct Joining {
     Promise<std::vector<Line>> welcome;
@@ -48,6 +53,7 @@ class RoomStub : public Actor<RoomStub, RoomProtocol> {
   };
   struct Said {
     uint64_t sequence;
+    uint64_t sender;
     Credit credit;
     absl::Time at;
   };
