@@ -170,5 +170,29 @@ TEST_F(ChatClusterTest, ANodeThatStopsLeavesItsRoomsAndTheyAnswerOnTheOtherNode)
   bob2.Expect("* nick bob");
 }
 
+TEST_F(ChatClusterTest, ANickTakenWhileItsNodeWasOutOfTheClusterIsGivenUpWhenItComesBack) {
+  Add("a");
+  Add("b");
+  ChatTestClient alice(Port("a"));
+  alice.Send("/nick alice\n");
+  alice.Expect("* nick alice");
+  hub_->Partition("a");  // a cannot reach the store: its lease runs out, its names go
+  hub_->ExpireLease("a");
+  ChatTestClient other(Port("b"));
+  for (int i = 0;; ++i) {  // b hears of a's departure, then the nick is free
+    other.Send("/nick alice\n");
+    const std::string got = other.Line();
+    if (got == "* nick alice") break;
+    ASSERT_EQ(got, "! nick alice is in use");
+    ASSERT_LT(i, 50);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  hub_->Heal("a");  // a joins again and claims its sessions' nicks again: this one is taken
+  alice.WaitFor("! your nick alice was taken on another node while this one was out of the cluster");
+  alice.Expect("<closed>");
+  other.Send("/join r\nhello\n");
+  other.WaitFor("[r] alice: hello");  // one alice in the cluster
+}
+
 }  // namespace
 }  // namespace troupe::chat

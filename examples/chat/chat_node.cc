@@ -3,6 +3,7 @@
 namespace troupe::chat {
 
 bool NodeDirectory::AddNick(const std::string& nick, Member member) {
+  member.nick = nick;  // a session's Member carries the nick it had when it asked
   MutexLock lock(&mu_);
   auto [it, added] = nicks_.try_emplace(nick, member);
   if (!added && it->second.id != member.id) return false;

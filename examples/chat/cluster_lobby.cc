@@ -160,21 +160,31 @@ void ClusterLobby::CheckIncarnation() {
   const uint64_t now = node_->cluster->incarnation();
   if (now != 0 && incarnation_ != 0 && now != incarnation_) {
     // Fenced and joined again: the nicks went with the old lease. Claim them again.
-    for (const Member& member : node_->directory.Nicks()) {
-      node_->cluster->ClaimName(
-          NickName(member.nick),
-          ctx().Callback([this, member](absl::StatusOr<troupe::cluster::Claim> claim) {
-            if (claim.ok() && claim->ours) return;
-            if (!claim.ok()) return;  // the store is away: the nick stays until it answers
-            node_->directory.RemoveNick(member.nick, member.id);
-            member.close(MakeLine(ErrorLine(absl::StrCat(
-                "your nick ", member.nick,
-                " was taken on another node while this one was out of the cluster"))));
-          }));
-    }
+    for (const Member& member : node_->directory.Nicks()) reclaim_[member.nick] = member.id;
   }
   if (now != 0) incarnation_ = now;
+  if (now != 0) Reclaim();
   ctx().RunAfter(absl::Seconds(1), [this] { CheckIncarnation(); });
+}
+
+void ClusterLobby::Reclaim() {
+  for (const auto& [nick, id] : reclaim_) {
+    node_->cluster->ClaimName(
+        NickName(nick),
+        ctx().Callback([this, nick = nick, id = id](absl::StatusOr<troupe::cluster::Claim> claim) {
+          auto it = reclaim_.find(nick);
+          if (it == reclaim_.end() || it->second != id) return;  // answered already
+          if (!claim.ok()) return;  // the store did not answer: tried again in a second
+          reclaim_.erase(it);
+          if (claim->ours) return;
+          std::optional<Member> member = node_->directory.FindNick(nick);
+          if (!member || member->id != id) return;  // its session is gone meanwhile
+          node_->directory.RemoveNick(nick, id);
+          member->close(MakeLine(ErrorLine(absl::StrCat(
+              "your nick ", nick,
+              " was taken on another node while this one was out of the cluster"))));
+        }));
+  }
 }
 
 wire::PrivateDelivered NodeInbox::Handle(wire::PrivateLine m) {

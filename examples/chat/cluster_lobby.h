@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "examples/chat/chat_node.h"
 
@@ -46,9 +47,12 @@ class ClusterLobby : public Actor<ClusterLobby, LobbyProtocol> {
   absl::StatusOr<RoomRef> StubFor(const std::string& room);
   void ReleaseLater(const std::string& nick);
   void CheckIncarnation();
+  // Claims the nicks in reclaim_ again (each tick until the store answers).
+  void Reclaim();
 
   const std::shared_ptr<ChatNode> node_;
   absl::flat_hash_set<std::string> claiming_;  // claims in flight
+  absl::flat_hash_map<std::string, uint64_t> reclaim_;  // nick -> session, after a fence
   uint64_t incarnation_ = 0;
 };
 

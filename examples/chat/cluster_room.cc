@@ -52,7 +52,14 @@ ClusterRoom::NodeMembers& ClusterRoom::Heard(const wire::RoomMember& member) {
 
 bool ClusterRoom::Add(const wire::RoomMember& member) {
   NodeMembers& n = Heard(member);
-  return n.members.try_emplace(member.session(), member).second;
+  if (!n.members.try_emplace(member.session(), member).second) return false;
+  AnnounceIfSwept(member.node(), member);
+  return true;
+}
+
+void ClusterRoom::AnnounceIfSwept(const std::string& node, const wire::RoomMember& member) {
+  if (swept_.erase({node, member.session()}) == 0) return;
+  Announce(absl::StrCat(member.nick(), " joined ", name_), node, member.session());
 }
 
 void ClusterRoom::Handle(wire::RoomJoin m) {
@@ -61,6 +68,7 @@ void ClusterRoom::Handle(wire::RoomJoin m) {
     wire::RoomLines welcome;
     welcome.set_room(name_);
     welcome.set_only_session(member.session());
+    swept_.erase({member.node(), member.session()});  // announced as joining below
     if (!Add(member)) {
       welcome.add_lines(ErrorLine(absl::StrCat("already in ", name_)));
     } else {
@@ -115,7 +123,12 @@ void ClusterRoom::Handle(wire::RoomRefresh m) {
     for (const auto& [session, member] : n.members) {
       if (!now.contains(session)) gone.emplace_back(session, member.nick());
     }
+    std::vector<wire::RoomMember> added;
+    for (const auto& [session, member] : now) {
+      if (!n.members.contains(session)) added.push_back(member);
+    }
     n.members = std::move(now);
+    for (const wire::RoomMember& member : added) AnnounceIfSwept(m.node(), member);
     for (const auto& [session, nick] : gone) {
       Announce(absl::StrCat(nick, " left ", name_), m.node(), session);
     }
@@ -181,8 +194,10 @@ void ClusterRoom::Sweep() {
     nodes_.erase(node);
     for (const auto& [session, member] : n.members) {
       Announce(absl::StrCat(member.nick(), " left ", name_), "", 0);
+      swept_[{node, session}] = now;
     }
   }
+  std::erase_if(swept_, [&](const auto& e) { return now - e.second > absl::Minutes(1); });
   ctx().RunAfter(kStubRefresh, [this] { Sweep(); });
 }
 

@@ -54,8 +54,9 @@ class ClusterRoom : public Actor<ClusterRoom, ClusterRoomProtocol> {
   void WhenLoaded(absl::AnyInvocable<void()> fn);
   NodeMembers& Heard(const wire::RoomMember& member);
   NodeMembers& Heard(const std::string& node, const std::string& address, uint64_t incarnation);
-  // Adds `member` (silently) if new; true if it was.
+  // Adds `member` if new (silently, unless it had been swept); true if it was new.
   bool Add(const wire::RoomMember& member);
+  void AnnounceIfSwept(const std::string& node, const wire::RoomMember& member);
   void Announce(const std::string& text, const std::string& except_node, uint64_t except_session);
   void SendTo(const std::string& node, const std::string& address, wire::RoomLines lines);
   void Sweep();
@@ -65,6 +66,9 @@ class ClusterRoom : public Actor<ClusterRoom, ClusterRoomProtocol> {
   std::optional<RoomHistory> history_;  // once read
   std::deque<absl::AnyInvocable<void()>> before_loaded_;
   std::map<std::string, NodeMembers> nodes_;
+  // Members dropped for their node's silence (announced as gone), for a minute: one that turns
+  // up again (its node was only paused) is announced as back.
+  std::map<std::pair<std::string, uint64_t>, absl::Time> swept_;
 };
 
 }  // namespace troupe::chat
