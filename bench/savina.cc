@@ -24,6 +24,8 @@
 
 ABSL_FLAG(std::string, io, "auto",
           "the workers' I/O layer: auto, epoll, uring, or none (park on a futex)");
+ABSL_FLAG(bool, turn_timing, true,
+          "time every turn (metrics, blocked-loop detector); false: the A/B's other side");
 ABSL_FLAG(int, spin_us, 50, "how long an idle worker spins before parking (ActorSystemOptions)");
 
 namespace troupe::bench {
@@ -291,7 +293,8 @@ double RunOnce(std::string_view name, int64_t n, int threads) {
   ActorSystemOptions options{
       .threads = threads,
       .max_actors = static_cast<size_t>(n) + 1000,  // create spawns n at once
-      .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us))};
+      .spin_before_park = absl::Microseconds(absl::GetFlag(FLAGS_spin_us)),
+      .turn_timing = absl::GetFlag(FLAGS_turn_timing)};
   const std::string io = absl::GetFlag(FLAGS_io);
   options.io.kind = io == "none" ? IoBackendKind::kNone : ParseIoBackendKind(io).value();
   options.io.log_choice = false;

@@ -15,20 +15,12 @@ lease, a shared history directory, plain-socket clients on different nodes. Chec
 """
 import os, signal, socket, subprocess, sys, tempfile, threading, time
 
-from etcd_fixture import Etcd, free_port
+from e2e import fail, free_port, procs
+from etcd_fixture import Etcd
 
 chat_bin = sys.argv[1]
 tmp = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
 TTL = 2.0
-procs = []
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    sys.exit(1)
 
 
 class Client:

@@ -17,20 +17,12 @@ probed by a fourth member that hosts nothing (cluster_node --ask). Checks, with 
 """
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 
+from e2e import fail, procs
 from etcd_fixture import Etcd
 
 node_bin = sys.argv[1]
 tmp = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
 TTL = 2.0
-procs = []
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    sys.exit(1)
 
 
 def start_node(name, etcd, kinds="counter,single"):

@@ -3,13 +3,9 @@ temporary directory, one or more members; kill and restart members. Used by clus
 and chat_cluster_e2e_test."""
 import os, socket, subprocess, time
 
+from e2e import free_port
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+
 
 
 class Etcd:

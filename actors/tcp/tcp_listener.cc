@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "actors/tcp/stream_core.h"
 #include "io/socket/socket.h"
 
@@ -119,13 +120,34 @@ absl::StatusOr<std::unique_ptr<TcpListener>> TcpListener::Listen(ActorSystem& sy
   if (!fd.ok()) return fd.status();
   absl::StatusOr<SocketAddress> bound = LocalAddress(*fd);
   const int port = bound.ok() ? bound->port() : options.port;
+  const std::string name = absl::StrCat(options.host, ":", port);  // its metrics' label
   auto core = std::make_shared<internal::ListenerCore>(
       system, system.io()->BackendForNewSocket(), *fd, std::move(options), std::move(on_accept));
   core->Start();
-  return std::unique_ptr<TcpListener>(new TcpListener(std::move(core), port));
+  std::unique_ptr<TcpListener> listener(new TcpListener(std::move(core), port));
+  // Its figures at every scrape of the system's metrics, while it exists.
+  listener->metrics_ = &system.metrics();
+  listener->collector_ = system.metrics().AddCollector(
+      [core = listener->core_, name](metrics::Collection& out) {
+        const TcpListenerStats s = core->stats();
+        const metrics::Collection::Labels labels = {{"listener", name}};
+        out.Counter("troupe_tcp_connections_accepted_total", "TCP connections accepted.", labels,
+                    static_cast<double>(s.accepted));
+        out.Counter("troupe_tcp_connections_refused_total",
+                    "TCP connections closed at once: the listener's max_connections was reached.",
+                    labels, static_cast<double>(s.refused));
+        out.Counter("troupe_tcp_accept_errors_total", "accept() errors (EMFILE and friends).",
+                    labels, static_cast<double>(s.accept_errors));
+        out.Gauge("troupe_tcp_connections_open", "TCP connections open now.", labels,
+                  static_cast<double>(s.open));
+      });
+  return listener;
 }
 
-TcpListener::~TcpListener() { Stop(); }
+TcpListener::~TcpListener() {
+  Stop();
+  if (metrics_ != nullptr) metrics_->RemoveCollector(collector_);
+}
 
 void TcpListener::Stop() { core_->Stop(); }
 

@@ -71,6 +71,8 @@ class TcpListener {
       : core_(std::move(core)), port_(port) {}
   std::shared_ptr<internal::ListenerCore> core_;
   const int port_;
+  metrics::Registry* metrics_ = nullptr;  // the system's: its collector reports our stats
+  uint64_t collector_ = 0;
 };
 
 }  // namespace troupe

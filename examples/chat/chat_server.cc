@@ -19,6 +19,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "actors/cluster/etcd_flags.h"
+#include "actors/metrics/metrics_flags.h"
 #include "actors/cluster/etcd_membership.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/chat/chat_server_lib.h"
@@ -138,6 +139,11 @@ int main(int argc, char** argv) {
                 (*cluster)->node()->name.c_str(), absl::GetFlag(FLAGS_cluster).c_str(),
                 (*cluster)->node_port());
   }
+  auto metrics = troupe::StartMetricsFromFlags(sys);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "chat_server: %s\n", metrics.status().ToString().c_str());
+    return 1;
+  }
   std::fflush(stdout);
   const std::string history_dir = absl::GetFlag(FLAGS_history_dir);
   std::fprintf(stderr, "chat_server: backend %s, %d worker threads%s%s\n",
@@ -147,6 +153,7 @@ int main(int argc, char** argv) {
   const int signal_number = troupe::WaitForStopSignal();
   // Everything said in a room so far goes to its file before the process exits.
   const int unsaved = (*server)->Stop();
+  metrics->reset();
   std::fprintf(stderr,
                "chat_server: stopping (signal %d): %llu connections served, %llu members cut off "
                "for not reading%s\n",

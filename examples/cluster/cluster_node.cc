@@ -26,6 +26,7 @@
 #include "actors/cluster/cluster.h"
 #include "actors/cluster/etcd_flags.h"
 #include "actors/cluster/etcd_membership.h"
+#include "actors/metrics/metrics_flags.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/cluster/counter.h"
@@ -147,12 +148,18 @@ int main(int argc, char** argv) {
     (*cluster)->Leave();
     return rc;
   }
+  auto metrics = troupe::StartMetricsFromFlags(system);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "cluster_node: %s\n", metrics.status().ToString().c_str());
+    return 1;
+  }
   std::printf("cluster node %s on port %d\n", name.c_str(), (*node)->port());
   std::fflush(stdout);
   const int signal_number = troupe::WaitForStopSignal();
   std::fprintf(stderr, "cluster_node %s: leaving (signal %d)\n", name.c_str(), signal_number);
   (*cluster)->Leave();
   cluster->reset();
+  metrics->reset();
   (*node)->Shutdown();
   if (log->file != nullptr) std::fclose(log->file);
   return 0;

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "actors/metrics/metrics_flags.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
@@ -209,6 +210,11 @@ int main(int argc, char** argv) {
     }
     std::printf("grpc on port %d\n", *grpc_port);
   }
+  auto metrics = troupe::StartMetricsFromFlags(sys);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", metrics.status().ToString().c_str());
+    return 1;
+  }
   std::fflush(stdout);
   std::fprintf(stderr, "echo_server: backend %s, %d worker threads\n",
                std::string(sys.io()->backend_name()).c_str(), sys.scheduler().num_workers());
@@ -216,6 +222,7 @@ int main(int argc, char** argv) {
   const int signal_number = troupe::WaitForStopSignal();
   (*listener)->Stop();
   gateway.Shutdown();
+  metrics->reset();
   const troupe::TcpListenerStats stats = (*listener)->stats();
   std::fprintf(stderr,
                "echo_server: stopping (signal %d): %llu accepted, %llu refused, %lld open\n",

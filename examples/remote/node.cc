@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_split.h"
+#include "actors/metrics/metrics_flags.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/remote/ping_counter.h"
@@ -98,9 +99,15 @@ int Serve(troupe::ActorSystem& system, troupe::RemoteNode& node) {
       return 1;
     }
   }
+  auto metrics = troupe::StartMetricsFromFlags(system);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "node: %s\n", metrics.status().ToString().c_str());
+    return 1;
+  }
   std::printf("node listening on port %d\n", node.port());
   std::fflush(stdout);
   troupe::WaitForStopSignal();
+  metrics->reset();
   node.Shutdown();
   absl::StatusOr<PingCount> count = system.Ask(counter, CountPings(), absl::Seconds(5)).get();
   if (!count.ok()) return 1;

@@ -18,7 +18,7 @@ void FailFromCoroutine(ActorCell* owner, std::exception_ptr error) {
 }
 
 ActorCell::ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, ActorCell* parent,
-                     uint64_t id, std::string_view type_name)
+                     uint64_t id, const std::string_view* type_name)
     : scheduler_(scheduler),
       system_(std::move(system)),
       id_(id),
@@ -26,7 +26,7 @@ ActorCell::ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, A
       parent_(parent) {}
 
 ActorCell* ActorCell::Create(std::shared_ptr<SystemCore> system, Scheduler* scheduler,
-                             ActorCell* parent, uint64_t id, std::string_view type_name,
+                             ActorCell* parent, uint64_t id, const std::string_view* type_name,
                              size_t behavior_size, size_t behavior_align,
                              absl::FunctionRef<ActorBase*(void* storage)> construct) {
   const size_t offset = (sizeof(ActorCell) + behavior_align - 1) / behavior_align * behavior_align;
@@ -241,6 +241,8 @@ void ActorCell::Deliver(Envelope* e) {
 }
 
 RunOutcome ActorCell::Run(int budget) {
+  TurnActivity* activity = CurrentTurnActivity();  // the blocked-loop detector's view of us
+  if (activity != nullptr) activity->SetActor(type_name_, id_);
   if (!started_) {
     started_ = true;
     try {
@@ -260,6 +262,7 @@ RunOutcome ActorCell::Run(int budget) {
         if (mailbox_.TryMarkIdle()) return RunOutcome::kIdle;
         continue;  // a producer raced with us: keep going
       }
+      if (activity != nullptr) activity->SetMessage(&e->info()->name);
       Deliver(e);
       if (stop_requested_ || !started_) break;  // stopping, or restarted: OnStart comes first
     }

@@ -110,7 +110,7 @@ class ActorCell final : public Schedulable {
   // the storage it is given (if it throws, nothing leaks and the exception propagates).
   // Returns the cell holding its own reference.
   static ActorCell* Create(std::shared_ptr<SystemCore> system, Scheduler* scheduler,
-                           ActorCell* parent, uint64_t id, std::string_view type_name,
+                           ActorCell* parent, uint64_t id, const std::string_view* type_name,
                            size_t behavior_size, size_t behavior_align,
                            absl::FunctionRef<ActorBase*(void* storage)> construct);
   // The largest alignment a user actor class may have.
@@ -163,7 +163,7 @@ class ActorCell final : public Schedulable {
   RunOutcome Run(int budget) override;
 
   uint64_t id() const { return id_; }
-  std::string_view type_name() const { return type_name_; }
+  std::string_view type_name() const { return *type_name_; }
   SystemCore& system() const { return *system_; }
   Scheduler& scheduler() const { return *scheduler_; }
   bool stopped() const { return mailbox_.closed(); }
@@ -183,7 +183,7 @@ class ActorCell final : public Schedulable {
 
  private:
   ActorCell(std::shared_ptr<SystemCore> system, Scheduler* scheduler, ActorCell* parent,
-            uint64_t id, std::string_view type_name);
+            uint64_t id, const std::string_view* type_name);
   ~ActorCell();
   void Destroy();
   void DestroyBehavior();
@@ -213,7 +213,7 @@ class ActorCell final : public Schedulable {
   Scheduler* const scheduler_;
   const std::shared_ptr<SystemCore> system_;
   const uint64_t id_;
-  const std::string_view type_name_;
+  const std::string_view* const type_name_;  // static storage (kTypeName<A>)
   // Owner-only state. The user object lives in the same allocation, right after the cell; it is
   // destroyed when the actor stops, the memory when the last reference goes.
   ActorBase* behavior_ = nullptr;

@@ -52,7 +52,7 @@ absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core,
     return new (storage) A(std::forward<Args>(args)...);
   };
   auto cell = core.Spawn({sizeof(A), alignof(A), construct, nullptr, MailboxLimitOf<A>()},
-                         kTypeName<A>, parent);
+                         &kTypeName<A>, parent);
   if (!cell.ok()) return cell.status();
   return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
 }
@@ -74,7 +74,7 @@ absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnRestartableActor(System
   BehaviorMaker* first = maker.get();
   auto construct = [first](void* storage) { return (*first)(storage); };
   auto cell = core.Spawn({sizeof(A), alignof(A), construct, std::move(maker), MailboxLimitOf<A>()},
-                         kTypeName<A>, parent);
+                         &kTypeName<A>, parent);
   if (!cell.ok()) return cell.status();
   return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
 }

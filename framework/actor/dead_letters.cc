@@ -4,8 +4,25 @@
 
 namespace troupe {
 
+std::string_view DeadLetterReasonName(DeadLetterReason reason) {
+  switch (reason) {
+    case DeadLetterReason::kStopped:
+      return "stopped";
+    case DeadLetterReason::kNodeUnreachable:
+      return "node_unreachable";
+    case DeadLetterReason::kLinkFull:
+      return "link_full";
+    case DeadLetterReason::kTooLarge:
+      return "too_large";
+    case DeadLetterReason::kMailboxFull:
+      return "mailbox_full";
+  }
+  return "unknown";
+}
+
 void DeadLetters::Record(const DeadLetter& letter) {
   count_.fetch_add(1, std::memory_order_relaxed);
+  by_reason_[static_cast<int>(letter.reason)].fetch_add(1, std::memory_order_relaxed);
   if (!has_observers_.load(std::memory_order_acquire)) return;
   MutexLock lock(&mu_);
   for (auto& [id, observer] : observers_) observer(letter);

@@ -9,6 +9,7 @@
 #ifndef FRAMEWORK_ACTOR_DEAD_LETTERS_H_
 #define FRAMEWORK_ACTOR_DEAD_LETTERS_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string_view>
@@ -28,6 +29,8 @@ enum class DeadLetterReason {
   kTooLarge,         // the serialized message exceeds the link's max message size
   kMailboxFull,      // the target's bounded mailbox was full (refused or dropped by its policy)
 };
+inline constexpr int kDeadLetterReasons = 5;
+std::string_view DeadLetterReasonName(DeadLetterReason reason);  // "stopped", "mailbox_full", ...
 
 struct DeadLetter {
   uint64_t target_id = 0;
@@ -41,6 +44,9 @@ class DeadLetters {
 
   void Record(const DeadLetter& letter);
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  uint64_t count(DeadLetterReason reason) const {
+    return by_reason_[static_cast<int>(reason)].load(std::memory_order_relaxed);
+  }
 
   // Returns an id for RemoveObserver.
   int AddObserver(Observer observer);
@@ -48,6 +54,7 @@ class DeadLetters {
 
  private:
   std::atomic<uint64_t> count_{0};
+  std::array<std::atomic<uint64_t>, kDeadLetterReasons> by_reason_{};
   std::atomic<bool> has_observers_{false};
   Mutex mu_;
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;

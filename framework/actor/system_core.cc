@@ -31,7 +31,7 @@ SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, 
       facade_(facade) {}
 
 absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
-                                          std::string_view type_name, ActorCell* parent) {
+                                          const std::string_view* type_name, ActorCell* parent) {
   // Reserve a slot first so concurrent spawns cannot overshoot the limit.
   if (live_.fetch_add(1, std::memory_order_acq_rel) >= max_actors_) {
     live_.fetch_sub(1, std::memory_order_acq_rel);

@@ -55,7 +55,7 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
     std::unique_ptr<BehaviorMaker> restart = nullptr;
     MailboxLimit limit = {};
   };
-  absl::StatusOr<CellRef> Spawn(BehaviorFactory behavior, std::string_view type_name,
+  absl::StatusOr<CellRef> Spawn(BehaviorFactory behavior, const std::string_view* type_name,
                                 ActorCell* parent);
 
   // A message could not be delivered to actor `target_id`: fail it if it is a request, count it

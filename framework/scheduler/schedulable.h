@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 namespace troupe {
 
@@ -35,12 +36,46 @@ class Schedulable {
   }
   int home_worker() const { return home_worker_.load(std::memory_order_relaxed); }
 
+  // When it was last made runnable (a sample of schedules, for the scheduling-delay histogram;
+  // 0: not sampled). Written by whoever schedules it, read by the worker that runs it next.
+  int64_t scheduled_at_ns = 0;
+
  protected:
   ~Schedulable() = default;
 
  private:
   std::atomic<int16_t> home_worker_{-1};
 };
+
+// What the turn running on a worker is doing - which actor, which message - for the
+// blocked-loop detector's reports, read by its watchdog thread while the turn runs. The running
+// Schedulable fills it in (ActorCell: its type and id at the start of a turn, each message's
+// type before handling it); the names point to static storage (type names), so a report made
+// after the actor is gone still reads valid text.
+struct TurnActivity {
+  // `type` in static storage. The message stays the previous one until SetMessage.
+  void SetActor(const std::string_view* type, uint64_t id) {
+    actor_type.store(type, std::memory_order_relaxed);
+    actor_id.store(id, std::memory_order_relaxed);
+  }
+  void SetMessage(const std::string_view* type) { message.store(type, std::memory_order_relaxed); }
+
+  std::atomic<const std::string_view*> actor_type{nullptr};
+  std::atomic<uint64_t> actor_id{0};
+  std::atomic<const std::string_view*> message{nullptr};
+};
+
+namespace internal {
+inline thread_local TurnActivity* tls_turn_activity = nullptr;
+}  // namespace internal
+
+// The calling worker's TurnActivity, or null off the scheduler's worker threads (or when the
+// scheduler does not time its turns).
+inline TurnActivity* CurrentTurnActivity() { return internal::tls_turn_activity; }
+// By a worker thread, at its start.
+inline void SetCurrentTurnActivity(TurnActivity* activity) {
+  internal::tls_turn_activity = activity;
+}
 
 }  // namespace troupe
 

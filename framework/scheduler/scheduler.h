@@ -13,6 +13,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "framework/metrics/metrics.h"
 #include "framework/scheduler/schedulable.h"
 #include "framework/timer/timer_queue.h"
 
@@ -62,6 +63,9 @@ class Scheduler {
   virtual void RunUntil(const std::function<bool()>& done) = 0;
 
   virtual SchedulerStats stats() const = 0;
+  // Its metrics (per worker figures, turn durations, scheduling delay, slow turns), at scrape
+  // time; a scheduler without workers has none.
+  virtual void CollectMetrics(metrics::Collection& out) const { (void)out; }
   virtual int num_workers() const = 0;
 };
 

@@ -34,6 +34,7 @@
 #include <deque>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "framework/base/cpu_relax.h"
 
@@ -92,7 +93,10 @@ WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : &MonotonicClock::Get()),
       idle_(options_.threads > 0 ? options_.threads
-                                 : std::max(1u, std::thread::hardware_concurrency())) {
+                                 : std::max(1u, std::thread::hardware_concurrency())),
+      monitor_(options_.threads > 0 ? options_.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+               options_.turns) {
   const int n = options_.threads > 0
                     ? options_.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -117,6 +121,8 @@ int WorkStealingScheduler::CurrentWorker() const {
 }
 
 void WorkStealingScheduler::Schedule(Schedulable* s) {
+  thread_local uint32_t schedules = 0;  // 1 in kDelaySampleEvery is timed
+  if (++schedules % TurnMonitor::kDelaySampleEvery == 0 && monitor_.enabled()) s->scheduled_at_ns = TurnMonitor::NowNs();
   const int home = s->home_worker();
   if (tls_scheduler == this) {
     Worker& w = *static_cast<Worker*>(tls_worker);
@@ -302,7 +308,14 @@ void WorkStealingScheduler::RunTurn(Worker& w, Schedulable* s) {
     if (idle_.StopSearching()) WakeOne();
   }
   w.in_turn = true;
-  const RunOutcome outcome = s->Run(options_.budget);
+  RunOutcome outcome;
+  if (monitor_.enabled()) {
+    const int64_t started = monitor_.BeginTurn(w.index, s);
+    outcome = s->Run(options_.budget);
+    monitor_.EndTurn(w.index, started);  // `s` may be gone (kDone)
+  } else {
+    outcome = s->Run(options_.budget);
+  }
   w.in_turn = false;
   w.turns.Add();
   if (outcome == RunOutcome::kYield) PushLocal(w, s);
@@ -362,6 +375,7 @@ void WorkStealingScheduler::Park(Worker& w) {
 void WorkStealingScheduler::WorkerLoop(Worker& w) {
   tls_scheduler = this;
   tls_worker = &w;
+  if (monitor_.enabled()) SetCurrentTurnActivity(monitor_.activity(w.index));
   w.parker->OnWorkerStart();
   while (!shutdown_.load(std::memory_order_relaxed)) {
     Schedulable* s = NextLocal(w);
@@ -405,6 +419,23 @@ void WorkStealingScheduler::RunUntil(const std::function<bool()>& done) {
       next_warning = clock_->Now() + absl::Seconds(5);
     }
   }
+}
+
+void WorkStealingScheduler::CollectMetrics(metrics::Collection& out) const {
+  monitor_.Collect(out);
+  for (const auto& w : workers_) {
+    const metrics::Collection::Labels worker = {{"worker", absl::StrCat(w->index)}};
+    out.Counter("troupe_worker_turns_total", "Turns each worker ran.", worker,
+                static_cast<double>(w->turns.Get()));
+    out.Counter("troupe_worker_steals_total", "Successful steals by each worker.", worker,
+                static_cast<double>(w->steals.Get()));
+    out.Counter("troupe_worker_parks_total", "Times each worker went to sleep.", worker,
+                static_cast<double>(w->parks.Get()));
+    out.Gauge("troupe_worker_run_queue_depth", "Runnable work in each worker's stealable queue.",
+              worker, static_cast<double>(w->queue.Size()));
+  }
+  out.Gauge("troupe_injection_queue_depth", "Runnable work waiting in the shared injection queue.",
+            {}, static_cast<double>(injection_.Size()));
 }
 
 SchedulerStats WorkStealingScheduler::stats() const {

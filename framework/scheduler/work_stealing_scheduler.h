@@ -30,6 +30,7 @@
 #include "framework/scheduler/parker.h"
 #include "framework/scheduler/run_queue.h"
 #include "framework/scheduler/scheduler.h"
+#include "framework/scheduler/turn_monitor.h"
 #include "framework/timer/timer_queue.h"
 
 namespace troupe {
@@ -47,6 +48,8 @@ struct WorkStealingOptions {
   // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
   const Clock* clock = nullptr;  // default MonotonicClock
+  // Turn timing and the blocked-loop detector (slow and stuck turns): see turn_monitor.h.
+  TurnMonitorOptions turns;
 };
 
 class WorkStealingScheduler final : public Scheduler {
@@ -63,6 +66,8 @@ class WorkStealingScheduler final : public Scheduler {
   void Shutdown() override;
   void RunUntil(const std::function<bool()>& done) override;
   SchedulerStats stats() const override;
+  void CollectMetrics(metrics::Collection& out) const override;
+  const TurnMonitor& turn_monitor() const { return monitor_; }
   int num_workers() const override { return static_cast<int>(workers_.size()); }
 
  private:
@@ -88,6 +93,7 @@ class WorkStealingScheduler final : public Scheduler {
   InjectionQueue injection_;
   IdleSet idle_;
   TimerQueue timers_;
+  TurnMonitor monitor_;
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
 };

@@ -24,6 +24,10 @@ std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoSe
   ws.spin_before_park = options.spin_before_park;
   ws.home_max_wait = options.home_max_wait;
   ws.parker_factory = options.parker_factory;
+  ws.turns = {.enabled = options.turn_timing,
+              .slow_turn = options.slow_turn,
+              .stuck_turn = options.stuck_turn,
+              .report = options.on_slow_turn};
   if (io != nullptr) ws.parker_factory = [io](int worker) { return io->MakeParker(worker); };
   return std::make_unique<WorkStealingScheduler>(std::move(ws));
 }
@@ -53,7 +57,9 @@ ActorSystem::ActorSystem(ActorSystemOptions options)
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> io)
     : io_(std::move(io)),
       core_(std::make_shared<internal::SystemCore>(MakeScheduler(options, io_.get()),
-                                                   options.max_actors, this)) {}
+                                                   options.max_actors, this)) {
+  collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
+}
 
 absl::StatusOr<std::unique_ptr<ActorSystem>> ActorSystem::Create(ActorSystemOptions options) {
   auto io = MakeIoService(options);
@@ -63,7 +69,9 @@ absl::StatusOr<std::unique_ptr<ActorSystem>> ActorSystem::Create(ActorSystemOpti
 
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler)
     : core_(
-          std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this)) {}
+          std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this)) {
+  collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
+}
 
 ActorSystem::~ActorSystem() {
   if (core_->scheduler().IsWorkerThread()) {
@@ -71,8 +79,11 @@ ActorSystem::~ActorSystem() {
     std::abort();  // joining our own thread would deadlock
   }
   Shutdown();
-  MutexLock lock(&extensions_mu_);
-  while (!extensions_.empty()) extensions_.pop_back();  // newest first
+  {
+    MutexLock lock(&extensions_mu_);
+    while (!extensions_.empty()) extensions_.pop_back();  // newest first
+  }
+  metrics_.RemoveCollector(collector_);
 }
 
 void ActorSystem::ShutdownExtensions() {
@@ -116,6 +127,35 @@ void ActorSystem::Shutdown(absl::Duration per_actor_deadline) {
   internal::SystemCore* core = core_.get();
   scheduler.RunUntil([core] { return core->live_actors() == 0; });
   scheduler.Shutdown();
+}
+
+void ActorSystem::CollectMetrics(metrics::Collection& out) const {
+  out.Gauge("troupe_actors_live", "Actors alive now.", {},
+            static_cast<double>(core_->live_actors()));
+  out.Counter("troupe_actors_spawned_total", "Actors spawned.", {},
+              static_cast<double>(core_->spawned()));
+  out.Counter("troupe_actor_failures_total", "Handlers or hooks that threw or returned an error.",
+              {}, static_cast<double>(core_->failures()));
+  out.Counter("troupe_actor_restarts_total", "Supervised actors rebuilt after a failure.", {},
+              static_cast<double>(core_->restarts()));
+  for (int r = 0; r < kDeadLetterReasons; ++r) {
+    const auto reason = static_cast<DeadLetterReason>(r);
+    out.Counter("troupe_dead_letters_total", "Messages that could not be delivered, by reason.",
+                {{"reason", std::string(DeadLetterReasonName(reason))}},
+                static_cast<double>(core_->dead_letters().count(reason)));
+  }
+  core_->scheduler().CollectMetrics(out);
+  if (io_ != nullptr) {
+    const IoBackendStats io = io_->stats();
+    const metrics::Collection::Labels backend = {{"backend", std::string(io_->backend_name())}};
+    out.Counter("troupe_io_polls_total", "I/O backend polls.", backend, static_cast<double>(io.polls));
+    out.Counter("troupe_io_waits_total", "I/O polls that blocked in the kernel.", backend,
+                static_cast<double>(io.waits));
+    out.Counter("troupe_io_syscalls_total", "System calls made by the I/O backends.", backend,
+                static_cast<double>(io.syscalls));
+    out.Counter("troupe_io_completions_total", "I/O completions delivered.", backend,
+                static_cast<double>(io.completions));
+  }
 }
 
 ActorSystemStats ActorSystem::stats() const {

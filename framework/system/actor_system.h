@@ -45,7 +45,9 @@
 #include "framework/base/mutex.h"
 #include "framework/base/type_name.h"
 #include "framework/scheduler/parker.h"
+#include "framework/metrics/metrics.h"
 #include "framework/scheduler/scheduler.h"
+#include "framework/scheduler/turn_monitor.h"
 #include "framework/system/io_service.h"
 #include "io/backend_selector.h"
 
@@ -69,6 +71,15 @@ struct ActorSystemOptions {
   IoBackendOptions io;
   // Tests: creates worker i's Parker. When set, the system has no I/O layer (io() is null).
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
+  // The blocked-loop detector: a turn (an actor handling its messages) that runs longer than
+  // `slow_turn` is reported once when it ends, and one still running after `stuck_turn` is
+  // reported while it runs (by a watchdog thread); both are counted in metrics(). Zero or
+  // infinite turns one off. `on_slow_turn` receives the reports (default: a line on stderr,
+  // at most 5 a second). See framework/scheduler/turn_monitor.h.
+  bool turn_timing = true;  // false: no turn figures and no detector (for A/B measurements)
+  absl::Duration slow_turn = absl::Milliseconds(100);
+  absl::Duration stuck_turn = absl::Seconds(1);
+  std::function<void(const SlowTurnReport&)> on_slow_turn;
 };
 
 struct ActorSystemStats {
@@ -209,6 +220,10 @@ class ActorSystem {
 
   DeadLetters& dead_letters() { return core_->dead_letters(); }
   ActorSystemStats stats() const;
+  // The system's metrics: its own (actors, dead letters by reason, per worker figures, turn
+  // durations, scheduling delay, slow turns, I/O) and whatever components and users register.
+  // Served in Prometheus' format by actors/metrics:metrics_server.
+  metrics::Registry& metrics() { return metrics_; }
   Scheduler& scheduler() const { return core_->scheduler(); }
   // The I/O layer (sockets: actors/tcp), or null when created with io.kind = kNone.
   IoService* io() const { return io_.get(); }
@@ -233,8 +248,12 @@ class ActorSystem {
   }
   void ShutdownExtensions();
 
+  void CollectMetrics(metrics::Collection& out) const;
+
+  metrics::Registry metrics_;      // outlives everything that registers in it
   std::unique_ptr<IoService> io_;  // outlives the workers (joined in Shutdown)
   std::shared_ptr<internal::SystemCore> core_;
+  uint64_t collector_ = 0;
   Mutex extensions_mu_;
   std::vector<std::pair<const void*, std::unique_ptr<SystemExtension>>> extensions_
       ABSL_GUARDED_BY(extensions_mu_);

@@ -1,0 +1,222 @@
+#include "framework/scheduler/turn_monitor.h"
+
+#include <time.h>
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace troupe {
+namespace {
+
+// Turn and delay buckets, in ns: 1 us .. 10 s, 1-2.5-5 per decade.
+constexpr std::array<int64_t, 22> kBoundsNs = {
+    1'000,         2'500,         5'000,        10'000,         25'000,        50'000,
+    100'000,       250'000,       500'000,      1'000'000,      2'500'000,     5'000'000,
+    10'000'000,    25'000'000,    50'000'000,   100'000'000,    250'000'000,   500'000'000,
+    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+
+int64_t ToNs(absl::Duration d) {
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) return 0;
+  return absl::ToInt64Nanoseconds(d);
+}
+
+}  // namespace
+
+std::string DescribeSlowTurn(const SlowTurnReport& r) {
+  std::string what = r.actor_type.empty()
+                         ? std::string("a task")
+                         : absl::StrCat(r.actor_type, " (actor ", r.actor_id, ")");
+  if (!r.message_type.empty()) absl::StrAppend(&what, " handling ", r.message_type);
+  std::string line =
+      r.still_running
+          ? absl::StrCat("worker ", r.worker, " is stuck: ", what, " has run for ",
+                         absl::FormatDuration(r.duration),
+                         " and has not returned (the worker's sockets and queued actors wait)")
+          : absl::StrCat("slow turn on worker ", r.worker, ": ", what, " ran for ",
+                         absl::FormatDuration(r.duration),
+                         " (never block the loop: blocking work belongs on the executor)");
+  if (r.suppressed > 0) absl::StrAppend(&line, "; ", r.suppressed, " more not reported");
+  return line;
+}
+
+void TurnMonitor::WorkerHistogram::Observe(int64_t ns) {
+  size_t i = 0;
+  while (i < kBoundsNs.size() && ns > kBoundsNs[i]) ++i;  // short turns stop at once
+  counts_[i].store(counts_[i].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
+}
+
+metrics::HistogramSnapshot TurnMonitor::WorkerHistogram::Snapshot() const {
+  metrics::HistogramSnapshot s;
+  for (size_t i = 0; i < kBoundsNs.size(); ++i) {
+    s.bounds.push_back(static_cast<double>(kBoundsNs[i]) * 1e-9);
+    s.counts.push_back(counts_[i].load(std::memory_order_relaxed));
+    s.count += s.counts.back();
+  }
+  s.overflow = counts_[kBoundsNs.size()].load(std::memory_order_relaxed);
+  s.count += s.overflow;
+  s.sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  return s;
+}
+
+TurnMonitor::TurnMonitor(int workers, TurnMonitorOptions options)
+    : options_(std::move(options)),
+      slow_ns_(ToNs(options_.slow_turn)),
+      stuck_ns_(ToNs(options_.stuck_turn)) {
+  for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  if (options_.enabled && (stuck_ns_ > 0 || slow_ns_ > 0)) watchdog_ = std::thread([this] { Watch(); });
+}
+
+TurnMonitor::~TurnMonitor() {
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    stopping_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+int64_t TurnMonitor::NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t TurnMonitor::SampleDelay(Worker& worker, Schedulable* s, uint64_t seq) {
+  const int64_t now = NowNs();
+  worker.delays.Observe(now - s->scheduled_at_ns);
+  s->scheduled_at_ns = 0;
+  return seq % (2 * kTimeEvery) == 1 ? now : 0;
+}
+
+void TurnMonitor::EndSampledTurn(Worker& worker, int64_t start_ns) {
+  const int64_t took = NowNs() - start_ns;
+  worker.turns.Observe(took);
+  worker.busy_ns.store(worker.busy_ns.load(std::memory_order_relaxed) + took * kTimeEvery,
+                       std::memory_order_relaxed);
+}
+
+void TurnMonitor::EndWatchedTurn(int w) {
+  // The watchdog saw this turn run across one of its looks: time it (at least this long).
+  Worker& worker = *workers_[w];
+  const int64_t took = NowNs() - worker.watched_since_ns.load(std::memory_order_relaxed);
+  if (slow_ns_ == 0 || took < slow_ns_) return;
+  worker.slow.store(worker.slow.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  SlowTurnReport r = Describe(w, took, /*running=*/false);
+  if (const std::string_view* m = worker.watched_message.load(std::memory_order_relaxed)) {
+    r.message_type = std::string(*m);
+  }
+  Report(std::move(r));
+}
+
+SlowTurnReport TurnMonitor::Describe(int w, int64_t duration_ns, bool running) const {
+  const TurnActivity& a = workers_[w]->activity;
+  SlowTurnReport r;
+  r.worker = w;
+  r.duration = absl::Nanoseconds(duration_ns);
+  r.still_running = running;
+  if (const std::string_view* type = a.actor_type.load(std::memory_order_relaxed)) {
+    r.actor_type = std::string(*type);
+  }
+  r.actor_id = a.actor_id.load(std::memory_order_relaxed);
+  if (const std::string_view* message = a.message.load(std::memory_order_relaxed)) {
+    r.message_type = std::string(*message);
+  }
+  return r;
+}
+
+void TurnMonitor::Report(SlowTurnReport r) {
+  {
+    std::lock_guard<std::mutex> lock(report_mu_);
+    const int64_t now = NowNs();
+    if (now - window_start_ns_ >= 1'000'000'000) {
+      window_start_ns_ = now;
+      reports_in_window_ = 0;
+    }
+    if (++reports_in_window_ > kReportBurst) {
+      ++suppressed_;
+      return;
+    }
+    r.suppressed = std::exchange(suppressed_, 0);
+  }
+  if (options_.report) {
+    options_.report(r);
+  } else {
+    std::fprintf(stderr, "troupe: %s\n", DescribeSlowTurn(r).c_str());
+  }
+}
+
+void TurnMonitor::Watch() {
+  int64_t period_ns = 100'000'000;
+  if (stuck_ns_ > 0) period_ns = std::min(period_ns, stuck_ns_ / 4);
+  if (slow_ns_ > 0) period_ns = std::min(period_ns, slow_ns_ / 4);
+  period_ns = std::max<int64_t>(period_ns, 1'000'000);
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  while (!watch_cv_.wait_for(lock, std::chrono::nanoseconds(period_ns), [&] { return stopping_; })) {
+    const int64_t now = NowNs();
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      Worker& w = *workers_[i];
+      const uint64_t seq = w.seq.load(std::memory_order_acquire);
+      if (seq % 2 == 0 || seq != w.last_seq) {  // between turns, or a turn seen for the first time
+        w.last_seq = seq;
+        w.first_seen_ns = now;  // it began after our previous look: it has run at most a period
+        continue;
+      }
+      // The same turn as at our last look: it has run at least since first_seen_ns.
+      w.watched_message.store(w.activity.message.load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);
+      if (w.watched_seq.load(std::memory_order_relaxed) != seq) {
+        w.watched_since_ns.store(w.first_seen_ns, std::memory_order_relaxed);
+        w.watched_seq.store(seq, std::memory_order_release);
+      }
+      if (stuck_ns_ == 0 || now - w.first_seen_ns < stuck_ns_ || w.stuck_reported_seq == seq) {
+        continue;
+      }
+      SlowTurnReport r = Describe(static_cast<int>(i), now - w.first_seen_ns, /*running=*/true);
+      if (w.seq.load(std::memory_order_acquire) != seq) continue;  // it ended meanwhile
+      w.stuck_reported_seq = seq;
+      stuck_.fetch_add(1, std::memory_order_relaxed);
+      lock.unlock();
+      Report(std::move(r));
+      lock.lock();
+    }
+  }
+}
+
+uint64_t TurnMonitor::slow_turns() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_) n += w->slow.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t TurnMonitor::stuck_turns() const { return stuck_.load(std::memory_order_relaxed); }
+
+void TurnMonitor::Collect(metrics::Collection& out) const {
+  metrics::HistogramSnapshot turns, delays;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const Worker& w = *workers_[i];
+    out.Counter("troupe_worker_busy_seconds_total",
+                "Time each worker spent running turns (estimated from a sample of 1 turn in 16).",
+                {{"worker", absl::StrCat(i)}},
+                static_cast<double>(w.busy_ns.load(std::memory_order_relaxed)) * 1e-9);
+    turns.Merge(w.turns.Snapshot());
+    delays.Merge(w.delays.Snapshot());
+  }
+  out.Histogram("troupe_turn_duration_seconds",
+                "How long turns ran (an actor handling up to a budget of messages; a sample of 1 "
+                "turn in 16).",
+                {},
+                std::move(turns));
+  out.Histogram("troupe_scheduling_delay_seconds",
+                "From made runnable to its turn starting (a sample of 1 in 32 schedules).", {},
+                std::move(delays));
+  out.Counter("troupe_slow_turns_total", "Turns that ran longer than the slow-turn threshold.",
+              {}, static_cast<double>(slow_turns()));
+  out.Counter("troupe_stuck_turns_total",
+              "Turns the watchdog found still running past the stuck-turn threshold.", {},
+              static_cast<double>(stuck_turns()));
+}
+
+}  // namespace troupe

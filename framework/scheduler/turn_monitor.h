@@ -1,0 +1,156 @@
+// TurnMonitor: what a scheduler's turns cost, and the blocked-loop detector ("never block the
+// loop", made visible).
+//
+// Timing every turn would cost more than a short turn itself (two clock reads against ~40 ns
+// turns halved pingpong), so the figures are sampled: one turn in kTimeEvery is timed (busy
+// time, scaled up, and the turn-duration histogram) and one schedule in kDelaySampleEvery
+// (the scheduling delay from "made runnable" to "its turn starts"). Long turns need no clock on
+// the hot path: each turn bumps its worker's sequence number (odd while it runs), and a
+// watchdog thread looks every min(slow_turn/4, stuck_turn/4, 100 ms). A turn it sees at two
+// looks in a row is timed when it ends (from the first look: a lower bound, so a turn reported
+// is never shorter than it says) and, if longer than `slow_turn`, counted and reported once
+// with the actor's type and id, the message the watchdog saw it handling and its duration; one
+// still running past `stuck_turn` is reported *while it runs* (its worker's sockets, LIFO slot
+// and homed actors wait with it). Turns between slow_turn and slow_turn*1.25 may go unreported
+// (the watchdog's resolution). Reports go to `report` (default: stderr), at most kReportBurst
+// per second; the counts are exact regardless.
+//
+// Thread safety: BeginTurn, EndTurn and activity(w) from worker w's thread only; Collect, the
+// counters and the destructor from any thread.
+#ifndef FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
+#define FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "framework/metrics/metrics.h"
+#include "framework/scheduler/schedulable.h"
+
+namespace troupe {
+
+struct SlowTurnReport {
+  int worker = 0;
+  absl::Duration duration;     // the whole turn, or (still_running) so far
+  bool still_running = false;  // from the watchdog: the turn has not returned yet
+  std::string actor_type;      // empty if the work was not an actor
+  uint64_t actor_id = 0;
+  std::string message_type;    // the message being handled (empty: between messages)
+  uint64_t suppressed = 0;     // reports dropped by the rate limit since the last one
+};
+
+struct TurnMonitorOptions {
+  bool enabled = true;  // false: turns are not timed at all (no figures, no reports)
+  absl::Duration slow_turn = absl::Milliseconds(100);  // zero or infinite: no slow-turn reports
+  absl::Duration stuck_turn = absl::Seconds(1);        // zero or infinite: no watchdog
+  std::function<void(const SlowTurnReport&)> report;   // default: one line on stderr
+};
+
+// One line describing `r`, as the default report writes it.
+std::string DescribeSlowTurn(const SlowTurnReport& r);
+
+class TurnMonitor {
+ public:
+  static constexpr int kDelaySampleEvery = 32;
+  static constexpr int kTimeEvery = 16;
+  static constexpr int kReportBurst = 5;
+
+  TurnMonitor(int workers, TurnMonitorOptions options);
+  ~TurnMonitor();
+  TurnMonitor(const TurnMonitor&) = delete;
+  TurnMonitor& operator=(const TurnMonitor&) = delete;
+
+  static int64_t NowNs();
+  bool enabled() const { return options_.enabled; }
+  // Worker w starts running `s` now; returns the start if this turn is timed, else 0 (for
+  // EndTurn). Inline: this is every turn's cost.
+  int64_t BeginTurn(int w, Schedulable* s) {
+    Worker& worker = *workers_[w];
+    // Odd while in a turn: what the watchdog watches (one store, no clock read). The running
+    // actor fills in worker.activity itself.
+    const uint64_t seq = worker.seq.load(std::memory_order_relaxed) + 1;
+    worker.seq.store(seq, std::memory_order_release);
+    if (s->scheduled_at_ns != 0) [[unlikely]] return SampleDelay(worker, s, seq);
+    if (seq % (2 * kTimeEvery) == 1) [[unlikely]] return NowNs();  // 1 turn in kTimeEvery
+    return 0;
+  }
+  void EndTurn(int w, int64_t start_ns) {
+    Worker& worker = *workers_[w];
+    const uint64_t seq = worker.seq.load(std::memory_order_relaxed);
+    if (start_ns != 0) [[unlikely]] EndSampledTurn(worker, start_ns);
+    if (worker.watched_seq.load(std::memory_order_acquire) == seq) [[unlikely]] EndWatchedTurn(w);
+    worker.seq.store(seq + 1, std::memory_order_release);
+  }
+  TurnActivity* activity(int w) { return &workers_[w]->activity; }
+
+  uint64_t slow_turns() const;
+  uint64_t stuck_turns() const;
+  // troupe_worker_busy_seconds_total{worker}, troupe_turn_duration_seconds,
+  // troupe_scheduling_delay_seconds, troupe_slow_turns_total, troupe_stuck_turns_total.
+  void Collect(metrics::Collection& out) const;
+
+ private:
+  // A histogram with one writer (its worker): plain relaxed stores, no read-modify-write.
+  class WorkerHistogram {
+   public:
+    void Observe(int64_t ns);
+    metrics::HistogramSnapshot Snapshot() const;
+
+   private:
+    std::array<std::atomic<uint64_t>, 23> counts_{};  // kBoundsNs, then the overflow
+    std::atomic<int64_t> sum_ns_{0};
+  };
+  struct alignas(64) Worker {
+    // Its worker's: odd while in a turn (bumped at both ends; also picks the sampled turns).
+    std::atomic<uint64_t> seq{0};
+    std::atomic<uint64_t> busy_ns{0};  // sampled turns, scaled by kTimeEvery
+    std::atomic<uint64_t> slow{0};
+    WorkerHistogram turns, delays;
+    TurnActivity activity;
+    // Set by the watchdog for a turn it saw at two looks in a row: EndTurn then times it (from
+    // the watchdog's first sight: a lower bound) and, past slow_turn, reports it with the
+    // message the watchdog saw it handling.
+    std::atomic<uint64_t> watched_seq{0};
+    std::atomic<int64_t> watched_since_ns{0};
+    std::atomic<const std::string_view*> watched_message{nullptr};
+    // The watchdog thread's own.
+    uint64_t last_seq = 0;
+    int64_t first_seen_ns = 0;
+    uint64_t stuck_reported_seq = 0;
+  };
+
+  int64_t SampleDelay(Worker& worker, Schedulable* s, uint64_t seq);
+  void EndSampledTurn(Worker& worker, int64_t start_ns);
+  void EndWatchedTurn(int w);
+  SlowTurnReport Describe(int w, int64_t duration_ns, bool running) const;
+  void Report(SlowTurnReport r);
+  void Watch();
+
+  const TurnMonitorOptions options_;
+  const int64_t slow_ns_;   // 0: off
+  const int64_t stuck_ns_;  // 0: off
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<uint64_t> stuck_{0};
+
+  std::mutex report_mu_;
+  int64_t window_start_ns_ = 0;  // the rate limit's current second
+  int reports_in_window_ = 0;
+  uint64_t suppressed_ = 0;
+
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool stopping_ = false;
+  std::thread watchdog_;
+};
+
+}  // namespace troupe
+
+#endif  // FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
