@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "actors/grpc/access_rules.h"
+#include "actors/grpc/grpc_metrics.h"
 #include "actors/grpc/grpc_status.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tls/credentials.h"
@@ -179,6 +180,9 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* service : services_) builder.RegisterService(service);
   if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<GrpcMetricsFactory>(system_.metrics()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();

@@ -8,6 +8,7 @@
 
 #include "framework/base/status_matchers.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/echo.grpc.pb.h"
 
@@ -96,6 +97,16 @@ TEST_F(GatewayTest, AnActorErrorReachesTheClientWithItsCode) {
   grpc::Status status = Say("fail", &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(status.error_message(), "refused by the actor");
+  ASSERT_TRUE(Say("fine", &reply).ok());
+  ASSERT_TRUE(Say("fine again", &reply).ok());
+  // Each call counted by method and code, with its latency.
+  const std::string text = system_.metrics().TextFormat();
+  EXPECT_THAT(text, ::testing::HasSubstr("troupe_grpc_server_handled_total{method=\"/troupe."
+                                         "examples.Echo/Say\",code=\"PERMISSION_DENIED\"} 1\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("troupe_grpc_server_handled_total{method=\"/troupe."
+                                         "examples.Echo/Say\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("troupe_grpc_server_handling_seconds_count{method=\"/"
+                                         "troupe.examples.Echo/Say\"} 3\n"));
 }
 
 TEST_F(GatewayTest, AGenericStreamKeepsOrder) {
