@@ -164,10 +164,12 @@ void TurnMonitor::Watch() {
         w.first_seen_ns = now;  // it began after our previous look: it has run at most a period
         continue;
       }
-      // The same turn as at our last look: it has run at least since first_seen_ns.
-      w.watched_message.store(w.activity.message.load(std::memory_order_relaxed),
-                              std::memory_order_relaxed);
+      // The same turn as at our last look: it has run at least since first_seen_ns. The message
+      // it handles at this first long look is the one named (a later look may catch the quick
+      // ones that follow it in the same turn).
       if (w.watched_seq.load(std::memory_order_relaxed) != seq) {
+        w.watched_message.store(w.activity.message.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
         w.watched_since_ns.store(w.first_seen_ns, std::memory_order_relaxed);
         w.watched_seq.store(seq, std::memory_order_release);
       }
