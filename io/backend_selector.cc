@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "io/reactor/reactor_backend.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 
@@ -55,7 +56,7 @@ absl::StatusOr<IoBackendKind> ResolveIoBackendKind(const IoBackendOptions& optio
       options.fake_uring_probe.has_value() ? *options.fake_uring_probe : real_probe;
   if (probe.ok()) {
     if (options.kind == IoBackendKind::kAuto && options.log_choice && !logged.exchange(true)) {
-      std::fprintf(stderr, "troupe: I/O backend io_uring (auto)\n");
+      Log(absl::LogSeverity::kInfo, "I/O backend io_uring (auto)");
     }
     return IoBackendKind::kUring;
   }
@@ -65,8 +66,7 @@ absl::StatusOr<IoBackendKind> ResolveIoBackendKind(const IoBackendOptions& optio
         "; use --backend=epoll or --backend=auto"));
   }
   if (options.log_choice && !logged.exchange(true)) {
-    std::fprintf(stderr, "troupe: I/O backend epoll (auto: io_uring unavailable: %s)\n",
-                 std::string(probe.message()).c_str());
+    Log(absl::LogSeverity::kInfo, "I/O backend epoll (auto: io_uring unavailable)", {{"why", probe.message()}});
   }
   return IoBackendKind::kEpoll;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "actors/cluster/placement.h"
+#include "framework/log/log.h"
 
 namespace troupe::cluster {
 namespace internal {
@@ -248,7 +249,7 @@ void ClusterCore::Leave() {
   }
   absl::Status left = done->get_future().get();
   if (!left.ok()) {
-    std::fprintf(stderr, "troupe: cluster: leaving: %s\n", left.ToString().c_str());
+    Log(absl::LogSeverity::kWarning, "cluster: leaving failed", {{"why", left.ToString()}});
   }
 }
 
@@ -302,8 +303,8 @@ void ClusterCore::OnFenced(const absl::Status& why) {
     for (auto& [key, host] : hosts_) to_stop.push_back(host.cell);
     BumpRoutingEpoch();
   }
-  std::fprintf(stderr, "troupe: cluster: %s stops its virtual actors: %s\n", self_name().c_str(),
-               why.ToString().c_str());
+  Log(absl::LogSeverity::kWarning, "cluster: this node stops its virtual actors",
+      {{"node", self_name()}, {"why", why.ToString()}});
   for (auto& cell : to_stop) cell->RequestStop();
   NotifyViewWatchers();
 }

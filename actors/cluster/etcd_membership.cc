@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/cluster.pb.h"
+#include "framework/log/log.h"
 
 namespace troupe::cluster {
 namespace {
@@ -202,8 +203,7 @@ class EtcdMembership::Agent : public Actor<Agent, AgentProtocol> {
   void RetryJoin(const absl::Status& why) {
     if (state_ == State::kLeft) return;
     if (state_ != State::kWaitingToJoin) {
-      std::fprintf(stderr, "troupe: cluster: joining through etcd failed, retrying: %s\n",
-                   why.ToString().c_str());
+      Log(absl::LogSeverity::kWarning, "cluster: joining through etcd failed, retrying", {{"why", why.ToString()}});
     }
     state_ = State::kWaitingToJoin;  // the next Tick tries again
   }
@@ -345,8 +345,7 @@ class EtcdMembership::Agent : public Actor<Agent, AgentProtocol> {
     watch_.reset();
     const int64_t old_lease = std::exchange(lease_, 0);
     ++generation_;  // answers to calls made before are dropped
-    std::fprintf(stderr, "troupe: cluster: %s fenced: %s\n", self_.name.c_str(),
-                 why.ToString().c_str());
+    Log(absl::LogSeverity::kWarning, "cluster: fenced", {{"node", self_.name}, {"why", why.ToString()}});
     listener_->OnFenced(why);
     if (old_lease != 0) client_->LeaseRevoke(old_lease, options_.call_timeout, [](auto) {});
   }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "framework/actor/actor.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 namespace internal {
@@ -210,7 +211,7 @@ void Executor::Shutdown() {
   while (busy() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   if (busy()) {
     s.actor.Tell(internal::CancelQueued{});
-    std::fprintf(stderr, "troupe: executor shutdown deadline passed with work still running\n");
+    Log(absl::LogSeverity::kWarning, "executor shutdown deadline passed with work still running");
   }
   {
     std::lock_guard<std::mutex> lock(s.mu);

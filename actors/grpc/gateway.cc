@@ -7,6 +7,7 @@
 #include "actors/grpc/access_rules.h"
 #include "actors/grpc/grpc_metrics.h"
 #include "actors/grpc/grpc_status.h"
+#include "actors/grpc/grpc_trace.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tls/credentials.h"
 
@@ -44,6 +45,8 @@ class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
       return;
     }
     // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
+    const std::optional<TraceContext> trace = ServedCallTrace(*context_);
+    ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
     ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_),
                                      PeerIdentityOf(*context_)},
                            absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
@@ -181,6 +184,7 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   for (grpc::Service* service : services_) builder.RegisterService(service);
   if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<GrpcTraceFactory>(system_.span_sink()));
   interceptors.push_back(std::make_unique<GrpcMetricsFactory>(system_.metrics()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();

@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "actors/grpc/grpc_status.h"
+#include "actors/grpc/grpc_trace.h"
 #include "actors/tls/peer_identity.h"
 #include "framework/actor/actor_ref.h"
 #include "framework/base/credit.h"
@@ -120,12 +121,15 @@ class StreamCallCore final : public CreditSink,
   StreamCallCore(Reactor* reactor, grpc::ServerContextBase* context, GrpcStreamOptions options)
       : id_(NextGrpcCallId()),
         peer_(context != nullptr ? PeerIdentityOf(*context) : PeerIdentity{}),
+        trace_(context != nullptr ? ServedCallTrace(*context) : std::nullopt),
         reactor_(reactor),
         context_(context),
         options_(options) {}
 
   uint64_t id() const { return id_; }
   const PeerIdentity& peer() const { return peer_; }
+  // The gateway's span of the call, if the caller sent a traceparent (grpc_trace.h).
+  const std::optional<TraceContext>& trace() const { return trace_; }
 
   // --- the actor's side ---
   absl::Status Start(Sink sink) {
@@ -373,6 +377,7 @@ class StreamCallCore final : public CreditSink,
 
   const uint64_t id_;
   const PeerIdentity peer_;  // who called, as the TLS handshake proved it
+  const std::optional<TraceContext> trace_;
   mutable Mutex mu_;
   Reactor* reactor_ ABSL_GUARDED_BY(mu_);  // null after OnDone
   grpc::ServerContextBase* context_ ABSL_GUARDED_BY(mu_);
@@ -479,13 +484,19 @@ class GrpcStream {
                   "the owner's Protocol must list GrpcReadsDone");
     if (!core_) return Empty();
     typename internal::StreamCallCore<Req, Resp>::Sink sink;
-    sink.received = [owner](GrpcReceived<Req> m) { owner.Tell(std::move(m)); };
-    sink.reads_done = [owner](GrpcReadsDone m) { owner.Tell(m); };
+    // What the call brings the actor travels in the call's trace (if the caller sent one).
+    const std::optional<TraceContext> trace = core_->trace();
+    auto tell = [owner, trace](auto m) {
+      ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
+      owner.Tell(std::move(m));
+    };
+    sink.received = [tell](GrpcReceived<Req> m) { tell(std::move(m)); };
+    sink.reads_done = [tell](GrpcReadsDone m) { tell(m); };
     if constexpr (P::template kAccepts<GrpcCallCancelled>) {
-      sink.cancelled = [owner](GrpcCallCancelled m) { owner.Tell(std::move(m)); };
+      sink.cancelled = [tell](GrpcCallCancelled m) { tell(std::move(m)); };
     }
     if constexpr (P::template kAccepts<GrpcWritable>) {
-      sink.writable = [owner](GrpcWritable m) { owner.Tell(m); };
+      sink.writable = [tell](GrpcWritable m) { tell(m); };
     }
     return core_->Start(std::move(sink));
   }
@@ -533,6 +544,8 @@ grpc::ServerBidiReactor<Req, Resp>* ServeStream(grpc::ServerContextBase* context
                                                 OnStream on_stream,
                                                 GrpcStreamOptions options = {}) {
   auto* reactor = new internal::StreamCallReactor<Req, Resp>(context, options);
+  const std::optional<TraceContext> trace = reactor->core()->trace();
+  ScopedTrace traced(trace.has_value() ? &*trace : nullptr);  // what on_stream sends
   on_stream(GrpcStream<Req, Resp>(reactor->core()));
   return reactor;
 }
@@ -545,6 +558,8 @@ grpc::ServerWriteReactor<Resp>* ServeServerStream(grpc::ServerContextBase* conte
                                                   const Req& request, OnStream on_stream,
                                                   GrpcStreamOptions options = {}) {
   auto* reactor = new internal::ServerStreamCallReactor<Req, Resp>(context, request, options);
+  const std::optional<TraceContext> trace = reactor->core()->trace();
+  ScopedTrace traced(trace.has_value() ? &*trace : nullptr);  // what on_stream sends
   on_stream(GrpcStream<Req, Resp>(reactor->core()));
   return reactor;
 }

@@ -12,7 +12,8 @@
 // past it the call ends with DEADLINE_EXCEEDED and a reply that comes later is dropped. The
 // deadline and a client cancellation reach the actor if it listens (ctx().OnCancel(promise, fn)).
 // An actor error status goes to the client with the same code; a stopped actor is NOT_FOUND. No
-// gRPC thread waits: the reply finishes the call from the thread that produced it.
+// gRPC thread waits: the reply finishes the call from the thread that produced it. A caller's
+// `traceparent` travels with the ask (actors/grpc/grpc_trace.h).
 //
 // Thread safety: call from a gRPC callback handler (any thread).
 #ifndef ACTORS_GRPC_UNARY_CALL_H_
@@ -24,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "actors/grpc/grpc_status.h"
+#include "actors/grpc/grpc_trace.h"
 #include "actors/tls/peer_identity.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
@@ -114,6 +116,8 @@ grpc::ServerUnaryReactor* AskForCall(ActorSystem& system, grpc::CallbackServerCo
   };
   // The response object and the reactor stay valid until Finish(): the callback runs once.
   // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
+  const std::optional<TraceContext> trace = ServedCallTrace(*context);
+  ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
   if constexpr (kWithCaller) {
     reactor->SetAsk(system.Ask(actor, GrpcCall<Req>{request, PeerIdentityOf(*context)},
                                absl::InfiniteDuration(), std::move(done)));

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "actors/tcp/tcp_stream.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 
@@ -111,8 +112,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(ActorSystem&
   if (!listener.ok()) return listener.status();
   server->listener_ = *std::move(listener);
   if (options.host != "127.0.0.1" && options.host != "::1" && options.host != "localhost") {
-    std::fprintf(stderr, "troupe: metrics served on %s:%d (plaintext HTTP, read-only)\n",
-                 options.host.c_str(), server->listener_->port());
+    Log(absl::LogSeverity::kWarning, "metrics served beyond loopback (plaintext HTTP, read-only)",
+        {{"host", options.host}, {"port", server->listener_->port()}});
   }
   return server;
 }

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "framework/trace/trace_context.h"
+#include "framework/log/log.h"
 
 namespace troupe::internal {
 
@@ -167,6 +170,10 @@ bool InboundSession::Deliver(const node::Envelope& envelope) {
       me.Tell(AskAnswered{correlation, std::move(a)});
     };
   }
+  // The sender's trace (a malformed one is ignored) goes on with the message.
+  std::optional<TraceContext> trace;
+  if (!envelope.trace_context().empty()) trace = TraceContext::Parse(envelope.trace_context());
+  ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
   absl::Status status = entry->deliver(envelope.payload(), sender, timeout, std::move(reply));
   if (!status.ok()) {
     counters_->malformed.fetch_add(1, std::memory_order_relaxed);
@@ -201,8 +208,9 @@ void InboundSession::Handle(AskAnswered m) {
 
 void InboundSession::EndBadStream(absl::Status why) {
   counters_->bad_streams.fetch_add(1, std::memory_order_relaxed);
-  std::fprintf(stderr, "troupe: node stream from '%s' (%s) ended: %s\n", check_.peer().c_str(),
-               stream_.peer().ToString().c_str(), why.ToString().c_str());
+  static LogLimit limit(5);  // a peer's doing
+  LogLimited(limit, absl::LogSeverity::kWarning, "node stream ended",
+             {{"node", check_.peer()}, {"peer", stream_.peer().ToString()}, {"why", why.ToString()}});
   stream_.Finish(why);
   ctx().Stop();
 }

@@ -51,6 +51,7 @@
 #include "actors/tls/tls_options.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
+#include "framework/trace/trace_context.h"
 
 namespace troupe {
 
@@ -144,6 +145,9 @@ class RemoteTarget {
     envelope.set_sender(sender_);
     envelope.set_message_type(ProtoTypeName<T>());
     message.SerializeToString(envelope.mutable_payload());
+    if (const TraceContext* trace = CurrentTrace(); trace != nullptr) {
+      envelope.set_trace_context(trace->ToTraceparent());  // sent from the current span
+    }
     return envelope;
   }
 

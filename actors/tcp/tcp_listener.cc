@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "actors/tcp/stream_core.h"
 #include "io/socket/socket.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 namespace internal {
@@ -60,10 +61,10 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
     if (stopping_.load()) return;
     // Out of fds (or another accept failure): back off, then re-arm. No busy loop.
     const uint64_t errors = accept_errors_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (errors == 1 || errors % 1000 == 0) {
-      std::fprintf(stderr, "troupe: accept failed: %s; retrying every %s\n",
-                   std::strerror(-c.result), absl::FormatDuration(options_.accept_retry).c_str());
-    }
+    static LogLimit limit(1);
+    LogLimited(limit, absl::LogSeverity::kWarning, "accept failed, retrying",
+               {{"error", std::strerror(-c.result)}, {"retry_every", absl::FormatDuration(options_.accept_retry)},
+                {"errors", errors}});
     std::weak_ptr<ListenerCore> weak = shared_from_this();
     system_.scheduler().AddTimer(system_.scheduler().Now() + options_.accept_retry,
                                  absl::ZeroDuration(), [weak] {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 
@@ -43,9 +44,9 @@ absl::Status CheckListenSecurity(std::string_view what, std::string_view address
         "samples), listen on a loopback address, or set allow_insecure (--allow_insecure) "
         "explicitly."));
   }
-  std::fprintf(stderr, "troupe: WARNING: %.*s listens on %.*s without TLS (allow_insecure)\n",
-               static_cast<int>(what.size()), what.data(), static_cast<int>(address.size()),
-               address.data());
+  Log(absl::LogSeverity::kWarning, "listening without TLS (allow_insecure)",
+      {{"server", absl::string_view(what.data(), what.size())},
+       {"address", absl::string_view(address.data(), address.size())}});
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "actors/cluster/etcd_flags.h"
 #include "actors/metrics/metrics_flags.h"
+#include "framework/trace/trace_flags.h"
 #include "actors/cluster/etcd_membership.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/chat/chat_server_lib.h"
@@ -101,6 +102,12 @@ int main(int argc, char** argv) {
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
   options.io.kind = absl::GetFlag(FLAGS_backend);
+  auto spans = troupe::SpanSinkFromFlags("chat_server");
+  if (!spans.ok()) {
+    std::fprintf(stderr, "chat_server: %s\n", spans.status().ToString().c_str());
+    return 1;
+  }
+  options.span_sink = *spans;
   absl::StatusOr<std::unique_ptr<troupe::ActorSystem>> system =
       troupe::ActorSystem::Create(options);
   if (!system.ok()) {

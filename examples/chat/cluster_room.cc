@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "examples/chat/chat_protocol.h"
+#include "framework/log/log.h"
 
 namespace troupe::chat {
 
@@ -176,8 +177,8 @@ void ClusterRoom::SendTo(const std::string& node, const std::string& address,
   }
   absl::StatusOr<ActorRef<NodeInboxProtocol>> inbox = node_->InboxAt(address);
   if (!inbox.ok()) {
-    std::fprintf(stderr, "chat: room %s cannot reach node %s: %s\n", name_.c_str(), node.c_str(),
-                 inbox.status().ToString().c_str());
+    Log(absl::LogSeverity::kWarning, "chat: a room cannot reach a node",
+        {{"room", name_}, {"node", node}, {"why", inbox.status().ToString()}});
     return;
   }
   inbox->Tell(std::move(lines));

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "actors/executor/blocking_io.h"
 #include "actors/executor/run_blocking.h"
+#include "framework/log/log.h"
 
 namespace troupe::chat {
 
@@ -29,8 +30,8 @@ void LoadRoomHistory(ActorContext& ctx, const std::string& room, const std::stri
             lines.push_back(absl::StrCat(line, "\n"));
           }
         } else if (!absl::IsNotFound(contents.status())) {
-          std::fprintf(stderr, "chat: room %s: history not read: %s\n", room.c_str(),
-                       contents.status().ToString().c_str());
+          Log(absl::LogSeverity::kError, "chat: history not read",
+              {{"room", room}, {"why", contents.status().ToString()}});
         }
         then(std::move(lines));
       });
@@ -67,8 +68,7 @@ void RoomHistory::StartAppend(ActorContext& ctx) {
       [this, &ctx](absl::Status status) {
         appending_ = false;
         if (!status.ok()) {
-          std::fprintf(stderr, "chat: room %s: history not saved: %s\n", room_.c_str(),
-                       status.ToString().c_str());
+          Log(absl::LogSeverity::kError, "chat: history not saved", {{"room", room_}, {"why", status.ToString()}});
         }
         if (!unwritten_.empty()) {
           StartAppend(ctx);

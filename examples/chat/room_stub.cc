@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "examples/chat/chat_protocol.h"
 #include "examples/chat/cluster_room.h"
+#include "framework/log/log.h"
 
 namespace troupe::chat {
 
@@ -16,7 +17,7 @@ RoomStub::RoomStub(std::string room, std::shared_ptr<ChatNode> node)
 void RoomStub::OnStart() {
   absl::StatusOr<ClusterRoomRef> room = node_->cluster->Get<ClusterRoomProtocol>(kRoomKind, room_);
   if (!room.ok()) {
-    std::fprintf(stderr, "chat: no room %s: %s\n", room_.c_str(), room.status().ToString().c_str());
+    Log(absl::LogSeverity::kWarning, "chat: no room", {{"room", room_}, {"why", room.status().ToString()}});
     node_->directory.RemoveStub(room_, ctx().id());
     ctx().Stop();
     return;

@@ -25,6 +25,7 @@
 #include "examples/chat/chat_messages.h"
 #include "examples/chat/chat_protocol.h"
 #include "framework/base/credit.h"
+#include "framework/log/log.h"
 
 namespace troupe::chat {
 
@@ -104,9 +105,10 @@ class ChatSession : public Actor<Derived, P>, private OutputPacer::Transport {
     });
   }
   void CutOff(const absl::Status& why) {
-    std::fprintf(stderr, "chat: cut off %s (session %llu): %s\n",
-                 nick_.empty() ? "a client without a nick" : nick_.c_str(),
-                 static_cast<unsigned long long>(this->ctx().id()), why.ToString().c_str());
+    static LogLimit limit(20);  // clients' doing
+    LogLimited(limit, absl::LogSeverity::kWarning, "chat: cut off a member",
+               {{"nick", nick_.empty() ? "(none yet)" : nick_}, {"session", this->ctx().id()},
+                {"why", why.ToString()}});
     if (options_.cut_off) options_.cut_off->fetch_add(1, std::memory_order_relaxed);
     OnGone();
     derived().CutOffClient(why);

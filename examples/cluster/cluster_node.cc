@@ -27,6 +27,7 @@
 #include "actors/cluster/etcd_flags.h"
 #include "actors/cluster/etcd_membership.h"
 #include "actors/metrics/metrics_flags.h"
+#include "framework/trace/trace_flags.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/cluster/counter.h"
@@ -91,7 +92,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   troupe::BlockStopSignals();
-  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads)});
+  auto spans = troupe::SpanSinkFromFlags(name);
+  if (!spans.ok()) {
+    std::fprintf(stderr, "cluster_node: %s\n", spans.status().ToString().c_str());
+    return 1;
+  }
+  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads), .span_sink = *spans});
   troupe::RemoteNodeOptions node_options{.name = name,
                                          .listen_address = absl::GetFlag(FLAGS_listen)};
   node_options.tls = troupe::TlsFilesFromFlags();

@@ -18,6 +18,7 @@
 
 #include "absl/flags/flag.h"
 #include "actors/metrics/metrics_flags.h"
+#include "framework/trace/trace_flags.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
@@ -172,6 +173,12 @@ int main(int argc, char** argv) {
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
   options.io.kind = absl::GetFlag(FLAGS_backend);
+  auto spans = troupe::SpanSinkFromFlags("echo_server");
+  if (!spans.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", spans.status().ToString().c_str());
+    return 1;
+  }
+  options.span_sink = *spans;
   auto system = troupe::ActorSystem::Create(options);
   if (!system.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", std::string(system.status().message()).c_str());

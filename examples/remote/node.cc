@@ -12,7 +12,11 @@
 //                   order, once;
 //   --seconds=S     tells Pings to "counter" for S seconds at --rate per second, surviving a
 //                   restart of the peer, then prints one JSON line (sent, acked, dead letters,
-//                   what the peer counted).
+//                   what the peer counted);
+//   --grpc_port=P   then serves gRPC troupe.examples.Pinger/Ask on P (127.0.0.1, or --grpc_host)
+//                   until SIGINT/SIGTERM, each call asked of the peer's ponger: a caller's W3C
+//                   `traceparent` follows the call to the other node (--trace_file on both
+//                   writes the spans; the ponger's log lines carry the trace id).
 // A serving node prints "node listening on port P", the first ask from each node (who the
 // ponger was asked by: FromNode<Ping>), and, on SIGINT/SIGTERM, what its counter received
 // ("counter: received R, out of order O, duplicates D").
@@ -30,12 +34,17 @@
 #include "absl/time/clock.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_split.h"
+#include "actors/grpc/gateway.h"
+#include "actors/grpc/unary_call.h"
 #include "actors/metrics/metrics_flags.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
 #include "examples/remote/ping_counter.h"
 #include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
+#include "framework/log/log.h"
+#include "framework/trace/trace_flags.h"
+#include "proto/ping.grpc.pb.h"
 #include "proto/ping.pb.h"
 
 ABSL_FLAG(std::string, name, "", "this node's name (default: serving or client)");
@@ -46,6 +55,10 @@ ABSL_FLAG(int64_t, messages, 0, "Pings to tell the peer's counter, as fast as po
 ABSL_FLAG(double, seconds, 0, "tell Pings for this long at --rate, across peer restarts");
 ABSL_FLAG(int, rate, 2000, "Pings per second with --seconds");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
+ABSL_FLAG(int, grpc_port, -1,
+          "with --peer: serve troupe.examples.Pinger/Ask on this port, asking the peer's "
+          "ponger (0: pick one; -1: off)");
+ABSL_FLAG(std::string, grpc_host, "127.0.0.1", "the address --grpc_port listens on");
 ABSL_FLAG(std::string, allow, "",
           "serving: only these node identities (comma-separated certificate names) may reach "
           "the exported actors (needs TLS; default: every node our CA admits)");
@@ -70,6 +83,9 @@ class Ponger : public troupe::Actor<Ponger, ServingPongerProtocol> {
       std::printf("ponger: asked by node '%s' (%s)\n", ping.node.c_str(),
                   ping.peer.ToString().c_str());
       std::fflush(stdout);
+      // In a traced call's path, this line carries its trace id.
+      troupe::Log(absl::LogSeverity::kInfo, "ponger: first ask from a node",
+                  {{"node", ping.node}, {"seq", ping.message.seq()}});
     }
     Pong pong;
     pong.set_seq(ping.message.seq());
@@ -133,6 +149,45 @@ int PingPong(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>
     }
     std::printf("pong %d in %s\n", i, absl::FormatDuration(absl::Now() - start).c_str());
   }
+  return 0;
+}
+
+// The gRPC face: Pinger/Ask: each Ping asked of the peer's ponger (through its remote reference).
+class PingerService final : public troupe::examples::Pinger::CallbackService {
+ public:
+  PingerService(troupe::ActorSystem& system, troupe::ActorRef<PongerProtocol> ponger)
+      : system_(system), ponger_(std::move(ponger)) {}
+  grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* context, const Ping* request,
+                                 Pong* reply) override {
+    return troupe::AskForCall(system_, context, ponger_, *request, reply);
+  }
+
+ private:
+  troupe::ActorSystem& system_;
+  const troupe::ActorRef<PongerProtocol> ponger_;
+};
+
+int ServeGrpc(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>& ponger) {
+  PingerService service(system, ponger);
+  troupe::GrpcGateway gateway(system);
+  (void)gateway.AddService(&service);
+  absl::StatusOr<int> port = gateway.Start(
+      {.address = absl::StrCat(absl::GetFlag(FLAGS_grpc_host), ":", absl::GetFlag(FLAGS_grpc_port)),
+       .tls = troupe::TlsServerOptionsFromFlags(),
+       .allow_insecure = troupe::AllowInsecureFromFlags()});
+  if (!port.ok()) {
+    std::fprintf(stderr, "node: %s\n", port.status().ToString().c_str());
+    return 1;
+  }
+  auto metrics = troupe::StartMetricsFromFlags(system);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "node: %s\n", metrics.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("grpc on port %d\n", *port);
+  std::fflush(stdout);
+  troupe::WaitForStopSignal();
+  gateway.Shutdown();
   return 0;
 }
 
@@ -220,9 +275,14 @@ int main(int argc, char** argv) {
   // Block the stop signals before any thread starts; Serve waits for them.
   troupe::BlockStopSignals();
 
-  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads)});
   std::string name = absl::GetFlag(FLAGS_name);
   if (name.empty()) name = listen.empty() ? "client" : "serving";
+  auto spans = troupe::SpanSinkFromFlags(name);
+  if (!spans.ok()) {
+    std::fprintf(stderr, "node: %s\n", spans.status().ToString().c_str());
+    return 2;
+  }
+  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads), .span_sink = *spans});
   troupe::RemoteNodeOptions options{.name = name, .listen_address = listen};
   options.tls = troupe::TlsFilesFromFlags();
   options.allow_insecure = troupe::AllowInsecureFromFlags();
@@ -246,8 +306,10 @@ int main(int argc, char** argv) {
       Flood(system, **node, *counter, absl::GetFlag(FLAGS_messages))) {
     return 1;
   }
-  if (absl::GetFlag(FLAGS_seconds) > 0) {
-    return Paced(system, **node, *counter, absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_rate));
+  if (absl::GetFlag(FLAGS_seconds) > 0 &&
+      Paced(system, **node, *counter, absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_rate))) {
+    return 1;
   }
+  if (absl::GetFlag(FLAGS_grpc_port) >= 0) return ServeGrpc(system, *ponger);
   return 0;
 }

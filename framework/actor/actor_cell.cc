@@ -10,6 +10,9 @@
 #include "framework/actor/cell_signals.h"
 #include "framework/actor/system_core.h"
 #include "framework/base/describe_exception.h"
+#include "framework/message/envelope_trace.h"
+#include "framework/trace/span_sink.h"
+#include "absl/time/clock.h"
 
 namespace troupe::internal {
 
@@ -58,6 +61,11 @@ void ActorCell::DestroyBehavior() {
 }
 
 bool ActorCell::Enqueue(Envelope* e) {
+  // Sent while a trace is current (a traced handler's sends, a gateway call): it carries it.
+  if (const TraceContext* trace = CurrentTrace();
+      trace != nullptr && e->priority() == Priority::kUser) {
+    AttachTrace(e, *trace);
+  }
   const bool counted = Counted(e);
   if (counted && !Admit(e)) return false;
   switch (mailbox_.Push(e)) {
@@ -240,6 +248,30 @@ void ActorCell::Deliver(Envelope* e) {
   DestroyEnvelope(e);
 }
 
+// The handler runs as a new span of the message's trace: what it sends carries that span as
+// their parent, and a sampled trace's span is recorded when the handler returns.
+void ActorCell::DeliverTraced(Envelope* e) {
+  const TraceContext parent = TakeTrace(e);
+  const TraceContext mine = parent.Child();
+  SpanSink* sink = mine.sampled() ? system_->span_sink() : nullptr;
+  const std::string_view message = e->info()->name;  // static; e is gone after Deliver
+  const absl::Time start = sink != nullptr ? absl::Now() : absl::InfinitePast();
+  {
+    ScopedTrace scope(&mine);
+    Deliver(e);
+  }
+  if (sink == nullptr) return;
+  Span span;
+  span.context = mine;
+  span.parent_span_id = parent.span_id;
+  span.kind = Span::Kind::kActor;
+  span.name = std::string(message);
+  span.start = start;
+  span.duration = absl::Now() - start;
+  span.attributes = {{"actor_type", std::string(*type_name_)}, {"actor_id", absl::StrCat(id_)}};
+  sink->Record(std::move(span));
+}
+
 RunOutcome ActorCell::Run(int budget) {
   TurnActivity* activity = CurrentTurnActivity();  // the blocked-loop detector's view of us
   if (activity != nullptr) activity->SetActor(type_name_, id_);
@@ -263,7 +295,11 @@ RunOutcome ActorCell::Run(int budget) {
         continue;  // a producer raced with us: keep going
       }
       if (activity != nullptr) activity->SetMessage(&e->info()->name);
-      Deliver(e);
+      if (e->traced()) {
+        DeliverTraced(e);
+      } else {
+        Deliver(e);
+      }
       if (stop_requested_ || !started_) break;  // stopping, or restarted: OnStart comes first
     }
   }

@@ -188,6 +188,7 @@ class ActorCell final : public Schedulable {
   void Destroy();
   void DestroyBehavior();
   void Deliver(Envelope* e);
+  void DeliverTraced(Envelope* e);
   void UnlinkChild(ActorCell* child);
   void Fail(std::exception_ptr error, std::string_view while_doing);
   void Terminate();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "framework/actor/actor.h"
 #include "framework/base/describe_exception.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 namespace internal {
@@ -20,15 +21,18 @@ std::atomic<uint64_t> g_unaddressed{0};
 
 void RecordUnaddressed(std::string_view type_name) {
   g_unaddressed.fetch_add(1, std::memory_order_relaxed);
-  std::fprintf(stderr, "troupe: a %.*s was sent through an empty ActorRef (dead letter)\n",
-               static_cast<int>(type_name.size()), type_name.data());
+  static LogLimit limit(5);  // a loop sending through an empty reference must not flood
+  LogLimited(limit, absl::LogSeverity::kWarning, "a message was sent through an empty ActorRef (dead letter)",
+             {{"message_type", absl::string_view(type_name.data(), type_name.size())}});
 }
 
-SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade)
+SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade,
+                       std::shared_ptr<SpanSink> span_sink)
     : owned_scheduler_(std::move(scheduler)),
       scheduler_(owned_scheduler_.get()),
       max_actors_(max_actors),
-      facade_(facade) {}
+      facade_(facade),
+      span_sink_(std::move(span_sink)) {}
 
 absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
                                           const std::string_view* type_name, ActorCell* parent) {
@@ -104,10 +108,10 @@ void SystemCore::ReportFailure(const ActorCell& cell, const absl::Status& reason
   const uint64_t n = failures_.fetch_add(1, std::memory_order_relaxed);
   // A crash storm must not become a stderr storm: the first 100, then every 1000th.
   if (n < 100 || n % 1000 == 0) {
-    std::fprintf(stderr, "troupe: actor %llu (%.*s) failed: %s (failure #%llu)\n",
-                 static_cast<unsigned long long>(cell.id()),
-                 static_cast<int>(cell.type_name().size()), cell.type_name().data(),
-                 std::string(reason.message()).c_str(), static_cast<unsigned long long>(n + 1));
+    Log(absl::LogSeverity::kError, "actor failed",
+        {{"actor_id", cell.id()},
+         {"actor_type", absl::string_view(cell.type_name().data(), cell.type_name().size())},
+         {"error", reason.message()}, {"failure", n + 1}});
   }
 }
 

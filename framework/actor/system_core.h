@@ -26,6 +26,7 @@
 #include "framework/actor/dead_letters.h"
 #include "framework/base/mutex.h"
 #include "framework/scheduler/scheduler.h"
+#include "framework/trace/span_sink.h"
 
 namespace troupe {
 
@@ -36,11 +37,14 @@ namespace internal {
 class SystemCore : public std::enable_shared_from_this<SystemCore> {
  public:
   // Owns `scheduler`: it lives as long as any cell of this system, so late sends stay safe.
-  SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade);
+  // `span_sink` (may be null) receives the spans of sampled traces (framework/trace).
+  SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade,
+             std::shared_ptr<SpanSink> span_sink = nullptr);
 
   Scheduler& scheduler() const { return *scheduler_; }
   DeadLetters& dead_letters() { return dead_letters_; }
   ActorSystem& facade() const { return *facade_; }
+  SpanSink* span_sink() const { return span_sink_.get(); }
 
   // Creates a cell for `behavior` and schedules its start. `parent` null means top-level;
   // otherwise the call must come from inside the parent's turn.
@@ -101,6 +105,7 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   Scheduler* const scheduler_;
   const size_t max_actors_;
   ActorSystem* const facade_;
+  const std::shared_ptr<SpanSink> span_sink_;
   DeadLetters dead_letters_;
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> live_{0};

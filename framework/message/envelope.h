@@ -57,7 +57,8 @@ inline constexpr uint32_t kLinkFailedTag = 0xFFF6;    // system: a linked actor 
 // 16 bytes, so that an envelope with an 8-byte message is a 32-byte allocation: a flood of
 // messages is memory-bound, and this is a third less memory than a 24-byte header. The info
 // pointer (8-aligned static data, below 2^48 in every Linux user address space), the tag (16
-// bits) and the priority (1 bit) share one word.
+// bits), the priority (1 bit) and whether a trace context travels with it (1 bit) share one
+// word.
 struct Envelope {
   Envelope* next = nullptr;  // intrusive link; owned by the queue the envelope is in
 
@@ -71,6 +72,9 @@ struct Envelope {
     meta_ = reinterpret_cast<uintptr_t>(info) | (static_cast<uint64_t>(tag) << kTagShift);
   }
   void set_priority(Priority p) { meta_ = (meta_ & ~uint64_t{1}) | static_cast<uint64_t>(p); }
+  // A trace context travels with this envelope (envelope_trace.h keeps it beside, by address).
+  bool traced() const { return (meta_ & kTracedBit) != 0; }
+  void set_traced(bool traced) { meta_ = traced ? (meta_ | kTracedBit) : (meta_ & ~kTracedBit); }
 
 #ifndef TROUPE_SANITIZED
   // Envelopes (every subclass) come from per-thread slabs (envelope_slab.h).
@@ -96,6 +100,7 @@ struct Envelope {
 
  private:
   static constexpr int kTagShift = 48;
+  static constexpr uint64_t kTracedBit = 2;
   static constexpr uint64_t kInfoMask = ((uint64_t{1} << kTagShift) - 1) & ~uint64_t{7};
   uint64_t meta_ = 0;
 };
@@ -114,7 +119,14 @@ struct MessageEnvelope final : Envelope {
   static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, nullptr};
 };
 
-inline void DestroyEnvelope(Envelope* e) { e->info()->destroy(e); }
+namespace internal {
+void DropEnvelopeTrace(Envelope* e);  // envelope_trace.cc
+}  // namespace internal
+
+inline void DestroyEnvelope(Envelope* e) {
+  if (e->traced()) internal::DropEnvelopeTrace(e);
+  e->info()->destroy(e);
+}
 
 }  // namespace troupe
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 namespace {
@@ -144,7 +145,7 @@ void TurnMonitor::Report(SlowTurnReport r) {
   if (options_.report) {
     options_.report(r);
   } else {
-    std::fprintf(stderr, "troupe: %s\n", DescribeSlowTurn(r).c_str());
+    Log(absl::LogSeverity::kWarning, DescribeSlowTurn(r));
   }
 }
 

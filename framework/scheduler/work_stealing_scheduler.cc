@@ -37,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "framework/base/cpu_relax.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 
@@ -415,7 +416,7 @@ void WorkStealingScheduler::RunUntil(const std::function<bool()>& done) {
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Milliseconds(2));
     if (clock_->Now() >= next_warning) {
-      std::fprintf(stderr, "troupe: still waiting for actors to stop (a handler may be blocked)\n");
+      Log(absl::LogSeverity::kWarning, "still waiting for actors to stop (a handler may be blocked)");
       next_warning = clock_->Now() + absl::Seconds(5);
     }
   }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "framework/scheduler/work_stealing_scheduler.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 namespace {
@@ -42,9 +43,7 @@ absl::StatusOr<std::unique_ptr<IoService>> MakeIoService(const ActorSystemOption
 std::unique_ptr<IoService> MakeIoServiceOrDie(const ActorSystemOptions& options) {
   auto io = MakeIoService(options);
   if (!io.ok()) {
-    std::fprintf(stderr, "troupe: cannot start the I/O layer: %s\n",
-                 std::string(io.status().message()).c_str());
-    std::abort();
+    Log(absl::LogSeverity::kFatal, "cannot start the I/O layer", {{"error", io.status().message()}});
   }
   return std::move(*io);
 }
@@ -57,7 +56,7 @@ ActorSystem::ActorSystem(ActorSystemOptions options)
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> io)
     : io_(std::move(io)),
       core_(std::make_shared<internal::SystemCore>(MakeScheduler(options, io_.get()),
-                                                   options.max_actors, this)) {
+                                                   options.max_actors, this, options.span_sink)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
 }
 
@@ -68,15 +67,15 @@ absl::StatusOr<std::unique_ptr<ActorSystem>> ActorSystem::Create(ActorSystemOpti
 }
 
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler)
-    : core_(
-          std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this)) {
+    : core_(std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this,
+                                                   options.span_sink)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
 }
 
 ActorSystem::~ActorSystem() {
   if (core_->scheduler().IsWorkerThread()) {
-    std::fprintf(stderr, "troupe: an ActorSystem was destroyed by one of its own actors\n");
-    std::abort();  // joining our own thread would deadlock
+    // Joining our own thread would deadlock.
+    Log(absl::LogSeverity::kFatal, "an ActorSystem was destroyed by one of its own actors");
   }
   Shutdown();
   {
@@ -115,12 +114,10 @@ void ActorSystem::Shutdown(absl::Duration per_actor_deadline) {
     const absl::Time deadline = absl::Now() + per_actor_deadline;
     scheduler.RunUntil([&] { return cell->stopped() || absl::Now() >= deadline; });
     if (!cell->stopped()) {
-      std::fprintf(stderr,
-                   "troupe: actor %llu (%.*s) did not stop within %s (a handler may be blocked); "
-                   "shutdown goes on\n",
-                   static_cast<unsigned long long>(cell->id()),
-                   static_cast<int>(cell->type_name().size()), cell->type_name().data(),
-                   absl::FormatDuration(per_actor_deadline).c_str());
+      Log(absl::LogSeverity::kWarning, "an actor did not stop in time (a handler may be blocked); shutdown goes on",
+          {{"actor_id", cell->id()},
+           {"actor_type", absl::string_view(cell->type_name().data(), cell->type_name().size())},
+           {"waited", absl::FormatDuration(per_actor_deadline)}});
     }
   }
   core_->BeginShutdown();

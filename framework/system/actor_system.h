@@ -49,6 +49,7 @@
 #include "framework/scheduler/scheduler.h"
 #include "framework/scheduler/turn_monitor.h"
 #include "framework/system/io_service.h"
+#include "framework/trace/span_sink.h"
 #include "io/backend_selector.h"
 
 namespace troupe {
@@ -80,6 +81,9 @@ struct ActorSystemOptions {
   absl::Duration slow_turn = absl::Milliseconds(100);
   absl::Duration stuck_turn = absl::Seconds(1);
   std::function<void(const SlowTurnReport&)> on_slow_turn;
+  // Where the spans of sampled traces go (framework/trace/span_sink.h; JsonLinesSpanSink writes
+  // a file). Null: trace contexts still travel with messages, but no spans are recorded.
+  std::shared_ptr<SpanSink> span_sink;
 };
 
 struct ActorSystemStats {
@@ -219,6 +223,8 @@ class ActorSystem {
   }
 
   DeadLetters& dead_letters() { return core_->dead_letters(); }
+  // ActorSystemOptions::span_sink (null if none).
+  SpanSink* span_sink() const { return core_->span_sink(); }
   ActorSystemStats stats() const;
   // The system's metrics: its own (actors, dead letters by reason, per worker figures, turn
   // durations, scheduling delay, slow turns, I/O) and whatever components and users register.

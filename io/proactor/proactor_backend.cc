@@ -32,6 +32,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "io/pending_send.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 namespace {
@@ -190,8 +191,7 @@ void ProactorBackend::BindToCurrentThread() {
     const int r = static_cast<int>(::syscall(__NR_io_uring_register, ring_->ring.ring_fd,
                                              IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
     if (r < 0) {
-      std::fprintf(stderr, "troupe: enabling the io_uring failed: %s\n", std::strerror(errno));
-      std::abort();
+      Log(absl::LogSeverity::kFatal, "enabling the io_uring failed", {{"error", std::strerror(errno)}});
     }
     ring_->needs_enable = false;
   }

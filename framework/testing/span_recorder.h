@@ -1,0 +1,42 @@
+// SpanRecorder: an in-memory SpanSink for tests (the file sink, JsonLinesSpanSink, has its own
+// test): keeps every span recorded, in order.
+//
+// Thread safety: all methods from any thread.
+#ifndef FRAMEWORK_TESTING_SPAN_RECORDER_H_
+#define FRAMEWORK_TESTING_SPAN_RECORDER_H_
+
+#include <utility>
+#include <vector>
+
+#include "framework/base/mutex.h"
+#include "framework/trace/span_sink.h"
+
+namespace troupe::testing {
+
+class SpanRecorder : public SpanSink {
+ public:
+  void Record(Span span) override {
+    MutexLock lock(&mu_);
+    spans_.push_back(std::move(span));
+  }
+  std::vector<Span> Get() {
+    MutexLock lock(&mu_);
+    return spans_;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<Span> spans_ ABSL_GUARDED_BY(mu_);
+};
+
+// The value of a span's attribute, or "" if it has none of that name.
+inline std::string AttributeOf(const Span& span, const std::string& key) {
+  for (const auto& [k, v] : span.attributes) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+}  // namespace troupe::testing
+
+#endif  // FRAMEWORK_TESTING_SPAN_RECORDER_H_
