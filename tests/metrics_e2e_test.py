@@ -80,6 +80,11 @@ if sample("troupe_tcp_connections_open", listener=listener) != 0:
     fail("connections still counted as open")
 if sample("troupe_tcp_connections_refused", "_total", listener=listener) != 0:
     fail("connections refused")
+# Echo: every byte read is written back.
+for direction in ("received", "sent"):
+    got = sample(f"troupe_tcp_{direction}_bytes", "_total", listener=listener)
+    if got != CONNECTIONS * TRIPS * 64:
+        fail(f"{direction} bytes: {got}, not {CONNECTIONS * TRIPS * 64}")
 if sample("troupe_actors_spawned", "_total") < CONNECTIONS:
     fail("fewer actors spawned than connections served")
 for worker in ("0", "1"):

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/clock.h"
 #include "framework/actor/actor.h"
 #include "framework/log/log.h"
 
@@ -29,6 +30,7 @@ struct ExecutorShared {
   const ExecutorOptions options;
   std::atomic<uint64_t> queued{0}, running{0}, completed{0}, rejected{0}, cancelled{0};
   std::atomic<bool> closing{false};
+  metrics::Histogram job_seconds{metrics::ExponentialBuckets(0.0001, 4, 10)};  // 100 us .. 26 s
   ActorRef<ExecutorProtocol> actor;
   // Hand-off to the pool: the actor pushes a job only when a thread is idle.
   std::mutex mu;
@@ -137,7 +139,9 @@ void PoolThread(std::shared_ptr<ExecutorShared> shared) {
       job = std::move(shared->ready.front());
       shared->ready.pop_front();
     }
+    const absl::Time start = absl::Now();
     job->Finish(absl::OkStatus());  // runs the work and delivers its result (never throws)
+    shared->job_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
     job.reset();
     Count(shared->running, -1);
     Count(shared->completed, 1);
@@ -149,7 +153,24 @@ void PoolThread(std::shared_ptr<ExecutorShared> shared) {
 }  // namespace internal
 
 Executor::Executor(ActorSystem& system, ExecutorOptions options)
-    : shared_(std::make_shared<internal::ExecutorShared>(std::move(options))) {
+    : shared_(std::make_shared<internal::ExecutorShared>(std::move(options))),
+      metrics_(&system.metrics()) {
+  collector_ = metrics_->AddCollector([shared = shared_](metrics::Collection& out) {
+    out.Gauge("troupe_executor_jobs_queued", "Blocking jobs waiting for a pool thread.", {},
+              static_cast<double>(shared->queued.load(std::memory_order_relaxed)));
+    out.Gauge("troupe_executor_jobs_running", "Blocking jobs running now.", {},
+              static_cast<double>(shared->running.load(std::memory_order_relaxed)));
+    out.Counter("troupe_executor_jobs_completed_total", "Blocking jobs that ran to the end.", {},
+                static_cast<double>(shared->completed.load(std::memory_order_relaxed)));
+    out.Counter("troupe_executor_jobs_rejected_total",
+                "Blocking jobs refused: pool and queue full, or shutting down.", {},
+                static_cast<double>(shared->rejected.load(std::memory_order_relaxed)));
+    out.Counter("troupe_executor_jobs_cancelled_total",
+                "Blocking jobs not run: cancelled, their requester stopped, or shutdown.", {},
+                static_cast<double>(shared->cancelled.load(std::memory_order_relaxed)));
+    out.Histogram("troupe_executor_job_seconds", "How long blocking jobs ran.", {},
+                  shared->job_seconds.Snapshot());
+  });
   auto actor = system.Spawn<internal::ExecutorActor>(shared_);
   if (actor.ok()) shared_->actor = *actor;  // otherwise Submit() fails every job
   for (int i = 0; i < shared_->options.threads; ++i) {
@@ -165,6 +186,7 @@ absl::StatusOr<Executor*> Executor::Of(ActorSystem& system, ExecutorOptions opti
 }
 
 Executor::~Executor() {
+  metrics_->RemoveCollector(collector_);
   Shutdown();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();

@@ -92,6 +92,9 @@ class Executor final : public SystemExtension {
 
   ~Executor() override;
 
+  // Also in the system's metrics: troupe_executor_jobs_{queued,running} (gauges),
+  // troupe_executor_jobs_{completed,rejected,cancelled}_total, and troupe_executor_job_seconds
+  // (a histogram of the time jobs ran).
   ExecutorStats stats() const;
   const ExecutorOptions& options() const;
 
@@ -104,6 +107,8 @@ class Executor final : public SystemExtension {
   Executor(ActorSystem& system, ExecutorOptions options);
 
   std::shared_ptr<internal::ExecutorShared> shared_;
+  metrics::Registry* const metrics_;  // the system's: our figures at every scrape
+  uint64_t collector_ = 0;
   std::vector<std::thread> threads_;
   std::atomic<bool> shut_down_{false};
 };

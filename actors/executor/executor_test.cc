@@ -177,6 +177,12 @@ TEST(ExecutorTest, SaturationIsRejectedAtOnceWithExactCounts) {
   EXPECT_EQ(stats.completed, 5u);
   EXPECT_EQ(stats.queued, 0u);
   EXPECT_EQ(stats.running, 0u);
+  // The same figures in the system's metrics (what /metrics serves).
+  const std::string text = system.metrics().TextFormat();
+  EXPECT_THAT(text, ::testing::HasSubstr("\ntroupe_executor_jobs_completed_total 5\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("\ntroupe_executor_jobs_rejected_total 4\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("\ntroupe_executor_jobs_running 0\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("\ntroupe_executor_job_seconds_count 5\n"));
 }
 
 TEST(ExecutorTest, CancelledAndOrphanedWorkIsNotRun) {

@@ -67,9 +67,69 @@ absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& syste
 RemoteNode::RemoteNode(ActorSystem& system, RemoteNodeOptions options)
     : system_(system),
       options_(std::move(options)),
-      incarnation_(absl::Uniform<uint64_t>(absl::BitGen())) {}
+      incarnation_(absl::Uniform<uint64_t>(absl::BitGen())) {
+  collector_ =
+      system_.metrics().AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
+}
 
-RemoteNode::~RemoteNode() { Shutdown(); }
+RemoteNode::~RemoteNode() {
+  system_.metrics().RemoveCollector(collector_);
+  Shutdown();
+}
+
+void RemoteNode::CollectMetrics(metrics::Collection& out) const {
+  const std::string& node = options_.name;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [address, link] : links_) {
+      const internal::LinkStats l = link->stats();
+      const metrics::Collection::Labels labels = {{"node", node}, {"peer", address}};
+      out.Counter("troupe_remote_messages_sent_total", "Messages sent to a peer node.", labels,
+                  static_cast<double>(l.sent));
+      out.Counter("troupe_remote_messages_acked_total",
+                  "Messages a peer node acknowledged (delivered or rejected there).", labels,
+                  static_cast<double>(l.acked));
+      out.Counter("troupe_remote_dead_letters_total",
+                  "Messages for a peer node that became dead letters (unreachable, or their "
+                  "link broke before the ack).",
+                  labels, static_cast<double>(l.dead_letters));
+      out.Counter("troupe_remote_link_connects_total", "Streams that reached a peer node.",
+                  labels, static_cast<double>(l.connects));
+      out.Counter("troupe_remote_link_failures_total",
+                  "Streams to a peer node that broke or could not connect.", labels,
+                  static_cast<double>(l.failures));
+      out.Gauge("troupe_remote_link_up", "1 while the link to a peer node is up.", labels,
+                l.up ? 1 : 0);
+    }
+  }
+  const internal::InboundCounters& c = *counters_;
+  const metrics::Collection::Labels labels = {{"node", node}};
+  auto counter = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
+    out.Counter(name, help, labels, static_cast<double>(v.load(std::memory_order_relaxed)));
+  };
+  counter("troupe_remote_messages_received_total", "Messages peer nodes sent here.", c.received);
+  counter("troupe_remote_messages_delivered_total",
+          "Messages from peer nodes delivered to an exported actor.", c.delivered);
+  const std::pair<const char*, const std::atomic<uint64_t>*> rejected[] = {
+      {"unknown_target", &c.unknown_target}, {"unknown_type", &c.unknown_type},
+      {"malformed", &c.malformed},           {"expired", &c.expired},
+      {"permission_denied", &c.permission_denied}, {"too_many_asks", &c.asks_refused}};
+  for (const auto& [reason, value] : rejected) {
+    out.Counter("troupe_remote_messages_rejected_total",
+                "Messages from peer nodes refused here, by reason.",
+                {{"node", node}, {"reason", reason}},
+                static_cast<double>(value->load(std::memory_order_relaxed)));
+  }
+  counter("troupe_remote_bad_streams_total",
+          "Peer streams ended for a protocol violation (bad Hello, bad frame).", c.bad_streams);
+  counter("troupe_remote_identity_mismatches_total",
+          "Peer streams whose Hello named a node their certificate does not carry.",
+          c.identity_mismatches);
+  counter("troupe_remote_deadlines_clamped_total",
+          "Remote asks whose deadline was cut to max_ask_timeout.", c.deadlines_clamped);
+  counter("troupe_remote_paused_for_room_total",
+          "Times a peer stream waited for room in a full mailbox.", c.paused);
+}
 
 absl::Status RemoteNode::Unexport(const std::string& name) {
   if (!exports_->Remove(name)) {

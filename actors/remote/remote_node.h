@@ -281,6 +281,12 @@ class RemoteNode {
     return MonitorNode(address, watcher);
   }
 
+  // Also in the system's metrics (labelled node=NAME; peer=ADDRESS for the links this node
+  // dials): troupe_remote_messages_{sent,acked,dead_letters}_total{peer},
+  // troupe_remote_link_{connects,failures}_total{peer}, troupe_remote_link_up{peer},
+  // troupe_remote_messages_{received,delivered}_total, troupe_remote_messages_rejected_total
+  // {reason}, troupe_remote_bad_streams_total, troupe_remote_identity_mismatches_total,
+  // troupe_remote_deadlines_clamped_total, troupe_remote_paused_for_room_total.
   RemoteNodeStats stats() const;
   // Stops serving peers and closes every link (messages still unacked become dead letters).
   void Shutdown();
@@ -291,6 +297,7 @@ class RemoteNode {
     internal::CellRef cell;
   };
   RemoteNode(ActorSystem& system, RemoteNodeOptions options);
+  void CollectMetrics(metrics::Collection& out) const;
   std::shared_ptr<internal::Link> LinkToLocked(const std::string& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -307,6 +314,7 @@ class RemoteNode {
   std::unique_ptr<NodeService> service_;
   std::unique_ptr<GrpcGateway> gateway_;
   int port_ = 0;
+  uint64_t collector_ = 0;
 
   mutable Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -18,12 +18,14 @@
 #include "framework/testing/wait_for.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/echo.pb.h"
 
 namespace troupe {
 namespace {
 
+using ::testing::HasSubstr;
 using examples::CountPings;
 using examples::Ping;
 using examples::PingCount;
@@ -103,6 +105,15 @@ TEST_F(RemoteNodeTest, AHundredThousandMessagesArriveInOrderOnce) {
   EXPECT_EQ(count.last_seq(), kMessages);
   EXPECT_EQ(client_->stats().dead_letters, 0u);
   EXPECT_EQ(server_->stats().delivered, kMessages + 1);  // the Pings and the ask
+  // The same figures in the systems' metrics (what /metrics serves).
+  const std::string link = "{node=\"client\",peer=\"" + address_ + "\"} ";
+  const std::string client = client_system_.metrics().TextFormat();
+  EXPECT_THAT(client, HasSubstr("troupe_remote_messages_sent_total" + link + "100001\n"));
+  EXPECT_THAT(client, HasSubstr("troupe_remote_messages_acked_total" + link + "100001\n"));
+  EXPECT_THAT(client, HasSubstr("troupe_remote_link_up" + link + "1\n"));
+  EXPECT_THAT(client, HasSubstr("troupe_remote_link_connects_total" + link + "1\n"));
+  EXPECT_THAT(server_system_->metrics().TextFormat(),
+              HasSubstr("troupe_remote_messages_delivered_total{node=\"server\"} 100001\n"));
 }
 
 TEST_F(RemoteNodeTest, TheSameAddressNameAndProtocolGiveTheSameReference) {
@@ -129,6 +140,11 @@ TEST_F(RemoteNodeTest, WhatWasNotExportedIsRejectedAndCounted) {
     const RemoteNodeStats s = server_->stats();
     return s.rejected_unknown_target == 2 && s.rejected_unknown_type == 1;
   }));
+  const std::string text = server_system_->metrics().TextFormat();
+  EXPECT_THAT(text, HasSubstr("troupe_remote_messages_rejected_total{node=\"server\","
+                              "reason=\"unknown_target\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("troupe_remote_messages_rejected_total{node=\"server\","
+                              "reason=\"unknown_type\"} 1\n"));
   EXPECT_EQ(Count(counter_).received(), 0u);  // nothing reached the counter
 }
 

@@ -14,22 +14,22 @@ constexpr size_t kMaxIovPerSend = 256;
 
 std::shared_ptr<StreamCore> StreamCore::Create(IoBackend& backend, Scheduler& scheduler, int fd,
                                                TcpStreamOptions options,
-                                               std::shared_ptr<std::atomic<int64_t>> live) {
+                                               std::shared_ptr<ConnectionCounters> counters) {
   std::shared_ptr<StreamCore> core(
-      new StreamCore(backend, scheduler, fd, options, std::move(live)));
+      new StreamCore(backend, scheduler, fd, options, std::move(counters)));
   core->self_ = core;
   return core;
 }
 
 StreamCore::StreamCore(IoBackend& backend, Scheduler& scheduler, int fd, TcpStreamOptions options,
-                       std::shared_ptr<std::atomic<int64_t>> live)
+                       std::shared_ptr<ConnectionCounters> counters)
     : backend_(backend),
       scheduler_(scheduler),
       fd_(fd),
       id_(next_stream_id.fetch_add(1, std::memory_order_relaxed)),
       options_(options),
       framer_(MakeFramer(options.framing)),
-      live_(std::move(live)) {}
+      counters_(std::move(counters)) {}
 
 StreamCore::~StreamCore() = default;
 
@@ -154,6 +154,7 @@ void StreamCore::OnSent(int32_t result) {
     CloseOnOwner(ErrnoToStatus(-result, "send"), /*flush_first=*/false, /*notify=*/true);
     return;
   }
+  if (counters_) counters_->bytes_sent.Add(static_cast<uint64_t>(result));
   out_.erase(out_.begin(), out_.begin() + iov_.size());
   queued_bytes_.fetch_sub(in_flight_bytes_, std::memory_order_acq_rel);
   if (backpressured_.load(std::memory_order_relaxed) &&
@@ -206,6 +207,7 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
   switch (c.op) {
     case IoOp::kRecv:
       if (c.result > 0) {
+        if (counters_) counters_->bytes_received.Add(static_cast<uint64_t>(c.result));
         if (options_.idle_timeout != absl::InfiniteDuration()) last_received_ = scheduler_.Now();
         if (!close_started_) framer_->Feed(std::string_view(c.data, c.result), *this);
       } else if (c.result == 0) {  // the peer closed: send what is queued, then close
@@ -236,7 +238,7 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
       break;
     case IoOp::kClose: {
       queued_bytes_.store(0, std::memory_order_release);
-      if (live_) live_->fetch_sub(1, std::memory_order_acq_rel);
+      if (counters_) counters_->open.fetch_sub(1, std::memory_order_acq_rel);
       if (events_ && notify_close_) events_->Closed(id_, close_reason_);
       events_.reset();
       std::shared_ptr<StreamCore> last = std::move(self_);  // may destroy *this on return

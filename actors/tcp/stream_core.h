@@ -24,20 +24,29 @@
 #include "io/socket/socket.h"
 #include "framework/base/credit.h"
 #include "io/tcp/framer.h"
+#include "framework/metrics/metrics.h"
 #include "framework/scheduler/scheduler.h"
 
 namespace troupe::internal {
+
+// What a listener counts of its connections, shared with each of them. The byte counters are
+// sharded (metrics.h): every worker adds to its own cache line.
+struct ConnectionCounters {
+  std::atomic<int64_t> open{0};
+  metrics::Counter bytes_received;
+  metrics::Counter bytes_sent;
+};
 
 class StreamCore final : public IoHandler,
                          public CreditSink,
                          private FrameSink,
                          public std::enable_shared_from_this<StreamCore> {
  public:
-  // `live` (may be null) counts the open connections of a listener: decremented at close.
+  // `counters` (may be null): the listener's, counting this connection's bytes, and its close.
   // `scheduler` runs the first-frame and idle timers (TcpStreamOptions).
   static std::shared_ptr<StreamCore> Create(IoBackend& backend, Scheduler& scheduler, int fd,
                                             TcpStreamOptions options,
-                                            std::shared_ptr<std::atomic<int64_t>> live);
+                                            std::shared_ptr<ConnectionCounters> counters);
   ~StreamCore();
 
   // Runs fn on the owner thread, in call order.
@@ -83,7 +92,7 @@ class StreamCore final : public IoHandler,
 
  private:
   StreamCore(IoBackend& backend, Scheduler& scheduler, int fd, TcpStreamOptions options,
-             std::shared_ptr<std::atomic<int64_t>> live);
+             std::shared_ptr<ConnectionCounters> counters);
   // Slowloris limits: arms a timer for the nearest deadline; closes the stream when one passed.
   void ArmDeadline();
   void CheckDeadlines();
@@ -103,7 +112,7 @@ class StreamCore final : public IoHandler,
   const uint64_t id_;
   const TcpStreamOptions options_;
   const std::unique_ptr<Framer> framer_;
-  std::shared_ptr<std::atomic<int64_t>> live_;
+  std::shared_ptr<ConnectionCounters> counters_;
   std::shared_ptr<StreamCore> self_;  // set while the fd is open
 
   // Owner thread only.

@@ -26,7 +26,7 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
         fd_(fd),
         options_(std::move(options)),
         on_accept_(std::move(on_accept)),
-        open_(std::make_shared<std::atomic<int64_t>>(0)) {}
+        counters_(std::make_shared<ConnectionCounters>()) {}
 
   void Start() {
     self_ = shared_from_this();
@@ -44,7 +44,9 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
     s.accepted = accepted_.load(std::memory_order_relaxed);
     s.refused = refused_.load(std::memory_order_relaxed);
     s.accept_errors = accept_errors_.load(std::memory_order_relaxed);
-    s.open = open_->load(std::memory_order_relaxed);
+    s.open = counters_->open.load(std::memory_order_relaxed);
+    s.bytes_received = counters_->bytes_received.Value();
+    s.bytes_sent = counters_->bytes_sent.Value();
     return s;
   }
 
@@ -80,19 +82,19 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
 
  private:
   void Accepted(int fd) {
-    if (open_->load(std::memory_order_acquire) >= options_.max_connections || stopping_.load()) {
+    if (counters_->open.load(std::memory_order_acquire) >= options_.max_connections || stopping_.load()) {
       ::close(fd);  // never registered with a backend
       refused_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     accepted_.fetch_add(1, std::memory_order_relaxed);
-    open_->fetch_add(1, std::memory_order_acq_rel);
+    counters_->open.fetch_add(1, std::memory_order_acq_rel);
     SetNoDelay(fd);
     IoBackend& owner = system_.io()->NextBackend();
     // The stream lives on `owner`; the callback runs there (where its first calls are direct).
-    IoService::RunOn(owner, [&owner, &scheduler = system_.scheduler(), fd, open = open_,
+    IoService::RunOn(owner, [&owner, &scheduler = system_.scheduler(), fd, counters = counters_,
                              options = options_.stream, on_accept = on_accept_] {
-      on_accept(TcpStream(StreamCore::Create(owner, scheduler, fd, options, open)));
+      on_accept(TcpStream(StreamCore::Create(owner, scheduler, fd, options, counters)));
     });
   }
 
@@ -101,7 +103,7 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
   const int fd_;
   const TcpListenerOptions options_;
   const TcpListener::AcceptFn on_accept_;
-  std::shared_ptr<std::atomic<int64_t>> open_;
+  std::shared_ptr<ConnectionCounters> counters_;
   std::shared_ptr<ListenerCore> self_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0}, refused_{0}, accept_errors_{0};
@@ -141,6 +143,11 @@ absl::StatusOr<std::unique_ptr<TcpListener>> TcpListener::Listen(ActorSystem& sy
                     labels, static_cast<double>(s.accept_errors));
         out.Gauge("troupe_tcp_connections_open", "TCP connections open now.", labels,
                   static_cast<double>(s.open));
+        out.Counter("troupe_tcp_received_bytes_total",
+                    "Bytes read from the listener's connections.", labels,
+                    static_cast<double>(s.bytes_received));
+        out.Counter("troupe_tcp_sent_bytes_total", "Bytes written to the listener's connections.",
+                    labels, static_cast<double>(s.bytes_sent));
       });
   return listener;
 }

@@ -45,6 +45,7 @@ struct TcpListenerStats {
   uint64_t refused = 0;        // closed at once: max_connections reached
   uint64_t accept_errors = 0;  // EMFILE and friends (each followed by a back-off)
   int64_t open = 0;            // connections currently open
+  uint64_t bytes_received = 0, bytes_sent = 0;  // over all its connections, ever
 };
 
 namespace internal {

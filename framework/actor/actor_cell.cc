@@ -68,6 +68,7 @@ bool ActorCell::Enqueue(Envelope* e) {
   }
   const bool counted = Counted(e);
   if (counted && !Admit(e)) return false;
+  if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();  // before the consumer can see it
   switch (mailbox_.Push(e)) {
     case Mailbox::PushResult::kQueued:
       return true;
@@ -76,6 +77,7 @@ bool ActorCell::Enqueue(Envelope* e) {
       return true;
     case Mailbox::PushResult::kClosed:
       if (counted) queued_.fetch_sub(1, std::memory_order_relaxed);
+      if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
       system_->Undeliverable(e, id_);
       return false;
   }
@@ -101,6 +103,7 @@ Envelope* ActorCell::PopUser() {
     const int64_t before = queued_.fetch_sub(1, std::memory_order_seq_cst);
     if (limit_.policy == OverflowPolicy::kDropOldest &&
         before > static_cast<int64_t>(limit_.capacity)) {
+      if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
       system_->Undeliverable(e, id_, UndeliverableReason::kMailboxFull);
       continue;
     }
@@ -272,6 +275,20 @@ void ActorCell::DeliverTraced(Envelope* e) {
   sink->Record(std::move(span));
 }
 
+// An actor of a measured type (type_metrics.h): the handler is timed and counted.
+void ActorCell::DeliverMeasured(Envelope* e) {
+  type_metrics_->dequeued.Add();
+  const int64_t start = absl::GetCurrentTimeNanos();
+  if (e->traced()) {
+    DeliverTraced(e);
+  } else {
+    Deliver(e);
+  }
+  type_metrics_->handler_seconds.Observe(static_cast<double>(absl::GetCurrentTimeNanos() - start) *
+                                         1e-9);
+  type_metrics_->handled.Add();
+}
+
 RunOutcome ActorCell::Run(int budget) {
   TurnActivity* activity = CurrentTurnActivity();  // the blocked-loop detector's view of us
   if (activity != nullptr) activity->SetActor(type_name_, id_);
@@ -295,7 +312,9 @@ RunOutcome ActorCell::Run(int budget) {
         continue;  // a producer raced with us: keep going
       }
       if (activity != nullptr) activity->SetMessage(&e->info()->name);
-      if (e->traced()) {
+      if (type_metrics_ != nullptr) {
+        DeliverMeasured(e);
+      } else if (e->traced()) {
         DeliverTraced(e);
       } else {
         Deliver(e);
@@ -345,6 +364,7 @@ void ActorCell::Terminate() {
   if (extras_) watchers = std::move(extras_->watchers);
   while (rest != nullptr) {
     Envelope* next = rest->next;
+    if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
     if (rest->tag() == kWatchTag) {
       watchers.push_back(std::move(static_cast<MessageEnvelope<Watcher>*>(rest)->payload));
       DestroyEnvelope(rest);

@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "framework/base/mutex.h"
 #include "framework/actor/lifecycle.h"
+#include "framework/actor/type_metrics.h"
 #include "framework/mailbox/mailbox.h"
 #include "framework/message/envelope.h"
 #include "framework/scheduler/schedulable.h"
@@ -161,6 +162,8 @@ class ActorCell final : public Schedulable {
                        absl::AnyInvocable<void(absl::Status)> done);
 
   RunOutcome Run(int budget) override;
+  // Before the first run: count this actor in its type's metrics (type_metrics.h).
+  void SetTypeMetrics(TypeMetrics* metrics) { type_metrics_ = metrics; }
 
   uint64_t id() const { return id_; }
   std::string_view type_name() const { return *type_name_; }
@@ -189,6 +192,7 @@ class ActorCell final : public Schedulable {
   void DestroyBehavior();
   void Deliver(Envelope* e);
   void DeliverTraced(Envelope* e);
+  void DeliverMeasured(Envelope* e);
   void UnlinkChild(ActorCell* child);
   void Fail(std::exception_ptr error, std::string_view while_doing);
   void Terminate();
@@ -234,6 +238,7 @@ class ActorCell final : public Schedulable {
   uint16_t storage_offset_ = 0;  // where the user object lives in the cell's block
   uint32_t generation_ = 0;
   MailboxLimit limit_;
+  TypeMetrics* type_metrics_ = nullptr;  // set before the first run, then read-only
   std::atomic<int64_t> queued_{0};  // counted user messages in the mailbox (bounded only)
   absl::Status exit_reason_;        // written before the mailbox closes, read after
   // What few actors use, behind one pointer (allocated when first needed: before the first run

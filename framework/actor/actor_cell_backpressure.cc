@@ -7,6 +7,8 @@
 
 #include "framework/actor/actor_cell.h"
 #include "framework/actor/system_core.h"
+#include "framework/message/envelope_trace.h"
+#include "framework/trace/trace_context.h"
 
 namespace troupe::internal {
 
@@ -20,6 +22,8 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
                     : absl::ResourceExhaustedError("the target actor's mailbox is full"));
     return;
   }
+  // The sender's trace goes with the message, also when it is queued later by the consumer.
+  if (const TraceContext* trace = CurrentTrace(); trace != nullptr) AttachTrace(e, *trace);
   auto waiter = std::make_shared<RoomWaiter>(RoomWaiter{e, std::move(done)});
   enum { kRoomNow, kStopped, kWaiting } outcome;
   {
@@ -41,6 +45,7 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
     }
   }
   if (outcome == kRoomNow) {
+    if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();
     switch (mailbox_.Push(e)) {
       case Mailbox::PushResult::kQueued:
         break;
@@ -48,6 +53,7 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
         scheduler_->Schedule(this);
         break;
       case Mailbox::PushResult::kClosed:
+        if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
         queued_.fetch_sub(1, std::memory_order_seq_cst);
         outcome = kStopped;
         break;
@@ -105,6 +111,7 @@ void ActorCell::AdmitWaiters() {
       room().queue.pop_front();
       room().size.fetch_sub(1, std::memory_order_seq_cst);
       // Pushed under the lock, so admitted messages keep their waiting order.
+      if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();
       switch (mailbox_.Push(w->envelope)) {
         case Mailbox::PushResult::kQueued:
           admitted.push_back(std::move(w));
@@ -114,6 +121,7 @@ void ActorCell::AdmitWaiters() {
           admitted.push_back(std::move(w));
           break;
         case Mailbox::PushResult::kClosed:
+          if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
           queued_.fetch_sub(1, std::memory_order_seq_cst);
           refused.push_back(std::move(w));
           break;

@@ -43,6 +43,16 @@ constexpr MailboxLimit MailboxLimitOf() {
   }
 }
 
+// True if the actor type opts in to per-type metrics (type_metrics.h).
+template <typename A>
+constexpr bool TypeMetricsOf() {
+  if constexpr (requires { A::kTypeMetrics; }) {
+    return A::kTypeMetrics;
+  } else {
+    return false;
+  }
+}
+
 template <typename A, typename... Args>
 absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core, ActorCell* parent,
                                                                Args&&... args) {
@@ -51,8 +61,9 @@ absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnActor(SystemCore& core,
   auto construct = [&](void* storage) -> ActorBase* {
     return new (storage) A(std::forward<Args>(args)...);
   };
-  auto cell = core.Spawn({sizeof(A), alignof(A), construct, nullptr, MailboxLimitOf<A>()},
-                         &kTypeName<A>, parent);
+  auto cell = core.Spawn(
+      {sizeof(A), alignof(A), construct, nullptr, MailboxLimitOf<A>(), TypeMetricsOf<A>()},
+      &kTypeName<A>, parent);
   if (!cell.ok()) return cell.status();
   return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));
 }
@@ -73,7 +84,8 @@ absl::StatusOr<ActorRef<typename A::ActorProtocol>> SpawnRestartableActor(System
       });
   BehaviorMaker* first = maker.get();
   auto construct = [first](void* storage) { return (*first)(storage); };
-  auto cell = core.Spawn({sizeof(A), alignof(A), construct, std::move(maker), MailboxLimitOf<A>()},
+  auto cell = core.Spawn({sizeof(A), alignof(A), construct, std::move(maker),
+                          MailboxLimitOf<A>(), TypeMetricsOf<A>()},
                          &kTypeName<A>, parent);
   if (!cell.ok()) return cell.status();
   return ActorRef<typename A::ActorProtocol>::FromCell(*std::move(cell));

@@ -27,12 +27,21 @@ void RecordUnaddressed(std::string_view type_name) {
 }
 
 SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade,
-                       std::shared_ptr<SpanSink> span_sink)
+                       std::shared_ptr<SpanSink> span_sink,
+                       const std::vector<std::string>& measured_types)
     : owned_scheduler_(std::move(scheduler)),
       scheduler_(owned_scheduler_.get()),
       max_actors_(max_actors),
       facade_(facade),
-      span_sink_(std::move(span_sink)) {}
+      span_sink_(std::move(span_sink)),
+      measured_types_(measured_types.begin(), measured_types.end()),
+      measure_all_types_(measured_types_.contains("*")) {}
+
+void SystemCore::ForEachTypeMetrics(
+    absl::FunctionRef<void(const std::string& type, const TypeMetrics& metrics)> fn) const {
+  MutexLock lock(&mu_);
+  for (const auto& [type, m] : type_metrics_) fn(type, *m);
+}
 
 absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
                                           const std::string_view* type_name, ActorCell* parent) {
@@ -67,6 +76,14 @@ absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
   }
   if (behavior.restart) cell->SetRestartable(std::move(behavior.restart));
   if (behavior.limit.capacity != 0) cell->SetMailboxLimit(behavior.limit);
+  const absl::string_view type(type_name->data(), type_name->size());
+  if (behavior.type_metrics || measure_all_types_ ||
+      (!measured_types_.empty() && measured_types_.contains(type))) {
+    MutexLock lock(&mu_);
+    std::unique_ptr<TypeMetrics>& m = type_metrics_[type];
+    if (m == nullptr) m = std::make_unique<TypeMetrics>();
+    cell->SetTypeMetrics(m.get());  // before its first run and before anyone can send to it
+  }
   spawned_.fetch_add(1, std::memory_order_relaxed);
   CellRef ref(cell);
   scheduler_->Schedule(cell);  // a new mailbox is in the scheduled state: run OnStart

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "framework/actor/actor_cell.h"
 #include "framework/actor/dead_letters.h"
+#include "framework/actor/type_metrics.h"
 #include "framework/base/mutex.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/trace/span_sink.h"
@@ -38,8 +39,10 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
  public:
   // Owns `scheduler`: it lives as long as any cell of this system, so late sends stay safe.
   // `span_sink` (may be null) receives the spans of sampled traces (framework/trace).
+  // `measured_types`: actor type names measured per type as if they opted in ("*": all).
   SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade,
-             std::shared_ptr<SpanSink> span_sink = nullptr);
+             std::shared_ptr<SpanSink> span_sink = nullptr,
+             const std::vector<std::string>& measured_types = {});
 
   Scheduler& scheduler() const { return *scheduler_; }
   DeadLetters& dead_letters() { return dead_letters_; }
@@ -58,6 +61,7 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
     absl::FunctionRef<ActorBase*(void* storage)> construct;
     std::unique_ptr<BehaviorMaker> restart = nullptr;
     MailboxLimit limit = {};
+    bool type_metrics = false;  // the type opts in (type_metrics.h)
   };
   absl::StatusOr<CellRef> Spawn(BehaviorFactory behavior, const std::string_view* type_name,
                                 ActorCell* parent);
@@ -95,6 +99,10 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   uint64_t spawned() const { return spawned_.load(std::memory_order_relaxed); }
 
+  // Calls fn(type name, its metrics) for every actor type measured so far.
+  void ForEachTypeMetrics(
+      absl::FunctionRef<void(const std::string& type, const TypeMetrics& metrics)> fn) const;
+
  private:
   struct Registration {
     CellRef cell;
@@ -106,6 +114,8 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   const size_t max_actors_;
   ActorSystem* const facade_;
   const std::shared_ptr<SpanSink> span_sink_;
+  const absl::flat_hash_set<std::string> measured_types_;
+  const bool measure_all_types_;
   DeadLetters dead_letters_;
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> live_{0};
@@ -119,6 +129,9 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   absl::flat_hash_set<ActorCell*> top_level_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Registration> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<ActorCell*, std::vector<std::string>> names_of_ ABSL_GUARDED_BY(mu_);
+  // Per measured type; entries are never removed (cells point to them).
+  absl::flat_hash_map<std::string, std::unique_ptr<TypeMetrics>> type_metrics_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

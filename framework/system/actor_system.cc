@@ -56,7 +56,8 @@ ActorSystem::ActorSystem(ActorSystemOptions options)
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> io)
     : io_(std::move(io)),
       core_(std::make_shared<internal::SystemCore>(MakeScheduler(options, io_.get()),
-                                                   options.max_actors, this, options.span_sink)) {
+                                                   options.max_actors, this, options.span_sink,
+                                                   options.measured_actor_types)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
 }
 
@@ -68,7 +69,8 @@ absl::StatusOr<std::unique_ptr<ActorSystem>> ActorSystem::Create(ActorSystemOpti
 
 ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler)
     : core_(std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this,
-                                                   options.span_sink)) {
+                                                   options.span_sink,
+                                                   options.measured_actor_types)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
 }
 
@@ -141,6 +143,18 @@ void ActorSystem::CollectMetrics(metrics::Collection& out) const {
                 {{"reason", std::string(DeadLetterReasonName(reason))}},
                 static_cast<double>(core_->dead_letters().count(reason)));
   }
+  core_->ForEachTypeMetrics([&out](const std::string& type, const internal::TypeMetrics& m) {
+    const metrics::Collection::Labels labels = {{"type", type}};
+    out.Counter("troupe_actor_messages_total",
+                "Messages handled by the actors of a measured type (opt-in).", labels,
+                static_cast<double>(m.handled.Value()));
+    out.Histogram("troupe_actor_handler_seconds",
+                  "How long handlers of a measured actor type took (opt-in).", labels,
+                  m.handler_seconds.Snapshot());
+    out.Gauge("troupe_actor_mailbox_depth",
+              "Messages waiting in the mailboxes of a measured type's live actors (opt-in).",
+              labels, static_cast<double>(m.MailboxDepth()));
+  });
   core_->scheduler().CollectMetrics(out);
   if (io_ != nullptr) {
     const IoBackendStats io = io_->stats();

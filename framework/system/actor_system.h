@@ -84,6 +84,10 @@ struct ActorSystemOptions {
   // Where the spans of sampled traces go (framework/trace/span_sink.h; JsonLinesSpanSink writes
   // a file). Null: trace contexts still travel with messages, but no spans are recorded.
   std::shared_ptr<SpanSink> span_sink;
+  // Actor types measured per type in metrics() - messages, handler latency, mailbox depth - as
+  // if they declared kTypeMetrics (framework/actor/type_metrics.h), by their names as the
+  // metrics show them (kTypeName); "*" measures every type.
+  std::vector<std::string> measured_actor_types;
 };
 
 struct ActorSystemStats {
