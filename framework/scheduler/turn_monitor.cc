@@ -19,6 +19,7 @@ constexpr std::array<int64_t, 22> kBoundsNs = {
     1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
 
 int64_t ToNs(absl::Duration d) {
+  static_assert(kBoundsNs.size() == TurnMonitor::kHistogramBounds);
   if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) return 0;
   return absl::ToInt64Nanoseconds(d);
 }
@@ -66,7 +67,7 @@ TurnMonitor::TurnMonitor(int workers, TurnMonitorOptions options)
     : options_(std::move(options)),
       slow_ns_(ToNs(options_.slow_turn)),
       stuck_ns_(ToNs(options_.stuck_turn)) {
-  for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(i));
   if (options_.enabled && (stuck_ns_ > 0 || slow_ns_ > 0)) watchdog_ = std::thread([this] { Watch(); });
 }
 

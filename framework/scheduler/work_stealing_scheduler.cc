@@ -74,6 +74,7 @@ struct WorkStealingScheduler::Worker {
   };
   std::deque<Homed> homed;  // runnable, homed here; not stealable
   Schedulable* lifo = nullptr;
+  TurnMonitor::WorkerState* monitor = nullptr;  // its TurnMonitor state (when turns are timed)
   bool in_turn = false;
   bool in_parker = false;  // inside parker->Park()
   bool searching = false;
@@ -106,6 +107,7 @@ WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     std::unique_ptr<Parker> parker =
         options_.parker_factory ? options_.parker_factory(i) : std::make_unique<FutexParker>();
     workers_.push_back(std::make_unique<Worker>(i, options_.run_queue_capacity, std::move(parker)));
+    workers_.back()->monitor = monitor_.worker(i);
   }
   for (auto& w : workers_) {
     Worker* worker = w.get();
@@ -311,9 +313,9 @@ void WorkStealingScheduler::RunTurn(Worker& w, Schedulable* s) {
   w.in_turn = true;
   RunOutcome outcome;
   if (monitor_.enabled()) {
-    const int64_t started = monitor_.BeginTurn(w.index, s);
+    const TurnMonitor::Turn turn = monitor_.BeginTurn(*w.monitor, s);
     outcome = s->Run(options_.budget);
-    monitor_.EndTurn(w.index, started);  // `s` may be gone (kDone)
+    monitor_.EndTurn(*w.monitor, turn);  // `s` may be gone (kDone)
   } else {
     outcome = s->Run(options_.budget);
   }
