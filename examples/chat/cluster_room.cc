@@ -36,19 +36,18 @@ void ClusterRoom::WhenLoaded(absl::AnyInvocable<void()> fn) {
   }
 }
 
-ClusterRoom::NodeMembers& ClusterRoom::Heard(const std::string& node, const std::string& address,
-                                             uint64_t incarnation) {
+ClusterRoom::NodeMembers& ClusterRoom::Heard(const std::string& node,
+                                             const std::string& address) {
   // A node that joined again keeps its entry: its stub's next refresh says which of its
   // sessions are still there (the others are announced as gone).
   NodeMembers& n = nodes_[node];
-  n.incarnation = incarnation;
   n.address = address;
   n.heard = ctx().Now();
   return n;
 }
 
 ClusterRoom::NodeMembers& ClusterRoom::Heard(const wire::RoomMember& member) {
-  return Heard(member.node(), member.address(), member.incarnation());
+  return Heard(member.node(), member.address());
 }
 
 bool ClusterRoom::Add(const wire::RoomMember& member) {
@@ -116,7 +115,7 @@ void ClusterRoom::Handle(wire::RoomSay m) {
 
 void ClusterRoom::Handle(wire::RoomRefresh m) {
   WhenLoaded([this, m = std::move(m)] {
-    NodeMembers& n = Heard(m.node(), m.address(), m.incarnation());
+    NodeMembers& n = Heard(m.node(), m.address());
     std::map<uint64_t, wire::RoomMember> now;
     for (const wire::RoomMember& member : m.members()) now.emplace(member.session(), member);
     // Members whose leave this activation never saw (it came to the room's earlier one).

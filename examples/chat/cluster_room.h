@@ -46,14 +46,13 @@ class ClusterRoom : public Actor<ClusterRoom, ClusterRoomProtocol> {
 
   struct NodeMembers {
     std::string address;
-    uint64_t incarnation = 0;
     absl::Time heard;
     std::map<uint64_t, wire::RoomMember> members;  // by session
   };
   // Runs `fn` now, or once the history is read.
   void WhenLoaded(absl::AnyInvocable<void()> fn);
   NodeMembers& Heard(const wire::RoomMember& member);
-  NodeMembers& Heard(const std::string& node, const std::string& address, uint64_t incarnation);
+  NodeMembers& Heard(const std::string& node, const std::string& address);
   // Adds `member` if new (silently, unless it had been swept); true if it was new.
   bool Add(const wire::RoomMember& member);
   void AnnounceIfSwept(const std::string& node, const wire::RoomMember& member);

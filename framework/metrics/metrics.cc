@@ -27,15 +27,17 @@ std::vector<double> ExponentialBuckets(double start, double factor, int count) {
   return bounds;
 }
 
-void HistogramSnapshot::Merge(const HistogramSnapshot& other) {
+bool HistogramSnapshot::Merge(const HistogramSnapshot& other) {
   if (bounds.empty() && counts.empty()) {
     *this = other;
-    return;
+    return true;
   }
-  for (size_t i = 0; i < counts.size() && i < other.counts.size(); ++i) counts[i] += other.counts[i];
+  if (bounds != other.bounds || counts.size() != other.counts.size()) return false;
+  for (size_t i = 0; i < counts.size(); ++i) counts[i] += other.counts[i];
   overflow += other.overflow;
   sum += other.sum;
   count += other.count;
+  return true;
 }
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {

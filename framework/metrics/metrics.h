@@ -79,7 +79,8 @@ struct HistogramSnapshot {
   uint64_t overflow = 0;         // above the last bound
   double sum = 0;
   uint64_t count = 0;
-  void Merge(const HistogramSnapshot& other);  // same bounds
+  // Adds `other`'s observations; false (and nothing added) if its bounds differ.
+  [[nodiscard]] bool Merge(const HistogramSnapshot& other);
 };
 
 // Observations of a value (a duration in seconds, a size in bytes) into fixed buckets.

@@ -103,5 +103,21 @@ TEST(MetricsTest, AWrongNumberOfLabelValuesIsPaddedNotACrash) {
   EXPECT_EQ(r.TextFormat(), "# HELP y_total y\n# TYPE y_total counter\ny_total{a=\"only-a\",b=\"\"} 1\n");
 }
 
+TEST(MetricsTest, SnapshotsMergeOnlyWithTheSameBounds) {
+  Histogram a({1, 2}), b({1, 2}), other({1, 5});
+  a.Observe(0.5);
+  b.Observe(1.5);
+  b.Observe(9);
+  other.Observe(3);
+  HistogramSnapshot merged;
+  ASSERT_TRUE(merged.Merge(a.Snapshot()));
+  ASSERT_TRUE(merged.Merge(b.Snapshot()));
+  EXPECT_EQ(merged.counts, (std::vector<uint64_t>{1, 1}));
+  EXPECT_EQ(merged.overflow, 1u);
+  EXPECT_EQ(merged.count, 3u);
+  EXPECT_FALSE(merged.Merge(other.Snapshot()));
+  EXPECT_EQ(merged.count, 3u);  // nothing of it added
+}
+
 }  // namespace
 }  // namespace troupe::metrics

@@ -205,8 +205,8 @@ void TurnMonitor::Collect(metrics::Collection& out) const {
                 "Time each worker spent running turns (estimated from a sample of 1 turn in 16).",
                 {{"worker", absl::StrCat(i)}},
                 static_cast<double>(w.busy_ns.load(std::memory_order_relaxed)) * 1e-9);
-    turns.Merge(w.turns.Snapshot());
-    delays.Merge(w.delays.Snapshot());
+    (void)turns.Merge(w.turns.Snapshot());  // every worker's have the same bounds
+    (void)delays.Merge(w.delays.Snapshot());
   }
   out.Histogram("troupe_turn_duration_seconds",
                 "How long turns ran (an actor handling up to a budget of messages; a sample of 1 "
