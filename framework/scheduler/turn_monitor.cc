@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "framework/log/log.h"
+#include "framework/scheduler/thread_stack.h"
 
 namespace troupe {
 namespace {
@@ -39,6 +40,14 @@ std::string DescribeSlowTurn(const SlowTurnReport& r) {
           : absl::StrCat("slow turn on worker ", r.worker, ": ", what, " ran for ",
                          absl::FormatDuration(r.duration),
                          " (never block the loop: blocking work belongs on the executor)");
+  if (!r.stack.empty()) {
+    constexpr size_t kShown = 24;
+    absl::StrAppend(&line, "; stack: ");
+    for (size_t i = 0; i < r.stack.size() && i < kShown; ++i) {
+      absl::StrAppend(&line, i == 0 ? "" : " <- ", r.stack[i]);
+    }
+    if (r.stack.size() > kShown) absl::StrAppend(&line, " <- ...");
+  }
   if (r.suppressed > 0) absl::StrAppend(&line, "; ", r.suppressed, " more not reported");
   return line;
 }
@@ -183,10 +192,21 @@ void TurnMonitor::Watch() {
       w.stuck_reported_seq = seq;
       stuck_.fetch_add(1, std::memory_order_relaxed);
       lock.unlock();
+      if (options_.stuck_stack && w.thread_known.load(std::memory_order_acquire)) {
+        absl::StatusOr<std::vector<std::string>> stack =
+            CaptureThreadStack(w.thread.load(std::memory_order_relaxed), absl::Milliseconds(100));
+        // Only if the turn still runs: else the stack would be of whatever came after it.
+        if (stack.ok() && w.seq.load(std::memory_order_acquire) == seq) r.stack = *std::move(stack);
+      }
       Report(std::move(r));
       lock.lock();
     }
   }
+}
+
+void TurnMonitor::SetWorkerThread(int w) {
+  workers_[w]->thread.store(pthread_self(), std::memory_order_relaxed);
+  workers_[w]->thread_known.store(true, std::memory_order_release);
 }
 
 uint64_t TurnMonitor::slow_turns() const {
@@ -202,20 +222,23 @@ void TurnMonitor::Collect(metrics::Collection& out) const {
   for (size_t i = 0; i < workers_.size(); ++i) {
     const Worker& w = *workers_[i];
     out.Counter("troupe_worker_busy_seconds_total",
-                "Time each worker spent running turns (estimated from a sample of 1 turn in 16).",
+                absl::StrCat("Time each worker spent running turns (estimated from a sample of 1 "
+                             "turn in ",
+                             kTimeEvery, ")."),
                 {{"worker", absl::StrCat(i)}},
                 static_cast<double>(w.busy_ns.load(std::memory_order_relaxed)) * 1e-9);
     (void)turns.Merge(w.turns.Snapshot());  // every worker's have the same bounds
     (void)delays.Merge(w.delays.Snapshot());
   }
   out.Histogram("troupe_turn_duration_seconds",
-                "How long turns ran (an actor handling up to a budget of messages; a sample of 1 "
-                "turn in 16).",
-                {},
-                std::move(turns));
+                absl::StrCat("How long turns ran (an actor handling up to a budget of messages; "
+                             "a sample of 1 turn in ",
+                             kTimeEvery, ")."),
+                {}, std::move(turns));
   out.Histogram("troupe_scheduling_delay_seconds",
-                "From made runnable to its turn starting (a sample of 1 in 32 schedules).", {},
-                std::move(delays));
+                absl::StrCat("From made runnable to its turn starting (a sample of 1 in ",
+                             kDelaySampleEvery, " schedules)."),
+                {}, std::move(delays));
   out.Counter("troupe_slow_turns_total", "Turns that ran longer than the slow-turn threshold.",
               {}, static_cast<double>(slow_turns()));
   out.Counter("troupe_stuck_turns_total",

@@ -23,6 +23,8 @@
 #define FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
 
 #include <array>
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -47,6 +49,8 @@ struct SlowTurnReport {
   uint64_t actor_id = 0;
   std::string message_type;    // the message being handled (empty: between messages)
   uint64_t suppressed = 0;     // reports dropped by the rate limit since the last one
+  // A stuck turn's call stack, innermost first (TurnMonitorOptions::stuck_stack; else empty).
+  std::vector<std::string> stack;
 };
 
 struct TurnMonitorOptions {
@@ -54,6 +58,9 @@ struct TurnMonitorOptions {
   absl::Duration slow_turn = absl::Milliseconds(100);  // zero or infinite: no slow-turn reports
   absl::Duration stuck_turn = absl::Seconds(1);        // zero or infinite: no watchdog
   std::function<void(const SlowTurnReport&)> report;   // default: one line on stderr
+  // A stuck turn's report carries the stuck thread's stack (thread_stack.h: a SIGRTMIN+7 to
+  // the worker, whose handler records it). Off by default: the signal interrupts the handler.
+  bool stuck_stack = false;
 };
 
 // One line describing `r`, as the default report writes it.
@@ -100,6 +107,8 @@ class TurnMonitor {
     worker.seq.store(turn.seq + 1, std::memory_order_release);
   }
   TurnActivity* activity(int w) { return &workers_[w]->activity; }
+  // From worker w's thread when it starts: the thread a stuck turn's stack is taken from.
+  void SetWorkerThread(int w);
 
   uint64_t slow_turns() const;
   uint64_t stuck_turns() const;
@@ -138,6 +147,8 @@ class TurnMonitor {
     std::atomic<uint64_t> watched_seq{0};
     std::atomic<int64_t> watched_since_ns{0};
     std::atomic<const std::string_view*> watched_message{nullptr};
+    std::atomic<pthread_t> thread{};  // SetWorkerThread
+    std::atomic<bool> thread_known{false};
     // The watchdog thread's own.
     uint64_t last_seq = 0;
     int64_t first_seen_ns = 0;

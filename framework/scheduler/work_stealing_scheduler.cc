@@ -378,7 +378,10 @@ void WorkStealingScheduler::Park(Worker& w) {
 void WorkStealingScheduler::WorkerLoop(Worker& w) {
   tls_scheduler = this;
   tls_worker = &w;
-  if (monitor_.enabled()) SetCurrentTurnActivity(monitor_.activity(w.index));
+  if (monitor_.enabled()) {
+    SetCurrentTurnActivity(monitor_.activity(w.index));
+    monitor_.SetWorkerThread(w.index);
+  }
   w.parker->OnWorkerStart();
   while (!shutdown_.load(std::memory_order_relaxed)) {
     Schedulable* s = NextLocal(w);

@@ -28,7 +28,8 @@ std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoSe
   ws.turns = {.enabled = options.turn_timing,
               .slow_turn = options.slow_turn,
               .stuck_turn = options.stuck_turn,
-              .report = options.on_slow_turn};
+              .report = options.on_slow_turn,
+              .stuck_stack = options.stuck_turn_stack};
   if (io != nullptr) ws.parker_factory = [io](int worker) { return io->MakeParker(worker); };
   return std::make_unique<WorkStealingScheduler>(std::move(ws));
 }

@@ -81,6 +81,9 @@ struct ActorSystemOptions {
   absl::Duration slow_turn = absl::Milliseconds(100);
   absl::Duration stuck_turn = absl::Seconds(1);
   std::function<void(const SlowTurnReport&)> on_slow_turn;
+  // A stuck turn's report also carries the stuck worker's call stack (taken with a SIGRTMIN+7
+  // to that thread: off by default, since a handler blocked in a system call sees it).
+  bool stuck_turn_stack = false;
   // Where the spans of sampled traces go (framework/trace/span_sink.h; JsonLinesSpanSink writes
   // a file). Null: trace contexts still travel with messages, but no spans are recorded.
   std::shared_ptr<SpanSink> span_sink;

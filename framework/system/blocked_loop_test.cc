@@ -9,7 +9,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "framework/base/mutex.h"
+#include "absl/strings/str_join.h"
 #include "framework/system/actor_system.h"
+#include "framework/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -97,6 +99,50 @@ TEST(BlockedLoopTest, AHandlerBlockedFor2SecondsIsReportedWhileItIsStillBlocked)
   EXPECT_FALSE(seen[1].report.still_running);  // and once more with its whole duration
   EXPECT_GE(seen[1].report.duration, absl::Milliseconds(1900));
   EXPECT_THAT(system.metrics().TextFormat(), ::testing::HasSubstr("troupe_stuck_turns_total 1\n"));
+}
+
+// Not inlined, so that it shows in the stuck worker's stack by name.
+__attribute__((noinline)) void SpinInStuckStackTest(absl::Duration how_long) {
+  const absl::Time until = absl::Now() + how_long;
+  while (absl::Now() < until) {
+  }
+  asm volatile("");  // and not a tail call
+}
+
+struct Spin {
+  absl::Duration how_long;
+};
+class Spinner : public Actor<Spinner, Protocol<Spin, Block, Request<Done, bool>>> {
+ public:
+  void Handle(Spin m) { SpinInStuckStackTest(m.how_long); }
+  void Handle(Block m) { absl::SleepFor(m.how_long); }
+  bool Handle(Done) { return true; }
+};
+
+TEST(BlockedLoopTest, AStuckTurnsReportCarriesItsStackWhenAskedTo) {
+  Reports reports;
+  ActorSystemOptions options = WithReports(reports);
+  options.stuck_turn_stack = true;
+  ActorSystem system(options);
+  auto a = system.Spawn<Spinner>().value();
+  a.Tell(Spin{absl::Milliseconds(1600)});
+  ASSERT_TRUE(system.Ask(a, Done{}, absl::Seconds(10)).get().ok());
+  std::vector<Reports::Seen> seen = reports.Get();
+  ASSERT_GE(seen.size(), 1u);
+  ASSERT_TRUE(seen[0].report.still_running);
+  std::string frames = absl::StrJoin(seen[0].report.stack, " | ");
+  EXPECT_THAT(frames, ::testing::HasSubstr("SpinInStuckStackTest")) << frames;
+  EXPECT_THAT(DescribeSlowTurn(seen[0].report), ::testing::HasSubstr("stack: "));
+  // A handler stuck in a sleep is signalled too: the sleep resumes, the handler is unharmed.
+  const absl::Time sent = absl::Now();
+  a.Tell(Block{absl::Milliseconds(1500)});
+  ASSERT_TRUE(system.Ask(a, Done{}, absl::Seconds(10)).get().ok());
+  EXPECT_GE(absl::Now() - sent, absl::Milliseconds(1500));
+  ASSERT_TRUE(testing::WaitFor([&] { return reports.Get().size() >= 4; }));
+  seen = reports.Get();
+  for (const auto& r : seen) std::printf("report: %s\n", DescribeSlowTurn(r.report).c_str());
+  ASSERT_TRUE(seen[2].report.still_running);
+  EXPECT_FALSE(seen[2].report.stack.empty());
 }
 
 TEST(BlockedLoopTest, TenThousandFastTurnsAreNotReported) {

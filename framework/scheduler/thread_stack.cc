@@ -1,0 +1,103 @@
+#include "framework/scheduler/thread_stack.h"
+
+#include <signal.h>
+#include <ucontext.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
+#include "absl/debugging/stacktrace.h"
+#include "absl/debugging/symbolize.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace troupe {
+namespace {
+
+constexpr int kMaxFrames = 64;
+
+// The one capture in flight: kIdle -> kArmed (caller) -> kWriting (handler) -> kDone (handler)
+// -> kIdle (caller). A caller that gives up disarms kArmed -> kIdle; a handler that comes late
+// then finds nothing armed and records nothing.
+enum State : int { kIdle, kArmed, kWriting, kDone };
+std::atomic<int> g_state{kIdle};
+void* g_frames[kMaxFrames];
+int g_depth = 0;
+
+int StackSignal() { return SIGRTMIN + 7; }
+
+void OnStackSignal(int, siginfo_t*, void* context) {
+  const int saved_errno = errno;
+  int expected = kArmed;
+  if (g_state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
+    // The interrupted instruction first (the walk from the signal frame starts at its caller),
+    // then the frames above it.
+    const auto* uc = static_cast<const ucontext_t*>(context);
+    void* pc = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
+    g_frames[0] = pc;
+    int depth = absl::GetStackTraceWithContext(g_frames + 1, kMaxFrames - 1, /*skip_count=*/1,
+                                               context, nullptr);
+    if (depth > 0 && g_frames[1] == pc) {  // the unwinder started at the interrupted pc itself
+      for (int i = 1; i < depth; ++i) g_frames[i] = g_frames[i + 1];
+      --depth;
+    }
+    g_depth = depth + 1;
+    g_state.store(kDone, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
+
+std::mutex& CaptureMutex() {
+  static std::mutex* mu = new std::mutex;
+  return *mu;
+}
+
+void InstallHandlerOnce() {
+  static const bool installed = [] {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = OnStackSignal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(StackSignal(), &sa, nullptr) == 0;
+  }();
+  (void)installed;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CaptureThreadStack(pthread_t thread,
+                                                            absl::Duration timeout) {
+  std::lock_guard<std::mutex> lock(CaptureMutex());
+  InstallHandlerOnce();
+  g_state.store(kArmed, std::memory_order_release);
+  if (const int e = pthread_kill(thread, StackSignal()); e != 0) {
+    g_state.store(kIdle, std::memory_order_release);
+    return absl::InternalError(absl::StrCat("cannot signal the thread: ", std::strerror(e)));
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  while (g_state.load(std::memory_order_acquire) != kDone) {
+    int expected = kArmed;
+    if (absl::Now() >= deadline &&
+        g_state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
+      return absl::DeadlineExceededError("the thread did not record its stack in time");
+    }
+    absl::SleepFor(absl::Microseconds(200));  // kWriting: the handler is nearly done
+  }
+  std::vector<std::string> frames;
+  frames.reserve(g_depth);
+  for (int i = 0; i < g_depth; ++i) {
+    char name[512];
+    if (absl::Symbolize(g_frames[i], name, sizeof(name))) {
+      frames.emplace_back(name);
+    } else {
+      frames.push_back(absl::StrCat("0x", absl::Hex(reinterpret_cast<uintptr_t>(g_frames[i]))));
+    }
+  }
+  g_state.store(kIdle, std::memory_order_release);
+  return frames;
+}
+
+}  // namespace troupe
