@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "actors/grpc/access_rules.h"
+#include "actors/grpc/call_interceptor.h"
 #include "actors/grpc/grpc_metrics.h"
 #include "actors/grpc/grpc_status.h"
 #include "actors/grpc/grpc_trace.h"
@@ -184,8 +185,9 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   for (grpc::Service* service : services_) builder.RegisterService(service);
   if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<GrpcTraceFactory>(system_.span_sink()));
-  interceptors.push_back(std::make_unique<GrpcMetricsFactory>(system_.metrics()));
+  call_metrics_ = std::make_unique<GrpcServerMetrics>(system_.metrics());
+  interceptors.push_back(
+      std::make_unique<GatewayInterceptorFactory>(call_metrics_.get(), system_.span_sink()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {

@@ -44,6 +44,7 @@
 
 namespace troupe {
 
+class GrpcServerMetrics;
 namespace internal {
 class AccessRules;
 }
@@ -140,6 +141,7 @@ class GrpcGateway {
   std::shared_ptr<std::atomic<uint64_t>> denied_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::unique_ptr<GenericService> generic_;
   std::vector<grpc::Service*> services_;
+  std::unique_ptr<GrpcServerMetrics> call_metrics_;  // outlives server_ (its interceptor uses it)
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -1,39 +1,10 @@
 #include "actors/grpc/grpc_metrics.h"
 
-#include <string>
-
 #include "absl/status/status.h"
-#include "absl/time/clock.h"
 
 namespace troupe {
-namespace {
 
-class CallMetrics : public grpc::experimental::Interceptor {
- public:
-  CallMetrics(std::string method, metrics::Family<metrics::Counter>& handled,
-              metrics::Family<metrics::Histogram>& seconds)
-      : method_(std::move(method)), handled_(handled), seconds_(seconds), start_(absl::Now()) {}
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    using Hook = grpc::experimental::InterceptionHookPoints;
-    if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
-      const auto code = static_cast<absl::StatusCode>(methods->GetSendStatus().error_code());
-      handled_.With({method_, absl::StatusCodeToString(code)}).Add();
-      seconds_.With({method_}).Observe(absl::ToDoubleSeconds(absl::Now() - start_));
-    }
-    methods->Proceed();
-  }
-
- private:
-  const std::string method_;
-  metrics::Family<metrics::Counter>& handled_;
-  metrics::Family<metrics::Histogram>& seconds_;
-  const absl::Time start_;
-};
-
-}  // namespace
-
-GrpcMetricsFactory::GrpcMetricsFactory(metrics::Registry& registry)
+GrpcServerMetrics::GrpcServerMetrics(metrics::Registry& registry)
     : handled_(registry.AddCounter("troupe_grpc_server_handled_total",
                                    "gRPC calls the gateway completed, by method and status code.",
                                    {"method", "code"})),
@@ -42,9 +13,27 @@ GrpcMetricsFactory::GrpcMetricsFactory(metrics::Registry& registry)
           "gRPC calls' time from their start to their status, by method.", {"method"},
           metrics::ExponentialBuckets(0.0001, 4, 10))) {}
 
-grpc::experimental::Interceptor* GrpcMetricsFactory::CreateServerInterceptor(
-    grpc::experimental::ServerRpcInfo* info) {
-  return new CallMetrics(info->method() != nullptr ? info->method() : "", handled_, seconds_);
+void GrpcServerMetrics::Record(absl::string_view method, int code, absl::Duration took) {
+  if (code < 0 || code >= kCodes) code = static_cast<int>(absl::StatusCode::kUnknown);
+  metrics::Counter* handled;
+  metrics::Histogram* seconds;
+  {
+    MutexLock lock(&mu_);
+    std::unique_ptr<Method>& m = methods_[method];
+    if (m == nullptr) {
+      m = std::make_unique<Method>();
+      m->seconds = &seconds_.With({std::string(method)});
+    }
+    if (m->handled[code] == nullptr) {
+      m->handled[code] = &handled_.With(
+          {std::string(method),
+           absl::StatusCodeToString(static_cast<absl::StatusCode>(code))});
+    }
+    handled = m->handled[code];
+    seconds = m->seconds;
+  }
+  handled->Add();
+  seconds->Observe(absl::ToDoubleSeconds(took));
 }
 
 }  // namespace troupe

@@ -1,0 +1,34 @@
+// The server interceptor every GrpcGateway installs: one per call, it takes the caller's trace
+// context when the call's metadata arrives (grpc_trace.h) and, when its status is sent, counts
+// the call by method and code with its latency (grpc_metrics.h) and records the gateway's span
+// of a sampled trace. One interceptor for both, because gRPC runs every batch of every call
+// through each interceptor installed.
+//
+// Thread safety: gRPC calls the factory and the interceptors from its threads (one call's hooks
+// one at a time). The factory must outlive the server; `metrics` and `sink` the factory.
+#ifndef ACTORS_GRPC_CALL_INTERCEPTOR_H_
+#define ACTORS_GRPC_CALL_INTERCEPTOR_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include "actors/grpc/grpc_metrics.h"
+#include "framework/trace/span_sink.h"
+
+namespace troupe {
+
+class GatewayInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  // `sink` may be null (no spans recorded; trace context still travels).
+  GatewayInterceptorFactory(GrpcServerMetrics* metrics, SpanSink* sink)
+      : metrics_(metrics), sink_(sink) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override;
+
+ private:
+  GrpcServerMetrics* const metrics_;
+  SpanSink* const sink_;
+};
+
+}  // namespace troupe
+
+#endif  // ACTORS_GRPC_CALL_INTERCEPTOR_H_
