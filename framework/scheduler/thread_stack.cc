@@ -1,5 +1,6 @@
 #include "framework/scheduler/thread_stack.h"
 
+#include <execinfo.h>
 #include <signal.h>
 #include <ucontext.h>
 
@@ -7,7 +8,6 @@
 #include <cstring>
 #include <mutex>
 
-#include "absl/debugging/stacktrace.h"
 #include "absl/debugging/symbolize.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -32,18 +32,22 @@ void OnStackSignal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
   int expected = kArmed;
   if (g_state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
-    // The interrupted instruction first (the walk from the signal frame starts at its caller),
-    // then the frames above it.
+    // glibc's backtrace() unwinds by the binary's unwind tables (libgcc), through the signal
+    // frame, and so also sees the caller of a function interrupted in its prologue or built
+    // without frame pointers. Its frames start with this handler's: begin at the interrupted
+    // instruction.
     const auto* uc = static_cast<const ucontext_t*>(context);
-    void* pc = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
-    g_frames[0] = pc;
-    int depth = absl::GetStackTraceWithContext(g_frames + 1, kMaxFrames - 1, /*skip_count=*/1,
-                                               context, nullptr);
-    if (depth > 0 && g_frames[1] == pc) {  // the unwinder started at the interrupted pc itself
-      for (int i = 1; i < depth; ++i) g_frames[i] = g_frames[i + 1];
-      --depth;
+    void* const pc = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
+    const int depth = backtrace(g_frames, kMaxFrames);
+    int first = 0;
+    while (first < depth && g_frames[first] != pc) ++first;
+    if (first == depth) {  // not found: keep what there is, the interrupted pc first
+      g_frames[0] = pc;
+      g_depth = depth > 0 ? depth : 1;
+    } else {
+      for (int i = first; i < depth; ++i) g_frames[i - first] = g_frames[i];
+      g_depth = depth - first;
     }
-    g_depth = depth + 1;
     g_state.store(kDone, std::memory_order_release);
   }
   errno = saved_errno;
@@ -56,6 +60,10 @@ std::mutex& CaptureMutex() {
 
 void InstallHandlerOnce() {
   static const bool installed = [] {
+    // The first backtrace() loads libgcc's unwinder (dlopen, malloc): do it here, not in the
+    // signal handler, where neither is safe.
+    void* warm[1];
+    (void)backtrace(warm, 1);
     struct sigaction sa;
     std::memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = OnStackSignal;

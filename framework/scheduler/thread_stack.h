@@ -3,9 +3,10 @@
 // the report says where the handler is stuck, not only which one.
 //
 // How: the target thread is sent a real-time signal (SIGRTMIN+7) whose handler records its
-// stack (Abseil's frame walker, async-signal-safe) into a static slot; the caller waits for it
-// (up to `timeout`) and symbolizes the frames itself (absl::Symbolize, from the binary's symbol
-// table). The handler is installed once, by the first capture, with SA_RESTART: a system call
+// stack (glibc's backtrace(): libgcc's unwinder over the unwind tables, loaded before the first
+// signal so that the handler neither loads nor allocates) into a static slot; the caller waits
+// for it (up to `timeout`) and symbolizes the frames itself (absl::Symbolize, from the binary's
+// symbol table). The handler is installed once, by the first capture, with SA_RESTART: a system call
 // the target was blocked in resumes (or, for sleeps, returns early with EINTR - Abseil's and
 // the C++ library's sleeps resume). A program that uses SIGRTMIN+7 itself must not capture.
 //
