@@ -9,7 +9,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "absl/time/clock.h"
 #include "framework/actor/actor.h"
 #include "framework/log/log.h"
 

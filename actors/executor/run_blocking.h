@@ -31,6 +31,7 @@
 #include "actors/executor/executor.h"
 #include "framework/actor/actor.h"
 #include "framework/base/describe_exception.h"
+#include "framework/trace/trace_context.h"
 
 namespace troupe {
 
@@ -97,8 +98,10 @@ BlockingHandle RunBlocking(ActorContext& ctx, F fn, Done on_done) {
   job->requester = internal::CellRef(ctx.cell_for_runtime());
   job->cancelled = cancelled;
   job->execute = [fn = std::move(fn), on_done = std::move(on_done), cancelled,
-                  requester = job->requester,
-                  generation = job->requester->generation()](absl::Status failure) mutable {
+                  requester = job->requester, generation = job->requester->generation(),
+                  trace = SavedTrace()](absl::Status failure) mutable {
+    // The work and its result run in the requester's trace (its log lines carry the trace id).
+    ScopedTrace traced(trace.get());
     std::optional<Result> result;
     if (failure.ok()) {
       result.emplace(internal::InvokeBlocking(fn));

@@ -21,9 +21,12 @@ class CallInterceptor : public grpc::experimental::Interceptor {
       trace_.TakeCallersTrace(*methods->GetRecvInitialMetadata());
     }
     if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
-      const int code = static_cast<int>(methods->GetSendStatus().error_code());
-      metrics_->Record(method_, code, absl::Now() - start_);
-      trace_.End(sink_, method_, code);
+      const grpc::StatusCode code = methods->GetSendStatus().error_code();
+      // A caller chooses the method path: one nobody serves is counted as "unknown", so that
+      // made-up paths cannot grow the metrics without bound.
+      const char* method = code == grpc::StatusCode::UNIMPLEMENTED ? "unknown" : method_;
+      metrics_->Record(method, static_cast<int>(code), absl::Now() - start_);
+      trace_.End(sink_, method, static_cast<int>(code));
     }
     methods->Proceed();
   }

@@ -2,7 +2,8 @@
 // context when the call's metadata arrives (grpc_trace.h) and, when its status is sent, counts
 // the call by method and code with its latency (grpc_metrics.h) and records the gateway's span
 // of a sampled trace. One interceptor for both, because gRPC runs every batch of every call
-// through each interceptor installed.
+// through each interceptor installed. A call that ends UNIMPLEMENTED (a method nobody serves:
+// its path is the caller's choice) is counted under method="unknown".
 //
 // Thread safety: gRPC calls the factory and the interceptors from its threads (one call's hooks
 // one at a time). The factory must outlive the server; `metrics` and `sink` the factory.

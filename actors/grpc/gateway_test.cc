@@ -137,6 +137,12 @@ TEST_F(GatewayTest, AMethodNobodyServesIsUnimplemented) {
   grpc::Status status = done.get_future().get();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_NE(status.error_message().find("/nobody.Serves/This"), std::string::npos);
+  // Counted, but not under the path the caller made up (that would grow without bound).
+  const std::string text = system_.metrics().TextFormat();
+  EXPECT_NE(text.find("troupe_grpc_server_handled_total{method=\"unknown\",code=\"UNIMPLEMENTED\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("nobody.Serves"), std::string::npos);
 }
 
 TEST_F(GatewayTest, AnOversizedRequestIsRefusedAndTheServerCarriesOn) {

@@ -6,7 +6,8 @@
 //                                                          the status being sent)
 //
 // (The names follow go-grpc-prometheus' grpc_server_handled_total, under troupe's prefix.)
-// The gateway's server interceptor (call_interceptor.h) records each call here. A method's
+// The gateway's server interceptor (call_interceptor.h) records each call here (calls to
+// methods nobody serves under method="unknown"). A method's
 // metric children are looked up once and kept, so a call costs one short lock and two
 // uncontended atomic adds.
 //

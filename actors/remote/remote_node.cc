@@ -102,33 +102,32 @@ void RemoteNode::CollectMetrics(metrics::Collection& out) const {
                 l.up ? 1 : 0);
     }
   }
-  const internal::InboundCounters& c = *counters_;
+  const RemoteNodeStats s = stats();  // one list of what peers' frames did here
   const metrics::Collection::Labels labels = {{"node", node}};
-  auto counter = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
-    out.Counter(name, help, labels, static_cast<double>(v.load(std::memory_order_relaxed)));
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out.Counter(name, help, labels, static_cast<double>(v));
   };
-  counter("troupe_remote_messages_received_total", "Messages peer nodes sent here.", c.received);
+  counter("troupe_remote_messages_received_total", "Messages peer nodes sent here.", s.received);
   counter("troupe_remote_messages_delivered_total",
-          "Messages from peer nodes delivered to an exported actor.", c.delivered);
-  const std::pair<const char*, const std::atomic<uint64_t>*> rejected[] = {
-      {"unknown_target", &c.unknown_target}, {"unknown_type", &c.unknown_type},
-      {"malformed", &c.malformed},           {"expired", &c.expired},
-      {"permission_denied", &c.permission_denied}, {"too_many_asks", &c.asks_refused}};
+          "Messages from peer nodes delivered to an exported actor.", s.delivered);
+  const std::pair<const char*, uint64_t> rejected[] = {
+      {"unknown_target", s.rejected_unknown_target}, {"unknown_type", s.rejected_unknown_type},
+      {"malformed", s.rejected_malformed},           {"expired", s.rejected_expired},
+      {"permission_denied", s.rejected_permission},  {"too_many_asks", s.rejected_too_many_asks}};
   for (const auto& [reason, value] : rejected) {
     out.Counter("troupe_remote_messages_rejected_total",
                 "Messages from peer nodes refused here, by reason.",
-                {{"node", node}, {"reason", reason}},
-                static_cast<double>(value->load(std::memory_order_relaxed)));
+                {{"node", node}, {"reason", reason}}, static_cast<double>(value));
   }
   counter("troupe_remote_bad_streams_total",
-          "Peer streams ended for a protocol violation (bad Hello, bad frame).", c.bad_streams);
+          "Peer streams ended for a protocol violation (bad Hello, bad frame).", s.bad_streams);
   counter("troupe_remote_identity_mismatches_total",
           "Peer streams whose Hello named a node their certificate does not carry.",
-          c.identity_mismatches);
+          s.identity_mismatches);
   counter("troupe_remote_deadlines_clamped_total",
-          "Remote asks whose deadline was cut to max_ask_timeout.", c.deadlines_clamped);
+          "Remote asks whose deadline was cut to max_ask_timeout.", s.deadlines_clamped);
   counter("troupe_remote_paused_for_room_total",
-          "Times a peer stream waited for room in a full mailbox.", c.paused);
+          "Times a peer stream waited for room in a full mailbox.", s.paused_for_room);
 }
 
 absl::Status RemoteNode::Unexport(const std::string& name) {

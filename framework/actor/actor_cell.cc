@@ -125,6 +125,7 @@ void ActorCell::RequestStop() {
 void ActorCell::AddWatcher(Watcher watcher) {
   auto* e = static_cast<MessageEnvelope<Watcher>*>(
       MakeSystemEnvelope<Watcher>(kWatchTag, std::move(watcher)));
+  if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();  // taken out like the others
   switch (mailbox_.Push(e)) {
     case Mailbox::PushResult::kQueued:
       return;  // handled in a turn, or by Terminate if the actor stops first
@@ -132,6 +133,7 @@ void ActorCell::AddWatcher(Watcher watcher) {
       scheduler_->Schedule(this);
       return;
     case Mailbox::PushResult::kClosed:
+      if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
       // Stopped already: tell the watcher now. exit_reason_ was written before the mailbox
       // closed; closed() reads the head with acquire.
       if (mailbox_.closed()) NotifyWatcher(e->payload, exit_reason_);

@@ -8,7 +8,8 @@ TimerHandle ActorContext::RunAfter(absl::Duration delay, internal::Closure fn) {
   Scheduler& s = scheduler();
   return Track(s.AddTimer(s.Now() + delay, absl::ZeroDuration(),
                           [cell = internal::CellRef(cell_), generation = cell_->generation(),
-                           fn = std::move(fn)]() mutable {
+                           fn = std::move(fn), trace = SavedTrace()]() mutable {
+                            ScopedTrace traced(trace.get());  // the trace it was armed in
                             cell->EnqueueClosure(std::move(fn), generation);
                           }));
 }

@@ -193,7 +193,8 @@ class ActorContext {
     static_assert(!P::template EntryOf<T>::kIsRequest,
                   "TellWhenRoom sends plain messages; use Ask() for a Request<>");
     auto done = [self = internal::CellRef(cell_), generation = cell_->generation(),
-                 on_done = std::move(on_done)](absl::Status status) mutable {
+                 on_done = std::move(on_done), trace = SavedTrace()](absl::Status status) mutable {
+      ScopedTrace traced(trace.get());  // on_done goes on in this handler's trace
       self->EnqueueClosure(
           [on_done = std::move(on_done), status = std::move(status)]() mutable {
             on_done(std::move(status));

@@ -27,6 +27,7 @@
 #include "framework/base/mutex.h"
 #include "framework/message/envelope.h"
 #include "framework/timer/timer_queue.h"
+#include "framework/trace/trace_context.h"
 
 namespace troupe {
 
@@ -232,6 +233,9 @@ class ActorAskState final : public AskState<R> {
 
  private:
   void Deliver(absl::StatusOr<R> result) override {
+    // The continuation goes on in the asker's trace, whichever thread answers (a node link's,
+    // a timer's on timeout).
+    ScopedTrace traced(trace_.get());
     asker_->EnqueueClosure(
         [f = std::move(continuation_), r = std::move(result)]() mutable { f(std::move(r)); },
         generation_);
@@ -240,6 +244,7 @@ class ActorAskState final : public AskState<R> {
   CellRef asker_;
   uint32_t generation_;  // a reply to an instance that was since restarted is dropped
   F continuation_;
+  const SavedTrace trace_;  // the asker's, at the ask
 };
 
 // The asker is a foreign thread waiting on a std::future.

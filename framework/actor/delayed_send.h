@@ -10,15 +10,19 @@
 #include "framework/actor/actor_ref.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/timer/timer_queue.h"
+#include "framework/trace/trace_context.h"
 
 namespace troupe::internal {
 
 template <typename P, typename M>
 TimerHandle SendAfter(Scheduler& scheduler, absl::Duration delay, const ActorRef<P>& to, M&& msg) {
   using T = std::decay_t<M>;
-  return scheduler.AddTimer(
-      scheduler.Now() + delay, absl::ZeroDuration(),
-      [to, msg = T(std::forward<M>(msg))]() mutable { to.Tell(std::move(msg)); });
+  // Sent in the trace current now (periodic sends below are not part of any one trace).
+  return scheduler.AddTimer(scheduler.Now() + delay, absl::ZeroDuration(),
+                            [to, msg = T(std::forward<M>(msg)), trace = SavedTrace()]() mutable {
+                              ScopedTrace traced(trace.get());
+                              to.Tell(std::move(msg));
+                            });
 }
 
 template <typename P, typename M>

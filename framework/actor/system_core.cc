@@ -39,8 +39,23 @@ SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, 
 
 void SystemCore::ForEachTypeMetrics(
     absl::FunctionRef<void(const std::string& type, const TypeMetrics& metrics)> fn) const {
-  MutexLock lock(&mu_);
-  for (const auto& [type, m] : type_metrics_) fn(type, *m);
+  std::vector<std::pair<std::string, const TypeMetrics*>> types;
+  {
+    MutexLock lock(&type_metrics_mu_);
+    for (const auto& [type, m] : type_metrics_) types.emplace_back(type, m.get());
+  }
+  for (const auto& [type, m] : types) fn(type, *m);  // entries live as long as the core
+}
+
+TypeMetrics* SystemCore::TypeMetricsFor(absl::string_view type, bool opted_in) {
+  if (!opted_in && !measure_all_types_ &&
+      (measured_types_.empty() || !measured_types_.contains(type))) {
+    return nullptr;
+  }
+  MutexLock lock(&type_metrics_mu_);
+  std::unique_ptr<TypeMetrics>& m = type_metrics_[type];
+  if (m == nullptr) m = std::make_unique<TypeMetrics>();
+  return m.get();
 }
 
 absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
@@ -51,15 +66,23 @@ absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
     return absl::ResourceExhaustedError(
         absl::StrCat("actor limit reached (max_actors = ", max_actors_, ")"));
   }
+  TypeMetrics* const type_metrics = TypeMetricsFor(
+      absl::string_view(type_name->data(), type_name->size()), behavior.type_metrics);
+  // Everything the cell is set up with happens before anyone (a shutdown) can send to it.
   auto make_cell = [&] {
+    ActorCell* cell;
     try {
-      return ActorCell::Create(shared_from_this(), scheduler_, parent,
+      cell = ActorCell::Create(shared_from_this(), scheduler_, parent,
                                next_id_.fetch_add(1, std::memory_order_relaxed), type_name,
                                behavior.size, behavior.align, behavior.construct);
     } catch (...) {
       live_.fetch_sub(1, std::memory_order_acq_rel);  // the actor's constructor threw
       throw;
     }
+    if (behavior.restart) cell->SetRestartable(std::move(behavior.restart));
+    if (behavior.limit.capacity != 0) cell->SetMailboxLimit(behavior.limit);
+    if (type_metrics != nullptr) cell->SetTypeMetrics(type_metrics);
+    return cell;
   };
   ActorCell* cell;
   if (parent != nullptr) {
@@ -73,16 +96,6 @@ absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
     }
     cell = make_cell();
     top_level_.insert(cell);
-  }
-  if (behavior.restart) cell->SetRestartable(std::move(behavior.restart));
-  if (behavior.limit.capacity != 0) cell->SetMailboxLimit(behavior.limit);
-  const absl::string_view type(type_name->data(), type_name->size());
-  if (behavior.type_metrics || measure_all_types_ ||
-      (!measured_types_.empty() && measured_types_.contains(type))) {
-    MutexLock lock(&mu_);
-    std::unique_ptr<TypeMetrics>& m = type_metrics_[type];
-    if (m == nullptr) m = std::make_unique<TypeMetrics>();
-    cell->SetTypeMetrics(m.get());  // before its first run and before anyone can send to it
   }
   spawned_.fetch_add(1, std::memory_order_relaxed);
   CellRef ref(cell);

@@ -129,9 +129,13 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   absl::flat_hash_set<ActorCell*> top_level_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Registration> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<ActorCell*, std::vector<std::string>> names_of_ ABSL_GUARDED_BY(mu_);
-  // Per measured type; entries are never removed (cells point to them).
+  // Per measured type; entries are never removed (cells point to them). Their own lock: a
+  // scrape reads them while a spawn may hold mu_ (and take the metrics registry's lock).
+  mutable Mutex type_metrics_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<TypeMetrics>> type_metrics_
-      ABSL_GUARDED_BY(mu_);
+      ABSL_GUARDED_BY(type_metrics_mu_);
+  // The TypeMetrics of a type that is measured (made on first use), else null.
+  TypeMetrics* TypeMetricsFor(absl::string_view type, bool opted_in);
 };
 
 }  // namespace internal

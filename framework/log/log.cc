@@ -43,19 +43,34 @@ char SeverityLetter(absl::LogSeverity s) {
   return '?';
 }
 
+// True for the UTF-8 encoding of a C1 control (U+0080..U+009F: 0xC2 0x80..0x9F), which some
+// terminals obey like an escape sequence.
+bool IsC1At(absl::string_view v, size_t i) {
+  return static_cast<unsigned char>(v[i]) == 0xC2 && i + 1 < v.size() &&
+         static_cast<unsigned char>(v[i + 1]) >= 0x80 && static_cast<unsigned char>(v[i + 1]) <= 0x9F;
+}
+
 // A value is written bare unless it is empty or holds a space, a quote, '=' or a control
-// character; then quoted, with \" \\ \n \t and \xNN escapes (logfmt).
+// character; then quoted, with \" \\ \n \t and \xNN escapes (logfmt; C0, DEL and C1 controls
+// are escaped: values may come from peers).
 void AppendValue(std::string& out, absl::string_view v) {
   bool bare = !v.empty();
-  for (char c : v) {
-    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) bare = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f || IsC1At(v, i)) bare = false;
   }
   if (bare) {
     out.append(v.data(), v.size());
     return;
   }
   out.push_back('"');
-  for (char c : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (IsC1At(v, i)) {
+      absl::StrAppend(&out, "\\xc2\\x", absl::Hex(static_cast<unsigned char>(v[i + 1])));
+      ++i;
+      continue;
+    }
     switch (c) {
       case '"':
         out.append("\\\"");

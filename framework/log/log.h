@@ -20,7 +20,8 @@
 // is small - a line format, per-site rate limits, the current trace - and LogSink lets a
 // program send the records anywhere (its own logger, a test's capture).
 //
-// Lines go to stderr, each with one write(2) so lines from threads never interleave.
+// Lines go to stderr, each whole in one write(2) (retried only if the kernel takes part of it),
+// so lines from threads do not interleave.
 // TROUPE_LOG_LEVEL (info, warning, error; default info) or SetMinLogSeverity() drops lines below
 // a severity. kFatal logs and aborts.
 //

@@ -50,6 +50,14 @@ TEST(LogTest, OneLineWithSeverityLocationAndFields) {
             "empty=\"\" odd=\"a\\\"b\\\\c\\nd=e\\x01\"");
 }
 
+TEST(LogTest, C1ControlsAreEscapedOtherUtf8Kept) {
+  Capture capture;
+  Log(absl::LogSeverity::kInfo, "nick", {{"nick", "caf\xc3\xa9\xc2\x9b[2J"}});
+  std::vector<std::string> lines = capture.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("nick=\"caf\xc3\xa9\\xc2\\x9b[2J\""), std::string::npos) << lines[0];
+}
+
 TEST(LogTest, ATracedEventCarriesTheTraceId) {
   Capture capture;
   const TraceContext trace = TraceContext::NewRoot();

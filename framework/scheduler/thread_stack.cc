@@ -2,6 +2,8 @@
 
 #include <execinfo.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <ucontext.h>
 
 #include <atomic>
@@ -23,6 +25,7 @@ constexpr int kMaxFrames = 64;
 // then finds nothing armed and records nothing.
 enum State : int { kIdle, kArmed, kWriting, kDone };
 std::atomic<int> g_state{kIdle};
+std::atomic<pid_t> g_target{0};  // the thread the armed capture is for
 void* g_frames[kMaxFrames];
 int g_depth = 0;
 
@@ -31,7 +34,8 @@ int StackSignal() { return SIGRTMIN + 7; }
 void OnStackSignal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
   int expected = kArmed;
-  if (g_state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
+  if (static_cast<pid_t>(syscall(SYS_gettid)) == g_target.load(std::memory_order_acquire) &&
+      g_state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
     // glibc's backtrace() unwinds by the binary's unwind tables (libgcc), through the signal
     // frame, and so also sees the caller of a function interrupted in its prologue or built
     // without frame pointers. Its frames start with this handler's: begin at the interrupted
@@ -76,14 +80,16 @@ void InstallHandlerOnce() {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> CaptureThreadStack(pthread_t thread,
-                                                            absl::Duration timeout) {
+absl::StatusOr<std::vector<std::string>> CaptureThreadStack(pid_t tid, absl::Duration timeout) {
   std::lock_guard<std::mutex> lock(CaptureMutex());
   InstallHandlerOnce();
+  g_target.store(tid, std::memory_order_release);
   g_state.store(kArmed, std::memory_order_release);
-  if (const int e = pthread_kill(thread, StackSignal()); e != 0) {
+  // tgkill, not pthread_kill: a thread that has exited is an error here, not undefined.
+  if (syscall(SYS_tgkill, getpid(), tid, StackSignal()) != 0) {
+    const int e = errno;
     g_state.store(kIdle, std::memory_order_release);
-    return absl::InternalError(absl::StrCat("cannot signal the thread: ", std::strerror(e)));
+    return absl::InternalError(absl::StrCat("cannot signal thread ", tid, ": ", std::strerror(e)));
   }
   const absl::Time deadline = absl::Now() + timeout;
   while (g_state.load(std::memory_order_acquire) != kDone) {

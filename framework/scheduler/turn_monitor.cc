@@ -1,6 +1,8 @@
 #include "framework/scheduler/turn_monitor.h"
 
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <utility>
@@ -139,19 +141,7 @@ SlowTurnReport TurnMonitor::Describe(int w, int64_t duration_ns, bool running) c
 }
 
 void TurnMonitor::Report(SlowTurnReport r) {
-  {
-    std::lock_guard<std::mutex> lock(report_mu_);
-    const int64_t now = NowNs();
-    if (now - window_start_ns_ >= 1'000'000'000) {
-      window_start_ns_ = now;
-      reports_in_window_ = 0;
-    }
-    if (++reports_in_window_ > kReportBurst) {
-      ++suppressed_;
-      return;
-    }
-    r.suppressed = std::exchange(suppressed_, 0);
-  }
+  if (!report_limit_.Allow(&r.suppressed)) return;
   if (options_.report) {
     options_.report(r);
   } else {
@@ -192,9 +182,10 @@ void TurnMonitor::Watch() {
       w.stuck_reported_seq = seq;
       stuck_.fetch_add(1, std::memory_order_relaxed);
       lock.unlock();
-      if (options_.stuck_stack && w.thread_known.load(std::memory_order_acquire)) {
+      if (const pid_t tid = w.tid.load(std::memory_order_acquire);
+          options_.stuck_stack && tid != 0) {
         absl::StatusOr<std::vector<std::string>> stack =
-            CaptureThreadStack(w.thread.load(std::memory_order_relaxed), absl::Milliseconds(100));
+            CaptureThreadStack(tid, absl::Milliseconds(100));
         // Only if the turn still runs: else the stack would be of whatever came after it.
         if (stack.ok() && w.seq.load(std::memory_order_acquire) == seq) r.stack = *std::move(stack);
       }
@@ -205,8 +196,7 @@ void TurnMonitor::Watch() {
 }
 
 void TurnMonitor::SetWorkerThread(int w) {
-  workers_[w]->thread.store(pthread_self(), std::memory_order_relaxed);
-  workers_[w]->thread_known.store(true, std::memory_order_release);
+  workers_[w]->tid.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_release);
 }
 
 uint64_t TurnMonitor::slow_turns() const {

@@ -23,7 +23,7 @@
 #define FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
 
 #include <array>
-#include <pthread.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "framework/log/log.h"
 #include "framework/metrics/metrics.h"
 #include "framework/scheduler/schedulable.h"
 
@@ -127,9 +128,6 @@ class TurnMonitor {
     std::array<std::atomic<uint64_t>, kHistogramBounds + 1> counts_{};  // then the overflow
     std::atomic<int64_t> sum_ns_{0};
   };
-  using Worker = WorkerState;
-  friend class WorkerState;
-
  public:
   class alignas(64) WorkerState {
    public:
@@ -147,8 +145,7 @@ class TurnMonitor {
     std::atomic<uint64_t> watched_seq{0};
     std::atomic<int64_t> watched_since_ns{0};
     std::atomic<const std::string_view*> watched_message{nullptr};
-    std::atomic<pthread_t> thread{};  // SetWorkerThread
-    std::atomic<bool> thread_known{false};
+    std::atomic<pid_t> tid{0};  // the worker thread's kernel id (SetWorkerThread); 0: unknown
     // The watchdog thread's own.
     uint64_t last_seq = 0;
     int64_t first_seen_ns = 0;
@@ -156,6 +153,7 @@ class TurnMonitor {
   };
 
  private:
+  using Worker = WorkerState;
 
   int64_t SampleDelay(Worker& worker, Schedulable* s, uint64_t seq);
   void EndSampledTurn(Worker& worker, int64_t start_ns);
@@ -170,10 +168,7 @@ class TurnMonitor {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<uint64_t> stuck_{0};
 
-  std::mutex report_mu_;
-  int64_t window_start_ns_ = 0;  // the rate limit's current second
-  int reports_in_window_ = 0;
-  uint64_t suppressed_ = 0;
+  LogLimit report_limit_{kReportBurst};  // reports a second (the counts are exact regardless)
 
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

@@ -116,16 +116,18 @@ TEST(TraceTest, HandlersRunAsChildSpansAndWhatTheySendInheritsTheTrace) {
   EXPECT_EQ(first_span->parent_span_id, root.span_id);
   EXPECT_EQ(first_span->kind, Span::Kind::kActor);
   EXPECT_NE(first_span->name.find("Hop"), std::string::npos) << first_span->name;
-  int children = 0;
+  // Under it: Last's two (the Hop and the Question) and the ask's answer, run on First as its
+  // continuation in First's trace.
+  int last_children = 0, first_children = 0;
   for (const Span& s : spans) {
     EXPECT_EQ(s.context.trace_id, root.trace_id);
-    if (s.parent_span_id == first_span->context.span_id) {
-      ++children;
-      EXPECT_GE(s.start, first_span->start);
-      EXPECT_NE(AttributeOf(s, "actor_type").find("Last"), std::string::npos) << s.name;
-    }
+    if (s.parent_span_id != first_span->context.span_id) continue;
+    EXPECT_GE(s.start, first_span->start);
+    if (AttributeOf(s, "actor_type").find("Last") != std::string::npos) ++last_children;
+    if (AttributeOf(s, "actor_type").find("First") != std::string::npos) ++first_children;
   }
-  EXPECT_EQ(children, 2);  // the Hop and the Question
+  EXPECT_EQ(last_children, 2);
+  EXPECT_EQ(first_children, 1);
   EXPECT_EQ(internal::TracedEnvelopesInFlight(), 0u);
 }
 

@@ -6,8 +6,8 @@
 // its message, so a trace's spans form the tree of one request's path through actors and nodes.
 // Set ActorSystemOptions::span_sink to collect them; JsonLinesSpanSink writes them to a file.
 //
-// Thread safety: Record() is called from worker threads at the end of each traced turn and
-// from gRPC threads, concurrently; an implementation must be thread-safe and must not block
+// Thread safety: Record() is called from worker threads after each traced message's handler
+// and from gRPC threads, concurrently; an implementation must be thread-safe and must not block
 // (buffer, and write elsewhere).
 #ifndef FRAMEWORK_TRACE_SPAN_SINK_H_
 #define FRAMEWORK_TRACE_SPAN_SINK_H_
