@@ -54,6 +54,7 @@ IoBackendStats IoBackend::stats() const {
   s.waits = waits_.load(std::memory_order_relaxed);
   s.syscalls = syscalls_.load(std::memory_order_relaxed);
   s.completions = completions_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -71,6 +71,7 @@ struct IoBackendStats {
   uint64_t waits = 0;        // polls that blocked in the kernel
   uint64_t syscalls = 0;     // epoll_wait/read/write/accept... or io_uring_enter
   uint64_t completions = 0;  // completions delivered to handlers
+  uint64_t errors = 0;       // ... of operations that failed (result < 0: a reset, a refusal)
 };
 
 class IoBackend {
@@ -161,7 +162,7 @@ class IoBackend {
   void Count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  std::atomic<uint64_t> polls_{0}, waits_{0}, syscalls_{0}, completions_{0};
+  std::atomic<uint64_t> polls_{0}, waits_{0}, syscalls_{0}, completions_{0}, errors_{0};
   size_t open_fds_ = 0;  // maintained by implementations
 
  private:

@@ -187,6 +187,8 @@ bool Link::NextFrame(Call* call, node::ClientFrame* frame, bool* release_hold) {
     *batch->add_envelopes() = std::move(outbox_.front());
     outbox_.pop_front();
   }
+  ++stats_.frames;
+  stats_.frame_bytes += bytes;
   return true;
 }
 

@@ -53,6 +53,8 @@ struct LinkStats {
   uint64_t dead_letters = 0;  // ... reported as dead letters (or still awaiting an ack)
   uint64_t connects = 0;      // streams that reached the peer
   uint64_t failures = 0;      // streams that broke or could not connect
+  uint64_t frames = 0;        // batch frames written (each carries one or more messages)
+  uint64_t frame_bytes = 0;   // ... and the messages' bytes in them
   bool up = false;
 };
 

@@ -100,6 +100,12 @@ void RemoteNode::CollectMetrics(metrics::Collection& out) const {
                   static_cast<double>(l.failures));
       out.Gauge("troupe_remote_link_up", "1 while the link to a peer node is up.", labels,
                 l.up ? 1 : 0);
+      out.Counter("troupe_remote_frames_sent_total",
+                  "Batch frames written to a peer node (each one or more messages).", labels,
+                  static_cast<double>(l.frames));
+      out.Counter("troupe_remote_sent_bytes_total",
+                  "Bytes of the messages written to a peer node.", labels,
+                  static_cast<double>(l.frame_bytes));
     }
   }
   const RemoteNodeStats s = stats();  // one list of what peers' frames did here

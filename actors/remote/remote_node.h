@@ -284,6 +284,7 @@ class RemoteNode {
   // Also in the system's metrics (labelled node=NAME; peer=ADDRESS for the links this node
   // dials): troupe_remote_messages_{sent,acked,dead_letters}_total{peer},
   // troupe_remote_link_{connects,failures}_total{peer}, troupe_remote_link_up{peer},
+  // troupe_remote_frames_sent_total{peer}, troupe_remote_sent_bytes_total{peer},
   // troupe_remote_messages_{received,delivered}_total, troupe_remote_messages_rejected_total
   // {reason}, troupe_remote_bad_streams_total, troupe_remote_identity_mismatches_total,
   // troupe_remote_deadlines_clamped_total, troupe_remote_paused_for_room_total.

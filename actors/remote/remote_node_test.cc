@@ -112,6 +112,13 @@ TEST_F(RemoteNodeTest, AHundredThousandMessagesArriveInOrderOnce) {
   EXPECT_THAT(client, HasSubstr("troupe_remote_messages_acked_total" + link + "100001\n"));
   EXPECT_THAT(client, HasSubstr("troupe_remote_link_up" + link + "1\n"));
   EXPECT_THAT(client, HasSubstr("troupe_remote_link_connects_total" + link + "1\n"));
+  // The messages went in batches: at least one frame, at most one per message.
+  const std::string frames_line = "troupe_remote_frames_sent_total" + link;
+  const size_t at = client.find(frames_line);
+  ASSERT_NE(at, std::string::npos) << client;
+  const double frames = std::stod(client.substr(at + frames_line.size()));
+  EXPECT_GE(frames, 1);
+  EXPECT_LE(frames, 100001);
   EXPECT_THAT(server_system_->metrics().TextFormat(),
               HasSubstr("troupe_remote_messages_delivered_total{node=\"server\"} 100001\n"));
 }

@@ -603,11 +603,14 @@ TEST_P(TcpTest, ConnectTalksOrReportsWhyNot) {
   const int dead_port = LocalAddress(*spare)->port();
   ::close(*spare);
   auto refused_log = std::make_shared<Log>();
+  const uint64_t errors_before = system_->stats().io.errors;
   ASSERT_TRUE(
       system_->Spawn<Dialer>(*ParseAddress("127.0.0.1", dead_port), absl::Seconds(5), refused_log)
           .ok());
   ASSERT_TRUE(WaitFor([&] { return refused_log->closed_count() == 1; }));
   EXPECT_THAT(refused_log->last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+  // The refused connect is an I/O error of its backend (troupe_io_errors_total).
+  EXPECT_GE(system_->stats().io.errors, errors_before + 1);
 }
 
 TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {

@@ -167,6 +167,9 @@ void ActorSystem::CollectMetrics(metrics::Collection& out) const {
                 static_cast<double>(io.syscalls));
     out.Counter("troupe_io_completions_total", "I/O completions delivered.", backend,
                 static_cast<double>(io.completions));
+    out.Counter("troupe_io_errors_total",
+                "I/O operations that failed (a connection reset or refused, ...).", backend,
+                static_cast<double>(io.errors));
   }
 }
 

@@ -84,6 +84,7 @@ IoBackendStats IoService::stats() const {
     total.waits += s.waits;
     total.syscalls += s.syscalls;
     total.completions += s.completions;
+    total.errors += s.errors;
   }
   return total;
 }

@@ -373,6 +373,7 @@ void ProactorBackend::MaybeFinishClose(int fd, FdState& st) {
 
 bool ProactorBackend::Deliver(int fd, FdState& st, const Completion& c) {
   Count(completions_);
+  if (c.result < 0) Count(errors_);
   st.handler->OnCompletion(fd, c);
   return st.open && !st.closing;
 }

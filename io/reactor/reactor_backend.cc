@@ -202,6 +202,7 @@ void ReactorBackend::Close(int fd, IoHandler* handler) {
 bool ReactorBackend::Deliver(int fd, FdState& st, const Completion& c) {
   const uint64_t generation = st.generation;
   Count(completions_);
+  if (c.result < 0) Count(errors_);
   st.handler->OnCompletion(fd, c);
   return st.generation == generation;
 }
