@@ -31,17 +31,21 @@ std::string Printable(absl::string_view s) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<JsonLinesSpanSink>> JsonLinesSpanSink::Open(
-    const std::string& path, std::string service) {
+    const std::string& path, std::string service, int max_spans_per_second) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot open the span file ", path, ": ", std::strerror(errno)));
   }
-  return std::shared_ptr<JsonLinesSpanSink>(new JsonLinesSpanSink(fd, std::move(service)));
+  return std::shared_ptr<JsonLinesSpanSink>(
+      new JsonLinesSpanSink(fd, std::move(service), max_spans_per_second));
 }
 
-JsonLinesSpanSink::JsonLinesSpanSink(int fd, std::string service)
-    : fd_(fd), service_(std::move(service)), flusher_([this] { FlushLoop(); }) {}
+JsonLinesSpanSink::JsonLinesSpanSink(int fd, std::string service, int max_spans_per_second)
+    : fd_(fd),
+      service_(std::move(service)),
+      rate_(max_spans_per_second),
+      flusher_([this] { FlushLoop(); }) {}
 
 JsonLinesSpanSink::~JsonLinesSpanSink() {
   stop_.Notify();
@@ -73,6 +77,11 @@ std::string JsonLinesSpanSink::Format(const Span& span, const std::string& servi
 }
 
 void JsonLinesSpanSink::Record(Span span) {
+  uint64_t unused;
+  if (!rate_.Allow(&unused)) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::string line = Format(span, service_);
   line.push_back('\n');
   MutexLock lock(&mu_);

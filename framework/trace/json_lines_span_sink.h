@@ -10,7 +10,8 @@
 // method path) are written as '?'. Several processes may append to one file: each write is whole lines (O_APPEND).
 // Record() only formats the line into a buffer; a background thread writes the buffer every
 // 100 ms (and Flush() or the destructor at once), so a handler never waits for the disk. Past
-// 4 MiB waiting to be written, spans are dropped and counted (dropped()).
+// 4 MiB waiting to be written, or past `max_spans_per_second` (callers choose what is sampled:
+// a flood of sampled calls must not fill the disk), spans are dropped and counted (dropped()).
 //
 // Thread safety: all methods from any thread.
 #ifndef FRAMEWORK_TRACE_JSON_LINES_SPAN_SINK_H_
@@ -25,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "framework/base/mutex.h"
 #include "framework/base/notification.h"
+#include "framework/log/log.h"
 #include "framework/trace/span_sink.h"
 
 namespace troupe {
@@ -32,8 +34,8 @@ namespace troupe {
 class JsonLinesSpanSink final : public SpanSink {
  public:
   // Opens (creating, appending to) `path`; `service` is written in every span.
-  static absl::StatusOr<std::shared_ptr<JsonLinesSpanSink>> Open(const std::string& path,
-                                                                 std::string service);
+  static absl::StatusOr<std::shared_ptr<JsonLinesSpanSink>> Open(
+      const std::string& path, std::string service, int max_spans_per_second = 10'000);
   ~JsonLinesSpanSink() override;
 
   void Record(Span span) override;
@@ -46,12 +48,13 @@ class JsonLinesSpanSink final : public SpanSink {
   static std::string Format(const Span& span, const std::string& service);
 
  private:
-  JsonLinesSpanSink(int fd, std::string service);
+  JsonLinesSpanSink(int fd, std::string service, int max_spans_per_second);
   void FlushLoop();
 
   const int fd_;
   const std::string service_;
   std::atomic<uint64_t> dropped_{0};
+  LogLimit rate_;  // max_spans_per_second
   Mutex mu_;  // guards the buffer
   std::string buffer_ ABSL_GUARDED_BY(mu_);
   uint64_t buffered_spans_ ABSL_GUARDED_BY(mu_) = 0;

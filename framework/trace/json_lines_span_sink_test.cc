@@ -68,6 +68,23 @@ TEST(JsonLinesSpanSinkTest, WritesWholeLinesFromManyThreads) {
   for (const std::string& line : lines) ASSERT_EQ(line, expected);
 }
 
+TEST(JsonLinesSpanSinkTest, PastItsRateSpansAreDroppedAndCounted) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/rate.jsonl";
+  uint64_t dropped;
+  {
+    auto sink = JsonLinesSpanSink::Open(path, "svc", /*max_spans_per_second=*/100);
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    // Start at the beginning of a second, so the 1,000 fall in one window.
+    absl::SleepFor(absl::Seconds(1) - (absl::Now() - absl::FromUnixSeconds(absl::ToUnixSeconds(
+                                                         absl::Now()))));
+    for (int i = 0; i < 1000; ++i) (*sink)->Record(ExampleSpan());
+    dropped = (*sink)->dropped();
+  }
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
+  EXPECT_EQ(lines.size(), 100u);
+  EXPECT_EQ(dropped, 900u);
+}
+
 TEST(JsonLinesSpanSinkTest, AnUnwritablePathIsAnError) {
   auto sink = JsonLinesSpanSink::Open("/nonexistent-dir/spans.jsonl", "svc");
   EXPECT_FALSE(sink.ok());
