@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.span_sink = *spans;
+  options.measured_actor_types = troupe::MeasuredActorTypesFromFlags();
   absl::StatusOr<std::unique_ptr<troupe::ActorSystem>> system =
       troupe::ActorSystem::Create(options);
   if (!system.ok()) {

@@ -19,6 +19,9 @@ namespace troupe::chat {
 
 class Room : public Actor<Room, RoomProtocol> {
  public:
+  // Rooms are what a chat server's load is: measured per type (troupe_actor_*{type=
+  // "examples::chat::Room"}, tools/troupe_top).
+  static constexpr bool kTypeMetrics = true;
   // `history`: earlier room lines (with newlines), oldest first. `history_path` empty: the
   // history lives in memory only.
   Room(std::string name, std::vector<std::string> history, std::string history_path);

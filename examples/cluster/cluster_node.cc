@@ -97,7 +97,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cluster_node: %s\n", spans.status().ToString().c_str());
     return 1;
   }
-  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads), .span_sink = *spans});
+  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads),
+                              .span_sink = *spans,
+                              .measured_actor_types = troupe::MeasuredActorTypesFromFlags()});
   troupe::RemoteNodeOptions node_options{.name = name,
                                          .listen_address = absl::GetFlag(FLAGS_listen)};
   node_options.tls = troupe::TlsFilesFromFlags();

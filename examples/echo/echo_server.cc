@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.span_sink = *spans;
+  options.measured_actor_types = troupe::MeasuredActorTypesFromFlags();
   auto system = troupe::ActorSystem::Create(options);
   if (!system.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", std::string(system.status().message()).c_str());

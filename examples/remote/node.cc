@@ -282,7 +282,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "node: %s\n", spans.status().ToString().c_str());
     return 2;
   }
-  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads), .span_sink = *spans});
+  troupe::ActorSystem system({.threads = absl::GetFlag(FLAGS_threads),
+                              .span_sink = *spans,
+                              .measured_actor_types = troupe::MeasuredActorTypesFromFlags()});
   troupe::RemoteNodeOptions options{.name = name, .listen_address = listen};
   options.tls = troupe::TlsFilesFromFlags();
   options.allow_insecure = troupe::AllowInsecureFromFlags();

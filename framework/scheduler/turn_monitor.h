@@ -90,22 +90,34 @@ class TurnMonitor {
   bool enabled() const { return options_.enabled; }
   // Worker w's state (the worker keeps the pointer: BeginTurn and EndTurn take it).
   WorkerState* worker(int w) { return workers_[w].get(); }
-  // The worker whose state this is starts running `s` now. Inline: this is every turn's cost.
+  // The worker whose state this is starts running `s` now; called for every turn, also when
+  // timing is off: the worker's sequence number is the scheduler's own turn bookkeeping (odd
+  // while in a turn: InTurn; half of it: the turns run), so that watching it costs the turns
+  // nothing more than a store at each end. Inline: this is every turn's cost.
   Turn BeginTurn(WorkerState& worker, Schedulable* s) {
-    // Odd while in a turn: what the watchdog watches (one store, no clock read). The running
-    // actor fills in worker.activity itself.
     const uint64_t seq = worker.seq.load(std::memory_order_relaxed) + 1;
     worker.seq.store(seq, std::memory_order_release);
+    if (!options_.enabled) return {seq, 0};
+    // The running actor fills in worker.activity itself.
     if (s->scheduled_at_ns != 0) [[unlikely]] return {seq, SampleDelay(worker, s, seq)};
     if (seq % (2 * kTimeEvery) == 1) [[unlikely]] return {seq, NowNs()};  // 1 in kTimeEvery
     return {seq, 0};
   }
   void EndTurn(WorkerState& worker, Turn turn) {
     if (turn.start_ns != 0) [[unlikely]] EndSampledTurn(worker, turn.start_ns);
-    if (worker.watched_seq.load(std::memory_order_acquire) == turn.seq) [[unlikely]] {
+    if (options_.enabled && worker.watched_seq.load(std::memory_order_acquire) == turn.seq)
+        [[unlikely]] {
       EndWatchedTurn(worker.index);
     }
     worker.seq.store(turn.seq + 1, std::memory_order_release);
+  }
+  // From the worker's own thread: whether it is running a turn now.
+  static bool InTurn(const WorkerState& worker) {
+    return (worker.seq.load(std::memory_order_relaxed) & 1) != 0;
+  }
+  // Turns the worker has finished (any thread).
+  static uint64_t TurnsRun(const WorkerState& worker) {
+    return worker.seq.load(std::memory_order_relaxed) / 2;
   }
   TurnActivity* activity(int w) { return &workers_[w]->activity; }
   // From worker w's thread when it starts: the thread a stuck turn's stack is taken from.

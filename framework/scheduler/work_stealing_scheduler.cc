@@ -74,15 +74,15 @@ struct WorkStealingScheduler::Worker {
   };
   std::deque<Homed> homed;  // runnable, homed here; not stealable
   Schedulable* lifo = nullptr;
-  TurnMonitor::WorkerState* monitor = nullptr;  // its TurnMonitor state (when turns are timed)
-  bool in_turn = false;
+  // Its TurnMonitor state: also the worker's turn bookkeeping (in a turn, turns run).
+  TurnMonitor::WorkerState* monitor = nullptr;
   bool in_parker = false;  // inside parker->Park()
   bool searching = false;
   int lifo_streak = 0;
   uint64_t tick = 0;
   uint64_t rng;
   // Statistics.
-  Counter turns, lifo_turns, steals, stolen, injected, overflows, parks, timers_fired, sent_home,
+  Counter lifo_turns, steals, stolen, injected, overflows, parks, timers_fired, sent_home,
       spilled;
 };
 
@@ -134,7 +134,7 @@ void WorkStealingScheduler::Schedule(Schedulable* s) {
       SendHome(home, s);
       return;
     }
-    if (w.in_turn) {
+    if (TurnMonitor::InTurn(*w.monitor)) {
       // Made runnable by the running turn: run it next, hot in cache.
       Schedulable* displaced = w.lifo;
       w.lifo = s;
@@ -310,17 +310,9 @@ void WorkStealingScheduler::RunTurn(Worker& w, Schedulable* s) {
     // The last searcher found work: wake another so searching continues while work remains.
     if (idle_.StopSearching()) WakeOne();
   }
-  w.in_turn = true;
-  RunOutcome outcome;
-  if (monitor_.enabled()) {
-    const TurnMonitor::Turn turn = monitor_.BeginTurn(*w.monitor, s);
-    outcome = s->Run(options_.budget);
-    monitor_.EndTurn(*w.monitor, turn);  // `s` may be gone (kDone)
-  } else {
-    outcome = s->Run(options_.budget);
-  }
-  w.in_turn = false;
-  w.turns.Add();
+  const TurnMonitor::Turn turn = monitor_.BeginTurn(*w.monitor, s);
+  const RunOutcome outcome = s->Run(options_.budget);
+  monitor_.EndTurn(*w.monitor, turn);  // `s` may be gone (kDone)
   if (outcome == RunOutcome::kYield) PushLocal(w, s);
 }
 
@@ -432,7 +424,7 @@ void WorkStealingScheduler::CollectMetrics(metrics::Collection& out) const {
   for (const auto& w : workers_) {
     const metrics::Collection::Labels worker = {{"worker", absl::StrCat(w->index)}};
     out.Counter("troupe_worker_turns_total", "Turns each worker ran.", worker,
-                static_cast<double>(w->turns.Get()));
+                static_cast<double>(TurnMonitor::TurnsRun(*w->monitor)));
     out.Counter("troupe_worker_steals_total", "Successful steals by each worker.", worker,
                 static_cast<double>(w->steals.Get()));
     out.Counter("troupe_worker_parks_total", "Times each worker went to sleep.", worker,
@@ -447,7 +439,7 @@ void WorkStealingScheduler::CollectMetrics(metrics::Collection& out) const {
 SchedulerStats WorkStealingScheduler::stats() const {
   SchedulerStats s;
   for (const auto& w : workers_) {
-    s.turns += w->turns.Get();
+    s.turns += TurnMonitor::TurnsRun(*w->monitor);
     s.lifo_turns += w->lifo_turns.Get();
     s.steals += w->steals.Get();
     s.stolen += w->stolen.Get();
