@@ -13,7 +13,7 @@ import json, os, socket, subprocess, sys, tempfile, time, urllib.parse, urllib.r
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e import fail, free_port, procs
+from e2e import fail, free_port, procs, start_echo_with_metrics
 
 echo_bin = sys.argv[1]
 tmp = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
@@ -36,20 +36,7 @@ def raw(port, data):
             out += chunk
 
 
-server = subprocess.Popen([echo_bin, "--port=0", "--metrics_port=0", "--threads=2"],
-                          stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "echo.err"), "w"),
-                          text=True)
-procs.append(server)
-ports = {}
-while len(ports) < 2:
-    line = server.stdout.readline()
-    if not line:
-        fail("echo_server exited: " + open(os.path.join(tmp, "echo.err")).read()[-500:])
-    if line.startswith("listening on port "):
-        ports["echo"] = int(line.split()[-1])
-    elif line.startswith("metrics on port "):
-        ports["metrics"] = int(line.split()[-1])
-echo_port, metrics_port = ports["echo"], ports["metrics"]
+server, echo_port, metrics_port = start_echo_with_metrics(echo_bin, tmp)
 
 # 1. Known work, then the exact counts.
 CONNECTIONS, TRIPS = 5, 20

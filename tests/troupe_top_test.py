@@ -16,7 +16,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e import fail, free_port, procs
+from e2e import fail, free_port, procs, start_echo_with_metrics
 
 echo_bin, troupe_top = sys.argv[1], sys.argv[2]
 tmp = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
@@ -49,20 +49,7 @@ def round_trip(s, n=64):
         got += chunk
 
 
-server = subprocess.Popen([echo_bin, "--port=0", "--metrics_port=0", "--threads=2"],
-                          stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "echo.err"), "w"),
-                          text=True)
-procs.append(server)
-ports = {}
-while len(ports) < 2:
-    line = server.stdout.readline()
-    if not line:
-        fail("echo_server exited: " + open(os.path.join(tmp, "echo.err")).read()[-500:])
-    if line.startswith("listening on port "):
-        ports["echo"] = int(line.split()[-1])
-    elif line.startswith("metrics on port "):
-        ports["metrics"] = int(line.split()[-1])
-echo_port, metrics_port = ports["echo"], ports["metrics"]
+server, echo_port, metrics_port = start_echo_with_metrics(echo_bin, tmp)
 
 # 1. Known work, connections held, one frame.
 CONNECTIONS, TRIPS, HELD = 5, 20, 3

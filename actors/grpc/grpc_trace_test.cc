@@ -30,23 +30,7 @@ using testing::SpanRecorder;
 constexpr char kCaller[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 constexpr uint64_t kCallerSpan = 0x00f067aa0ba902b7;
 
-// The traces the serving actors ran under.
-class Seen {
- public:
-  void Record() {
-    const TraceContext* t = CurrentTrace();
-    MutexLock lock(&mu_);
-    seen_.push_back(t != nullptr ? std::optional<TraceContext>(*t) : std::nullopt);
-  }
-  std::vector<std::optional<TraceContext>> Get() {
-    MutexLock lock(&mu_);
-    return seen_;
-  }
-
- private:
-  Mutex mu_;
-  std::vector<std::optional<TraceContext>> seen_ ABSL_GUARDED_BY(mu_);
-};
+using Seen = testing::SeenTraces;  // the traces the handlers ran under
 
 class TypedEcho : public Actor<TypedEcho, Protocol<Request<EchoRequest, EchoReply>>> {
  public:

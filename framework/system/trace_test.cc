@@ -19,22 +19,7 @@
 namespace troupe {
 namespace {
 
-// What a handler saw as the current trace.
-class Seen {
- public:
-  void Record(const TraceContext* trace) {
-    MutexLock lock(&mu_);
-    seen_.push_back(trace != nullptr ? std::optional<TraceContext>(*trace) : std::nullopt);
-  }
-  std::vector<std::optional<TraceContext>> Get() {
-    MutexLock lock(&mu_);
-    return seen_;
-  }
-
- private:
-  Mutex mu_;
-  std::vector<std::optional<TraceContext>> seen_ ABSL_GUARDED_BY(mu_);
-};
+using Seen = testing::SeenTraces;  // the traces the handlers ran under
 
 using testing::AttributeOf;
 using testing::SpanRecorder;
@@ -45,9 +30,9 @@ struct Question {};
 class Last : public Actor<Last, Protocol<Hop, Request<Question, int>>> {
  public:
   explicit Last(Seen* seen) : seen_(seen) {}
-  void Handle(Hop) { seen_->Record(CurrentTrace()); }
+  void Handle(Hop) { seen_->Record(); }
   int Handle(Question) {
-    seen_->Record(CurrentTrace());
+    seen_->Record();
     return 42;
   }
 
@@ -60,10 +45,10 @@ class First : public Actor<First, Protocol<Hop>> {
  public:
   First(Seen* seen, ActorRef<Last::ActorProtocol> last) : seen_(seen), last_(std::move(last)) {}
   void Handle(Hop) {
-    seen_->Record(CurrentTrace());
+    seen_->Record();
     last_.Tell(Hop{});
     (void)ctx().Ask(last_, Question{}, absl::Seconds(10),
-                    [this](absl::StatusOr<int>) { seen_->Record(CurrentTrace()); });
+                    [this](absl::StatusOr<int>) { seen_->Record(); });
   }
 
  private:
