@@ -20,6 +20,10 @@
 // and Restrict() limits a method, a service or everything to some identities: a refused call
 // ends with PERMISSION_DENIED before any actor sees it, and is counted (stats()).
 //
+// Observability: every call is counted in the system's metrics by method and status code with
+// its latency, and a caller's W3C `traceparent` makes the call a span whose trace the serving
+// actor's messages carry (one server interceptor: call_interceptor.h, grpc_trace.h).
+//
 // Thread safety: Add*, Start and Shutdown from the thread that owns the gateway.
 // The gateway must outlive the calls it serves (Shutdown, or its destructor, waits for them).
 #ifndef ACTORS_GRPC_GATEWAY_H_

@@ -60,6 +60,14 @@ void ActorCell::DestroyBehavior() {
   }
 }
 
+Mailbox::PushResult ActorCell::Push(Envelope* e) {
+  if (type_metrics_ == nullptr) return mailbox_.Push(e);
+  type_metrics_->enqueued.Add();  // before the consumer can see it
+  const Mailbox::PushResult result = mailbox_.Push(e);
+  if (result == Mailbox::PushResult::kClosed) type_metrics_->dequeued.Add();  // never went in
+  return result;
+}
+
 bool ActorCell::Enqueue(Envelope* e) {
   // Sent while a trace is current (a traced handler's sends, a gateway call): it carries it.
   if (const TraceContext* trace = CurrentTrace();
@@ -68,8 +76,7 @@ bool ActorCell::Enqueue(Envelope* e) {
   }
   const bool counted = Counted(e);
   if (counted && !Admit(e)) return false;
-  if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();  // before the consumer can see it
-  switch (mailbox_.Push(e)) {
+  switch (Push(e)) {
     case Mailbox::PushResult::kQueued:
       return true;
     case Mailbox::PushResult::kScheduleNeeded:
@@ -77,7 +84,6 @@ bool ActorCell::Enqueue(Envelope* e) {
       return true;
     case Mailbox::PushResult::kClosed:
       if (counted) queued_.fetch_sub(1, std::memory_order_relaxed);
-      if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
       system_->Undeliverable(e, id_);
       return false;
   }
@@ -125,15 +131,13 @@ void ActorCell::RequestStop() {
 void ActorCell::AddWatcher(Watcher watcher) {
   auto* e = static_cast<MessageEnvelope<Watcher>*>(
       MakeSystemEnvelope<Watcher>(kWatchTag, std::move(watcher)));
-  if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();  // taken out like the others
-  switch (mailbox_.Push(e)) {
+  switch (Push(e)) {
     case Mailbox::PushResult::kQueued:
       return;  // handled in a turn, or by Terminate if the actor stops first
     case Mailbox::PushResult::kScheduleNeeded:
       scheduler_->Schedule(this);
       return;
     case Mailbox::PushResult::kClosed:
-      if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
       // Stopped already: tell the watcher now. exit_reason_ was written before the mailbox
       // closed; closed() reads the head with acquire.
       if (mailbox_.closed()) NotifyWatcher(e->payload, exit_reason_);

@@ -209,6 +209,8 @@ class ActorCell final : public Schedulable {
            e->priority() == Priority::kUser;
   }
   Envelope* PopUser();
+  // Every push into the mailbox goes through here: a measured type counts what goes in.
+  Mailbox::PushResult Push(Envelope* e);
   void AdmitWaiters();
   void ExpireWaiter(const std::shared_ptr<RoomWaiter>& waiter);
   void FailWaiters();

@@ -45,15 +45,13 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
     }
   }
   if (outcome == kRoomNow) {
-    if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();
-    switch (mailbox_.Push(e)) {
+    switch (Push(e)) {
       case Mailbox::PushResult::kQueued:
         break;
       case Mailbox::PushResult::kScheduleNeeded:
         scheduler_->Schedule(this);
         break;
       case Mailbox::PushResult::kClosed:
-        if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
         queued_.fetch_sub(1, std::memory_order_seq_cst);
         outcome = kStopped;
         break;
@@ -111,8 +109,7 @@ void ActorCell::AdmitWaiters() {
       room().queue.pop_front();
       room().size.fetch_sub(1, std::memory_order_seq_cst);
       // Pushed under the lock, so admitted messages keep their waiting order.
-      if (type_metrics_ != nullptr) type_metrics_->enqueued.Add();
-      switch (mailbox_.Push(w->envelope)) {
+      switch (Push(w->envelope)) {
         case Mailbox::PushResult::kQueued:
           admitted.push_back(std::move(w));
           break;
@@ -121,7 +118,6 @@ void ActorCell::AdmitWaiters() {
           admitted.push_back(std::move(w));
           break;
         case Mailbox::PushResult::kClosed:
-          if (type_metrics_ != nullptr) type_metrics_->dequeued.Add();
           queued_.fetch_sub(1, std::memory_order_seq_cst);
           refused.push_back(std::move(w));
           break;
