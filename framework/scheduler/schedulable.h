@@ -70,7 +70,7 @@ inline thread_local TurnActivity* tls_turn_activity = nullptr;
 }  // namespace internal
 
 // The calling worker's TurnActivity, or null off the scheduler's worker threads (or when the
-// scheduler does not time its turns).
+// scheduler has no slow- or stuck-turn reports to name its turns in).
 inline TurnActivity* CurrentTurnActivity() { return internal::tls_turn_activity; }
 // By a worker thread, at its start.
 inline void SetCurrentTurnActivity(TurnActivity* activity) {

@@ -79,7 +79,9 @@ TurnMonitor::TurnMonitor(int workers, TurnMonitorOptions options)
       slow_ns_(ToNs(options_.slow_turn)),
       stuck_ns_(ToNs(options_.stuck_turn)) {
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(i));
-  if (options_.enabled && (stuck_ns_ > 0 || slow_ns_ > 0)) watchdog_ = std::thread([this] { Watch(); });
+  rate_since_ns_ = NowNs();
+  // The watchdog also sets the sample rates, so it runs whenever turns are timed.
+  if (options_.enabled) watchdog_ = std::thread([this] { Watch(); });
 }
 
 TurnMonitor::~TurnMonitor() {
@@ -101,13 +103,16 @@ int64_t TurnMonitor::SampleDelay(Worker& worker, Schedulable* s, uint64_t seq) {
   const int64_t now = NowNs();
   worker.delays.Observe(now - s->scheduled_at_ns);
   s->scheduled_at_ns = 0;
-  return seq % (2 * kTimeEvery) == 1 ? now : 0;
+  return IsTimed(worker, seq) ? now : 0;
 }
 
 void TurnMonitor::EndSampledTurn(Worker& worker, int64_t start_ns) {
   const int64_t took = NowNs() - start_ns;
   worker.turns.Observe(took);
-  worker.busy_ns.store(worker.busy_ns.load(std::memory_order_relaxed) + took * kTimeEvery,
+  // Scaled by the rate in force now (the watchdog may have changed it since the turn began:
+  // rarely, and by a factor the next samples even out).
+  const int64_t every = static_cast<int64_t>((worker.time_mask.load(std::memory_order_relaxed) + 1) / 2);
+  worker.busy_ns.store(worker.busy_ns.load(std::memory_order_relaxed) + took * every,
                        std::memory_order_relaxed);
 }
 
@@ -149,6 +154,43 @@ void TurnMonitor::Report(SlowTurnReport r) {
   }
 }
 
+namespace {
+
+// The smallest power of two N (1..max) with rate / N <= target.
+uint32_t SampleEvery(double per_second, double target, uint32_t max) {
+  uint32_t n = 1;
+  while (n < max && per_second > target * n) n *= 2;
+  return n;
+}
+
+}  // namespace
+
+void TurnMonitor::AdaptSampling(int64_t now_ns) {
+  const int64_t elapsed_ns = now_ns - rate_since_ns_;
+  if (elapsed_ns < 10'000'000) return;  // too short to measure a rate
+  rate_since_ns_ = now_ns;
+  double all_turns = 0;
+  for (auto& w : workers_) {
+    const uint64_t seq = w->seq.load(std::memory_order_relaxed);
+    const double turns = static_cast<double>(seq - w->rate_seq) / 2;
+    w->rate_seq = seq;
+    all_turns += turns;
+    const double per_second = turns * 1e9 / static_cast<double>(elapsed_ns);
+    const uint32_t every = SampleEvery(per_second, kTimedTurnsPerSecond, kMaxSampleEvery);
+    const uint64_t mask = 2 * static_cast<uint64_t>(every) - 1;
+    // Written only when it changes: the line is the worker's (its sequence number).
+    if (w->time_mask.load(std::memory_order_relaxed) != mask) {
+      w->time_mask.store(mask, std::memory_order_relaxed);
+    }
+  }
+  // Every turn but a yield's continuation follows a schedule: the turn rate stands for it.
+  const uint32_t every = SampleEvery(all_turns * 1e9 / static_cast<double>(elapsed_ns),
+                                     kDelaySamplesPerSecond, kMaxSampleEvery);
+  if (delay_mask_.load(std::memory_order_relaxed) != every - 1) {
+    delay_mask_.store(every - 1, std::memory_order_relaxed);  // read by every Schedule
+  }
+}
+
 void TurnMonitor::Watch() {
   int64_t period_ns = 100'000'000;
   if (stuck_ns_ > 0) period_ns = std::min(period_ns, stuck_ns_ / 4);
@@ -157,6 +199,8 @@ void TurnMonitor::Watch() {
   std::unique_lock<std::mutex> lock(watch_mu_);
   while (!watch_cv_.wait_for(lock, std::chrono::nanoseconds(period_ns), [&] { return stopping_; })) {
     const int64_t now = NowNs();
+    AdaptSampling(now);
+    if (slow_ns_ == 0 && stuck_ns_ == 0) continue;  // sampling only
     for (size_t i = 0; i < workers_.size(); ++i) {
       Worker& w = *workers_[i];
       const uint64_t seq = w.seq.load(std::memory_order_acquire);
@@ -212,9 +256,9 @@ void TurnMonitor::Collect(metrics::Collection& out) const {
   for (size_t i = 0; i < workers_.size(); ++i) {
     const Worker& w = *workers_[i];
     out.Counter("troupe_worker_busy_seconds_total",
-                absl::StrCat("Time each worker spent running turns (estimated from a sample of 1 "
-                             "turn in ",
-                             kTimeEvery, ")."),
+                absl::StrCat("Time each worker spent running turns (estimated from a sample of "
+                             "about ",
+                             kTimedTurnsPerSecond, " turns a second)."),
                 {{"worker", absl::StrCat(i)}},
                 static_cast<double>(w.busy_ns.load(std::memory_order_relaxed)) * 1e-9);
     (void)turns.Merge(w.turns.Snapshot());  // every worker's have the same bounds
@@ -222,12 +266,12 @@ void TurnMonitor::Collect(metrics::Collection& out) const {
   }
   out.Histogram("troupe_turn_duration_seconds",
                 absl::StrCat("How long turns ran (an actor handling up to a budget of messages; "
-                             "a sample of 1 turn in ",
-                             kTimeEvery, ")."),
+                             "a sample of about ",
+                             kTimedTurnsPerSecond, " turns a second a worker)."),
                 {}, std::move(turns));
   out.Histogram("troupe_scheduling_delay_seconds",
-                absl::StrCat("From made runnable to its turn starting (a sample of 1 in ",
-                             kDelaySampleEvery, " schedules)."),
+                absl::StrCat("From made runnable to its turn starting (a sample of about ",
+                             kDelaySamplesPerSecond, " schedules a second)."),
                 {}, std::move(delays));
   out.Counter("troupe_slow_turns_total", "Turns that ran longer than the slow-turn threshold.",
               {}, static_cast<double>(slow_turns()));

@@ -2,23 +2,27 @@
 // loop", made visible).
 //
 // Timing every turn would cost more than a short turn itself (two clock reads, 16 ns each here,
-// against ~40 ns turns halved pingpong), so the figures are sampled: one turn in kTimeEvery is
-// timed (busy time, scaled up, and the turn-duration histogram) and one schedule in
-// kDelaySampleEvery (the scheduling delay from "made runnable" to "its turn starts"): at 64 and
-// 128, the clock costs under 1 ns a turn on average, and a worker doing 10,000 turns a second
-// still times 150 of them. Long turns need no clock on
-// the hot path: each turn bumps its worker's sequence number (odd while it runs), and a
-// watchdog thread looks every min(slow_turn/4, stuck_turn/4, 100 ms). A turn it sees at two
-// looks in a row is timed when it ends (from the first look: a lower bound, so a turn reported
-// is never shorter than it says) and, if longer than `slow_turn`, counted and reported once
-// with the actor's type and id, the message the watchdog saw it handling and its duration; one
-// still running past `stuck_turn` is reported *while it runs* (its worker's sockets, LIFO slot
-// and homed actors wait with it). Turns between slow_turn and slow_turn*1.25 may go unreported
-// (the watchdog's resolution). Reports go to `report` (default: stderr), at most kReportBurst
-// per second; the counts are exact regardless.
+// against ~40 ns turns halved pingpong), so the figures are sampled, at a rate that follows the
+// load: a worker times one turn in N (busy time, scaled up by N, and the turn-duration
+// histogram), N a power of two the watchdog picks at each look from the worker's turn rate so
+// that about kTimedTurnsPerSecond turns a second are timed (N = 1 on a quiet worker: every turn;
+// 16,384 on one doing 25 M turns a second). The scheduling delay ("made runnable" to "its turn
+// starts") is sampled the same way, one schedule in M, from all the workers' turn rate. So the
+// clock's cost is bounded by the sample rate, not by the load (about 2,000 reads a second a
+// worker, well under 0.1% of a core), and a quiet service still fills its histograms.
 //
-// Thread safety: BeginTurn, EndTurn and activity(w) from worker w's thread only; Collect, the
-// counters and the destructor from any thread.
+// Long turns need no clock on the hot path: each turn bumps its worker's sequence number (odd
+// while it runs), and a watchdog thread looks every min(slow_turn/4, stuck_turn/4, 100 ms). A
+// turn it sees at two looks in a row is timed when it ends (from the first look: a lower bound,
+// so a turn reported is never shorter than it says) and, if longer than `slow_turn`, counted and
+// reported once with the actor's type and id, the message the watchdog saw it handling and its
+// duration; one still running past `stuck_turn` is reported *while it runs* (its worker's
+// sockets, LIFO slot and homed actors wait with it). Turns between slow_turn and slow_turn*1.25
+// may go unreported (the watchdog's resolution). Reports go to `report` (default: stderr), at
+// most kReportBurst per second; the counts are exact regardless.
+//
+// Thread safety: BeginTurn, EndTurn and activity(w) from worker w's thread only; Collect,
+// SampleSchedule, timing_every, delay_every, the counters and the destructor from any thread.
 #ifndef FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
 #define FRAMEWORK_SCHEDULER_TURN_MONITOR_H_
 
@@ -69,8 +73,13 @@ std::string DescribeSlowTurn(const SlowTurnReport& r);
 
 class TurnMonitor {
  public:
-  static constexpr int kDelaySampleEvery = 128;
-  static constexpr int kTimeEvery = 64;
+  // The sample rates the watchdog aims at: turns timed per second per worker, and scheduling
+  // delays measured per second over all workers.
+  static constexpr int kTimedTurnsPerSecond = 1000;
+  static constexpr int kDelaySamplesPerSecond = 1000;
+  // Sampling until the watchdog's first look has measured the load (then 1..kMaxSampleEvery).
+  static constexpr uint32_t kInitialSampleEvery = 64;
+  static constexpr uint32_t kMaxSampleEvery = 1u << 20;
 
   class WorkerState;
   // What BeginTurn hands to EndTurn.
@@ -100,8 +109,13 @@ class TurnMonitor {
     if (!options_.enabled) return {seq, 0};
     // The running actor fills in worker.activity itself.
     if (s->scheduled_at_ns != 0) [[unlikely]] return {seq, SampleDelay(worker, s, seq)};
-    if (seq % (2 * kTimeEvery) == 1) [[unlikely]] return {seq, NowNs()};  // 1 in kTimeEvery
+    if (IsTimed(worker, seq)) [[unlikely]] return {seq, NowNs()};
     return {seq, 0};
+  }
+  // Whether the schedule a thread counts as its `count`th is one whose delay is measured (any
+  // thread; `count` is the caller's own running count).
+  bool SampleSchedule(uint32_t count) const {
+    return (count & delay_mask_.load(std::memory_order_relaxed)) == 0 && options_.enabled;
   }
   void EndTurn(WorkerState& worker, Turn turn) {
     if (turn.start_ns != 0) [[unlikely]] EndSampledTurn(worker, turn.start_ns);
@@ -119,9 +133,19 @@ class TurnMonitor {
   static uint64_t TurnsRun(const WorkerState& worker) {
     return worker.seq.load(std::memory_order_relaxed) / 2;
   }
-  TurnActivity* activity(int w) { return &workers_[w]->activity; }
+  // What worker w's running turn fills in for the watchdog's reports; null when there is no
+  // report to name it in (turns not timed, or slow- and stuck-turn reports both off).
+  TurnActivity* activity(int w) {
+    return options_.enabled && (slow_ns_ > 0 || stuck_ns_ > 0) ? &workers_[w]->activity : nullptr;
+  }
   // From worker w's thread when it starts: the thread a stuck turn's stack is taken from.
   void SetWorkerThread(int w);
+
+  // One turn in how many worker w is timing, and one schedule in how many is measured, now.
+  uint32_t timing_every(int w) const {
+    return static_cast<uint32_t>((workers_[w]->time_mask.load(std::memory_order_relaxed) + 1) / 2);
+  }
+  uint32_t delay_every() const { return delay_mask_.load(std::memory_order_relaxed) + 1; }
 
   uint64_t slow_turns() const;
   uint64_t stuck_turns() const;
@@ -147,7 +171,10 @@ class TurnMonitor {
     const int index;
     // Its worker's: odd while in a turn (bumped at both ends; also picks the sampled turns).
     std::atomic<uint64_t> seq{0};
-    std::atomic<uint64_t> busy_ns{0};  // sampled turns, scaled by kTimeEvery
+    // Turn k (seq 2k+1) is timed when (seq & time_mask) == 1: time_mask = 2N-1 for one in N.
+    // Set by the watchdog; read by the worker.
+    std::atomic<uint64_t> time_mask{2 * kInitialSampleEvery - 1};
+    std::atomic<uint64_t> busy_ns{0};  // sampled turns, each scaled by its N
     std::atomic<uint64_t> slow{0};
     WorkerHistogram turns, delays;
     TurnActivity activity;
@@ -162,12 +189,18 @@ class TurnMonitor {
     uint64_t last_seq = 0;
     int64_t first_seen_ns = 0;
     uint64_t stuck_reported_seq = 0;
+    uint64_t rate_seq = 0;  // seq at the last sample-rate update
   };
 
  private:
   using Worker = WorkerState;
 
+  static bool IsTimed(const Worker& worker, uint64_t seq) {
+    return (seq & worker.time_mask.load(std::memory_order_relaxed)) == 1;
+  }
   int64_t SampleDelay(Worker& worker, Schedulable* s, uint64_t seq);
+  // From the watchdog: the sample rates for the turn rates seen since the last update.
+  void AdaptSampling(int64_t now_ns);
   void EndSampledTurn(Worker& worker, int64_t start_ns);
   void EndWatchedTurn(int w);
   SlowTurnReport Describe(int w, int64_t duration_ns, bool running) const;
@@ -179,6 +212,9 @@ class TurnMonitor {
   const int64_t stuck_ns_;  // 0: off
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<uint64_t> stuck_{0};
+  // One schedule in delay_mask_+1 has its delay measured (a power of two; set by the watchdog).
+  alignas(64) std::atomic<uint32_t> delay_mask_{2 * kInitialSampleEvery - 1};
+  int64_t rate_since_ns_;  // the watchdog's: when the sample rates were last updated
 
   LogLimit report_limit_{kReportBurst};  // reports a second (the counts are exact regardless)
 

@@ -124,8 +124,8 @@ int WorkStealingScheduler::CurrentWorker() const {
 }
 
 void WorkStealingScheduler::Schedule(Schedulable* s) {
-  thread_local uint32_t schedules = 0;  // 1 in kDelaySampleEvery is timed
-  if (++schedules % TurnMonitor::kDelaySampleEvery == 0 && monitor_.enabled()) s->scheduled_at_ns = TurnMonitor::NowNs();
+  thread_local uint32_t schedules = 0;  // a sample of them is timed (TurnMonitor)
+  if (monitor_.SampleSchedule(++schedules)) [[unlikely]] s->scheduled_at_ns = TurnMonitor::NowNs();
   const int home = s->home_worker();
   if (tls_scheduler == this) {
     Worker& w = *static_cast<Worker*>(tls_worker);
