@@ -3,8 +3,8 @@
 //   RunBlocking(ctx(), [path] { return ReadWholeFile(path); }, on_contents);
 //
 // Errors follow errno (NOT_FOUND for ENOENT, PERMISSION_DENIED for EACCES, ...), with the path
-// in the message. These always run on the executor's thread pool; when the I/O layer's
-// io_uring backend lands, file I/O may move there (documented then).
+// in the message. These run on the executor's thread pool (file I/O through io_uring would
+// need the worker's ring to own files, which it does not).
 //
 // Thread safety: plain functions, callable from any thread.
 #ifndef ACTORS_EXECUTOR_BLOCKING_IO_H_

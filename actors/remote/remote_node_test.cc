@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "examples/remote/ping_counter.h"
+#include "actors/remote/testing/ping_counter.h"
 #include "framework/base/status_matchers.h"
 #include "framework/testing/wait_for.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -29,8 +29,8 @@ using ::testing::HasSubstr;
 using examples::CountPings;
 using examples::Ping;
 using examples::PingCount;
-using examples::PingCounter;
-using examples::PingCounterProtocol;
+using testing::PingCounter;
+using testing::PingCounterProtocol;
 using ::troupe::testing::StatusIs;
 
 using ::troupe::testing::WaitFor;

@@ -1,7 +1,7 @@
 // The messages a TCP stream sends to the actor that owns it.
 //
-// An owner's Protocol must list TcpReceived and TcpClosed; TcpFrameError, TcpWritable and
-// TcpConnected are sent only if listed (a protocol that leaves them out does not get them).
+// An owner's Protocol must list TcpReceived and TcpClosed; TcpFrameError and TcpWritable are
+// sent only if listed (a protocol that leaves them out does not get them).
 #ifndef ACTORS_TCP_TCP_MESSAGES_H_
 #define ACTORS_TCP_TCP_MESSAGES_H_
 

@@ -39,7 +39,7 @@
 #include "actors/metrics/metrics_flags.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
-#include "examples/remote/ping_counter.h"
+#include "actors/remote/testing/ping_counter.h"
 #include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "framework/log/log.h"
@@ -68,8 +68,8 @@ namespace {
 using troupe::examples::CountPings;
 using troupe::examples::Ping;
 using troupe::examples::PingCount;
-using troupe::examples::PingCounter;
-using troupe::examples::PingCounterProtocol;
+using troupe::testing::PingCounter;
+using troupe::testing::PingCounterProtocol;
 using troupe::examples::Pong;
 
 // What the dialing node sees of the ponger; the serving node's own Protocol takes the same

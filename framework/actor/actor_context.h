@@ -120,7 +120,7 @@ class ActorContext {
 
   // Tells this actor Down{id, reason} (its Protocol must list Down) when `target` stops; at
   // once if it has stopped already. Each call adds one notification.
-  // (Actor<>::Monitor and Actor<>::Link call these with the actor's own protocol.)
+  // (Actor<>::MonitorActor and Actor<>::LinkActor call these with the actor's own protocol.)
   template <typename SelfProtocol, typename P>
   void Monitor(const ActorRef<P>& target) {
     static_assert(SelfProtocol::template kAccepts<Down>,

@@ -1,17 +1,21 @@
 // PingCounter: counts the Pings it receives and whether they came in order, without
-// duplicates; answers CountPings asks with a PingCount. Used by the remote ping-pong example
-// and the remote actor tests.
+// duplicates; answers CountPings asks with a PingCount - what a test (or the remote example's
+// flood) needs to check that a link delivered everything, once, in order.
 //
 // Thread safety: an actor.
-#ifndef EXAMPLES_REMOTE_PING_COUNTER_H_
-#define EXAMPLES_REMOTE_PING_COUNTER_H_
+#ifndef ACTORS_REMOTE_TESTING_PING_COUNTER_H_
+#define ACTORS_REMOTE_TESTING_PING_COUNTER_H_
 
 #include <vector>
 
 #include "framework/system/actor_system.h"
 #include "proto/ping.pb.h"
 
-namespace troupe::examples {
+namespace troupe::testing {
+
+using examples::CountPings;  // proto/ping.proto
+using examples::Ping;
+using examples::PingCount;
 
 using PingCounterProtocol = Protocol<Ping, Request<CountPings, PingCount>>;
 
@@ -35,6 +39,6 @@ class PingCounter : public Actor<PingCounter, PingCounterProtocol> {
   std::vector<bool> seen_;
 };
 
-}  // namespace troupe::examples
+}  // namespace troupe::testing
 
-#endif  // EXAMPLES_REMOTE_PING_COUNTER_H_
+#endif  // ACTORS_REMOTE_TESTING_PING_COUNTER_H_
