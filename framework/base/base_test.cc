@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "framework/base/clock.h"
@@ -55,6 +57,30 @@ TEST(MonotonicClockTest, NeverGoesBackwards) {
     EXPECT_GE(now, last);
     last = now;
   }
+}
+
+TEST(ManualClockTest, MovesOnlyForwardAndOnlyWhenTold) {
+  ManualClock clock(absl::FromUnixSeconds(100));
+  const Clock& read = clock;
+  EXPECT_EQ(read.Now(), absl::FromUnixSeconds(100));
+  EXPECT_EQ(read.Now(), absl::FromUnixSeconds(100));  // no time passes by itself
+  EXPECT_EQ(clock.Advance(absl::Milliseconds(1500)), absl::FromUnixMillis(101'500));
+  EXPECT_EQ(clock.Advance(-absl::Seconds(5)), absl::FromUnixMillis(101'500));
+  EXPECT_EQ(clock.Set(absl::FromUnixSeconds(50)), absl::FromUnixMillis(101'500));  // not back
+  EXPECT_EQ(clock.Set(absl::FromUnixSeconds(200)), absl::FromUnixSeconds(200));
+  EXPECT_EQ(read.Now(), absl::FromUnixSeconds(200));
+}
+
+TEST(ManualClockTest, ConcurrentAdvancesAllCount) {
+  ManualClock clock(absl::FromUnixSeconds(0));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) clock.Advance(absl::Nanoseconds(1));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(clock.Now(), absl::FromUnixNanos(4000));
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ thread_local void* tls_worker = nullptr;
 
 WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     : options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : &MonotonicClock::Get()),
+      clock_(&MonotonicClock::Get()),
       idle_(options_.threads > 0 ? options_.threads
                                  : std::max(1u, std::thread::hardware_concurrency())),
       monitor_(options_.threads > 0 ? options_.threads

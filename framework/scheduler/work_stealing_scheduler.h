@@ -47,7 +47,6 @@ struct WorkStealingOptions {
   absl::Duration home_max_wait = absl::Milliseconds(1);
   // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
-  const Clock* clock = nullptr;  // default MonotonicClock
   // Turn timing and the blocked-loop detector (slow and stuck turns): see turn_monitor.h.
   TurnMonitorOptions turns;
 };
@@ -88,7 +87,7 @@ class WorkStealingScheduler final : public Scheduler {
   void WakeOne(bool force = false);
 
   const WorkStealingOptions options_;
-  const Clock* clock_;
+  const Clock* clock_;  // MonotonicClock: timers, spinning before parking and homing read it
   std::vector<std::unique_ptr<Worker>> workers_;
   InjectionQueue injection_;
   IdleSet idle_;

@@ -5,7 +5,7 @@
 namespace troupe::testing {
 
 DeterministicScheduler::DeterministicScheduler(int budget, absl::Time start)
-    : budget_(budget), now_(start) {}
+    : budget_(budget), clock_(start) {}
 
 void DeterministicScheduler::Schedule(Schedulable* s) {
   MutexLock lock(&mu_);
@@ -17,10 +17,7 @@ TimerHandle DeterministicScheduler::AddTimer(absl::Time deadline, absl::Duration
   return timers_.Add(deadline, period, std::move(callback));
 }
 
-absl::Time DeterministicScheduler::Now() const {
-  MutexLock lock(&mu_);
-  return now_;
-}
+absl::Time DeterministicScheduler::Now() const { return clock_.Now(); }
 
 bool DeterministicScheduler::RunOne() {
   Schedulable* s;
@@ -45,13 +42,7 @@ size_t DeterministicScheduler::RunUntilIdle() {
 }
 
 void DeterministicScheduler::AdvanceClock(absl::Duration d) {
-  absl::Time now;
-  {
-    MutexLock lock(&mu_);
-    now_ += d;
-    now = now_;
-  }
-  timers_fired_ += timers_.FireDue(now);
+  timers_fired_ += timers_.FireDue(clock_.Advance(d));
 }
 
 size_t DeterministicScheduler::runnable() const {

@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "framework/base/clock.h"
 #include "framework/base/mutex.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/timer/timer_queue.h"
@@ -46,6 +47,8 @@ class DeterministicScheduler final : public Scheduler {
   size_t RunUntilIdle();
   // Moves the clock forward and fires the timers that fall due (without running turns).
   void AdvanceClock(absl::Duration d);
+  // The time this scheduler runs on, for a component under test that takes a `const Clock*`.
+  const ManualClock& clock() const { return clock_; }
   size_t runnable() const;
   size_t pending_timers() const { return timers_.Size(); }
 
@@ -53,7 +56,7 @@ class DeterministicScheduler final : public Scheduler {
   const int budget_;
   mutable Mutex mu_;
   std::deque<Schedulable*> queue_ ABSL_GUARDED_BY(mu_);
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
+  ManualClock clock_;
   TimerQueue timers_;
   bool in_turn_ = false;
   uint64_t turns_ = 0;
