@@ -10,6 +10,7 @@
 #ifndef IO_BACKEND_SELECTOR_H_
 #define IO_BACKEND_SELECTOR_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,10 @@ struct IoBackendOptions {
   // Tests: pretend the io_uring probe returned this status (e.g. UNIMPLEMENTED).
   std::optional<absl::Status> fake_uring_probe;
   bool log_choice = true;  // print which backend `auto` chose, and why
+  // Makes worker i's backend instead (once per worker, at start-up): a FaultInjectingBackend
+  // around a real one (io/testing), so a test can give a whole system the faults it injects.
+  // `kind` is then not resolved (nor io_uring probed); an error fails the system's start.
+  std::function<absl::StatusOr<std::unique_ptr<IoBackend>>(int worker)> factory;
 };
 
 // "epoll", "uring", "auto"; INVALID_ARGUMENT (listing the valid values) otherwise.

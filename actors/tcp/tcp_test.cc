@@ -21,11 +21,13 @@
 #include "actors/tcp/tcp_connect.h"
 #include "actors/tcp/tcp_listener.h"
 #include "framework/base/mutex.h"
+#include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
 #include "framework/testing/wait_for.h"
 #include "framework/testing/process_stats.h"
 #include "gtest/gtest.h"
+#include "io/testing/fault_injecting_backend.h"
 #include "io/testing/loopback_client.h"
 
 namespace troupe {
@@ -642,6 +644,52 @@ INSTANTIATE_TEST_SUITE_P(Backends, TcpTest,
                          [](const auto& info) {
                            return std::string(IoBackendKindName(info.param));
                          });
+
+// The same back-off as above without using up the process's descriptors (and so also under the
+// sanitizers): the system's backends are FaultInjectingBackends (IoBackendOptions::factory) and
+// the listener's first accept fails with EMFILE.
+TEST(TcpFaultTest, AnAcceptThatFailsIsRetriedAndTheWaitingClientIsServed) {
+  for (const IoBackendKind kind : {IoBackendKind::kEpoll, IoBackendKind::kUring}) {
+    SCOPED_TRACE(IoBackendKindName(kind));
+    std::vector<FaultInjectingBackend*> fakes;  // owned by the system's I/O layer
+    ActorSystemOptions options;
+    options.threads = 2;
+    options.io.factory = [&](int) -> absl::StatusOr<std::unique_ptr<IoBackend>> {
+      auto inner = MakeIoBackend(kind, {});
+      if (!inner.ok()) return inner.status();
+      auto fake = std::make_unique<FaultInjectingBackend>(std::move(*inner));
+      fakes.push_back(fake.get());
+      return std::unique_ptr<IoBackend>(std::move(fake));
+    };
+    auto system = ActorSystem::Create(options);
+    if (!system.ok() && kind == IoBackendKind::kUring) continue;  // io_uring unavailable here
+    ASSERT_THAT(system, IsOk());
+    ASSERT_EQ(fakes.size(), 2u);
+    for (FaultInjectingBackend* fake : fakes) {  // on each backend's own thread
+      Notification set;
+      IoService::RunOn(*fake, [fake, &set] {
+        fake->InjectAcceptError(EMFILE);
+        set.Notify();
+      });
+      set.WaitForNotification();
+    }
+    Log log;
+    TcpListenerOptions listen;
+    listen.host = "127.0.0.1";
+    listen.accept_retry = absl::Milliseconds(20);
+    ActorSystem* sys = system->get();
+    auto listener = TcpListener::Listen(**system, listen, [sys, &log](TcpStream s) {
+      ASSERT_TRUE(sys->Spawn<Conn>(std::move(s), &log, Mode::kEcho).ok());
+    });
+    ASSERT_THAT(listener, IsOk());
+    const int fd = Connect((*listener)->port());  // waits in the backlog through the back-off
+    ASSERT_TRUE(SendAll(fd, "back"));
+    EXPECT_EQ(Recv(fd, 4), "back");
+    EXPECT_EQ((*listener)->stats().accept_errors, 1u);
+    EXPECT_EQ((*listener)->stats().accepted, 1u);
+    ::close(fd);
+  }
+}
 
 TEST(TcpBackendSelectionTest, AutoFallsBackToEpollAndUringFailsClearly) {
   ActorSystemOptions options;

@@ -68,7 +68,8 @@ struct ActorSystemOptions {
   // worker is overloaded and lets idle workers steal half of its homed backlog.
   absl::Duration home_max_wait = absl::Milliseconds(1);
   // The I/O layer: `io.kind` is kAuto (io_uring if it works here, else epoll), kEpoll, kUring
-  // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex).
+  // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex);
+  // `io.factory` gives the system backends of the caller's making (tests: fault injection).
   IoBackendOptions io;
   // Tests: creates worker i's Parker. When set, the system has no I/O layer (io() is null).
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;

@@ -43,15 +43,23 @@ class BackendParker final : public Parker {
 
 absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOptions& options,
                                                              int workers) {
+  std::vector<std::unique_ptr<IoBackend>> backends;
+  if (options.factory) {
+    for (int i = 0; i < workers; ++i) {
+      auto backend = options.factory(i);
+      if (!backend.ok()) return backend.status();
+      backends.push_back(std::move(*backend));
+    }
+    return std::unique_ptr<IoService>(new IoService(std::move(backends)));
+  }
   absl::StatusOr<IoBackendKind> kind = ResolveIoBackendKind(options);
   if (!kind.ok()) return kind.status();
-  std::vector<std::unique_ptr<IoBackend>> backends;
   for (int i = 0; i < workers; ++i) {
     auto backend = MakeIoBackend(*kind, options);
     if (!backend.ok()) return backend.status();
     backends.push_back(std::move(*backend));
   }
-  return std::unique_ptr<IoService>(new IoService(*kind, std::move(backends)));
+  return std::unique_ptr<IoService>(new IoService(std::move(backends)));
 }
 
 std::unique_ptr<Parker> IoService::MakeParker(int worker) {

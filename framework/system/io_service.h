@@ -26,13 +26,13 @@ namespace troupe {
 
 class IoService {
  public:
-  // Resolves `options.kind` (probing io_uring for auto/uring) and creates `workers` backends.
-  // UNIMPLEMENTED for --backend=uring where io_uring is unavailable (the message says why).
+  // Resolves `options.kind` (probing io_uring for auto/uring) and creates `workers` backends,
+  // or has `options.factory` make them. UNIMPLEMENTED for --backend=uring where io_uring is
+  // unavailable (the message says why).
   static absl::StatusOr<std::unique_ptr<IoService>> Create(const IoBackendOptions& options,
                                                            int workers);
 
-  IoBackendKind kind() const { return kind_; }  // kEpoll or kUring
-  std::string_view backend_name() const { return backends_[0]->name(); }
+  std::string_view backend_name() const { return backends_[0]->name(); }  // "epoll", "io_uring"
 
   // Worker i's Parker: sleeps in backend i, binds it to the worker thread.
   std::unique_ptr<Parker> MakeParker(int worker);
@@ -52,10 +52,9 @@ class IoService {
   IoBackendStats stats() const;  // summed over the backends
 
  private:
-  IoService(IoBackendKind kind, std::vector<std::unique_ptr<IoBackend>> backends)
-      : kind_(kind), backends_(std::move(backends)) {}
+  explicit IoService(std::vector<std::unique_ptr<IoBackend>> backends)
+      : backends_(std::move(backends)) {}
 
-  const IoBackendKind kind_;
   std::vector<std::unique_ptr<IoBackend>> backends_;
   std::atomic<uint32_t> next_{0};
 };
