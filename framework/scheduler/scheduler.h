@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "framework/metrics/metrics.h"
 #include "framework/scheduler/schedulable.h"
+#include "framework/scheduler/worker_source.h"
 #include "framework/timer/timer_queue.h"
 
 namespace troupe {
@@ -61,6 +62,17 @@ class Scheduler {
   // Blocks the calling thread (never a worker) until `done()` holds. A scheduler whose turns
   // run on the caller's thread (the deterministic one) runs them meanwhile.
   virtual void RunUntil(const std::function<bool()>& done) = 0;
+
+  // Worker sources (worker_source.h): polled by every worker from now on, until removed.
+  // RemoveWorkerSource returns once no worker is inside any of the source's calls. A scheduler
+  // without worker threads refuses them (AddWorkerSource returns false).
+  virtual bool AddWorkerSource(WorkerSource* source) {
+    (void)source;
+    return false;
+  }
+  virtual void RemoveWorkerSource(WorkerSource* source) { (void)source; }
+  // Wakes worker `w` if it is parked (for a WorkerSource between Parking and Resumed).
+  virtual void WakeWorker(int w) { (void)w; }
 
   virtual SchedulerStats stats() const = 0;
   // Its metrics (per worker figures, turn durations, scheduling delay, slow turns), at scrape

@@ -77,6 +77,10 @@ struct WorkStealingScheduler::Worker {
   // Its TurnMonitor state: also the worker's turn bookkeeping (in a turn, turns run).
   TurnMonitor::WorkerState* monitor = nullptr;
   bool in_parker = false;  // inside parker->Park()
+  // Set while this worker uses the worker-source list (polling, or parked with the sources told):
+  // RemoveWorkerSource waits for it to clear.
+  std::atomic<bool> in_sources{false};
+  const std::vector<WorkerSource*>* parked_with = nullptr;  // the sources told it parks
   bool searching = false;
   int lifo_streak = 0;
   uint64_t tick = 0;
@@ -211,6 +215,7 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
   if (w.tick % options_.injection_interval == 0) {
     FireTimers(w);
     w.parker->Poll();
+    PollSources(w);
     SpillIfOverloaded(w);
     if (Schedulable* s = injection_.Pop()) {
       w.injected.Add();
@@ -359,10 +364,13 @@ void WorkStealingScheduler::Park(Worker& w) {
     absl::Duration timeout = absl::InfiniteDuration();
     if (next != absl::InfiniteFuture())
       timeout = std::max(next - clock_->Now(), absl::ZeroDuration());
-    w.parks.Add();
-    w.in_parker = true;
-    w.parker->Park(timeout);
-    w.in_parker = false;
+    if (SourcesLetPark(w)) {
+      w.parks.Add();
+      w.in_parker = true;
+      w.parker->Park(timeout);
+      w.in_parker = false;
+      SourcesResumed(w);
+    }
   }
   w.searching = idle_.Unparked(w.index);
 }
@@ -384,6 +392,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
     }
     if (w.parker->PollReady()) continue;
     if (FireTimers(w)) continue;
+    if (PollSources(w)) continue;
     if (SpinForWork(w)) continue;
     Park(w);
   }
@@ -394,6 +403,84 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
   w.parker->OnWorkerStop();
   tls_scheduler = nullptr;
   tls_worker = nullptr;
+}
+
+bool WorkStealingScheduler::PollSources(Worker& w) {
+  if (sources_.load(std::memory_order_relaxed) == nullptr) return false;  // none: no cost
+  // Flag first, then the list (both seq_cst): a RemoveWorkerSource that sees the flag clear
+  // knows this worker will read its new list (RemoveWorkerSource).
+  w.in_sources.store(true, std::memory_order_seq_cst);
+  bool any = false;
+  if (const std::vector<WorkerSource*>* list = sources_.load(std::memory_order_seq_cst)) {
+    for (WorkerSource* source : *list) any |= source->Poll(w.index);
+  }
+  w.in_sources.store(false, std::memory_order_release);
+  return any;
+}
+
+bool WorkStealingScheduler::SourcesLetPark(Worker& w) {
+  if (sources_.load(std::memory_order_relaxed) == nullptr) return true;
+  w.in_sources.store(true, std::memory_order_seq_cst);  // held until SourcesResumed
+  const std::vector<WorkerSource*>* list = sources_.load(std::memory_order_seq_cst);
+  w.parked_with = list;
+  if (list == nullptr) return true;
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (!(*list)[i]->Parking(w.index)) {  // work waits there: undo the ones told, do not park
+      for (size_t j = 0; j < i; ++j) (*list)[j]->Resumed(w.index);
+      w.parked_with = nullptr;
+      w.in_sources.store(false, std::memory_order_release);
+      return false;
+    }
+  }
+  return true;
+}
+
+void WorkStealingScheduler::SourcesResumed(Worker& w) {
+  if (!w.in_sources.load(std::memory_order_relaxed)) return;
+  if (w.parked_with != nullptr) {
+    for (WorkerSource* source : *w.parked_with) source->Resumed(w.index);
+    w.parked_with = nullptr;
+  }
+  w.in_sources.store(false, std::memory_order_release);
+}
+
+bool WorkStealingScheduler::AddWorkerSource(WorkerSource* source) {
+  MutexLock lock(&sources_mu_);
+  const std::vector<WorkerSource*>* current = sources_.load(std::memory_order_relaxed);
+  auto next = std::make_unique<std::vector<WorkerSource*>>(
+      current != nullptr ? *current : std::vector<WorkerSource*>{});
+  next->push_back(source);
+  sources_.store(next.get(), std::memory_order_seq_cst);
+  lists_.push_back(std::move(next));  // lists stay alive: a worker may still be reading one
+  // Parked workers have not told the new source they sleep: wake them to poll it.
+  for (auto& w : workers_) w->parker->Unpark();
+  return true;
+}
+
+void WorkStealingScheduler::RemoveWorkerSource(WorkerSource* source) {
+  {
+    MutexLock lock(&sources_mu_);
+    const std::vector<WorkerSource*>* current = sources_.load(std::memory_order_relaxed);
+    if (current == nullptr) return;
+    auto next = std::make_unique<std::vector<WorkerSource*>>();
+    for (WorkerSource* s : *current) {
+      if (s != source) next->push_back(s);
+    }
+    sources_.store(next->empty() ? nullptr : next.get(), std::memory_order_seq_cst);
+    lists_.push_back(std::move(next));
+  }
+  // A worker that set its flag before our store may still use the old list (parked with it
+  // told, perhaps): wake it and wait until it is done.
+  for (auto& w : workers_) {
+    while (w->in_sources.load(std::memory_order_seq_cst)) {
+      w->parker->Unpark();
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+void WorkStealingScheduler::WakeWorker(int w) {
+  if (w >= 0 && w < static_cast<int>(workers_.size())) workers_[w]->parker->Unpark();
 }
 
 void WorkStealingScheduler::Shutdown() {

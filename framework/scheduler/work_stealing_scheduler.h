@@ -24,7 +24,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "framework/base/clock.h"
+#include "framework/base/mutex.h"
 #include "framework/scheduler/idle_set.h"
 #include "framework/scheduler/injection_queue.h"
 #include "framework/scheduler/parker.h"
@@ -68,6 +70,9 @@ class WorkStealingScheduler final : public Scheduler {
   void CollectMetrics(metrics::Collection& out) const override;
   const TurnMonitor& turn_monitor() const { return monitor_; }
   int num_workers() const override { return static_cast<int>(workers_.size()); }
+  bool AddWorkerSource(WorkerSource* source) override;
+  void RemoveWorkerSource(WorkerSource* source) override;
+  void WakeWorker(int w) override;
 
  private:
   struct Worker;
@@ -82,6 +87,10 @@ class WorkStealingScheduler final : public Scheduler {
   void SpillIfOverloaded(Worker& w);
   bool FireTimers(Worker& w);
   bool SpinForWork(Worker& w);
+  bool PollSources(Worker& w);
+  // Parking(w) on every source; false (and Resumed on those told) if one has work waiting.
+  bool SourcesLetPark(Worker& w);
+  void SourcesResumed(Worker& w);
   void Park(Worker& w);
   bool AnyWorkVisible() const;
   void WakeOne(bool force = false);
@@ -94,6 +103,10 @@ class WorkStealingScheduler final : public Scheduler {
   TimerQueue timers_;
   TurnMonitor monitor_;
   std::atomic<bool> shutdown_{false};
+  // Worker sources: a list replaced whole on each change (read by every worker each loop).
+  Mutex sources_mu_;
+  std::vector<std::unique_ptr<std::vector<WorkerSource*>>> lists_ ABSL_GUARDED_BY(sources_mu_);
+  std::atomic<const std::vector<WorkerSource*>*> sources_{nullptr};
   std::atomic<bool> joined_{false};
 };
 
