@@ -101,6 +101,122 @@ class GrpcGateway::GenericService final : public grpc::CallbackGenericService {
   absl::flat_hash_map<std::string, Route> routes;  // fixed once the server starts
 };
 
+// A unary call on the worker queues (GrpcServerOptions::worker_queues), on the async generic
+// API: requested on worker w's queue; once matched, read its one request, ask the route, write
+// the reply and finish. Every event runs on worker w (the ask's reply on the actor's worker,
+// usually w too: the actor was made runnable there). References: the operation in flight, and
+// the done notification (from the call's match on); the last one deletes the call.
+class GrpcGateway::QueuedUnaryCall final : public WorkerQueueTag {
+ public:
+  static void Request(GrpcGateway* gateway, int w) {
+    WorkerQueues::OpGuard guard(*gateway->worker_queues_);
+    if (!guard || !gateway->worker_queues_->accepting()) return;
+    auto* call = new QueuedUnaryCall(gateway, w);
+    call->context_.AsyncNotifyWhenDone(&call->done_);
+    grpc::ServerCompletionQueue* cq = gateway->worker_queues_->queue(w);
+    gateway->async_generic_->RequestCall(&call->context_, &call->stream_, cq, cq, call);
+  }
+
+  void Proceed(bool ok) override {
+    switch (state_) {
+      case State::kRequested:
+        if (!ok) {  // the server is shutting down: no call was matched (and no done will come)
+          delete this;
+          return;
+        }
+        refs_.fetch_add(1, std::memory_order_relaxed);  // the done notification's
+        Request(gateway_, w_);                          // the next caller
+        Matched();
+        return;
+      case State::kReading:
+        if (!ok) {
+          Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
+          return;
+        }
+        Ask();
+        return;
+      case State::kFinishing:
+        Unref();
+        return;
+    }
+  }
+
+ private:
+  enum class State { kRequested, kReading, kFinishing };
+  // The call has ended (finished or cancelled): a cancelled one cancels its ask.
+  class Done final : public WorkerQueueTag {
+   public:
+    explicit Done(QueuedUnaryCall* call) : call_(call) {}
+    void Proceed(bool) override {
+      if (call_->context_.IsCancelled()) call_->ask_.Cancel(CancelReason(call_->context_));
+      call_->Unref();
+    }
+
+   private:
+    QueuedUnaryCall* const call_;
+  };
+
+  QueuedUnaryCall(GrpcGateway* gateway, int w) : gateway_(gateway), w_(w), done_(this) {}
+
+  void Matched() {
+    auto it = gateway_->generic_->routes.find(context_.method());
+    if (it == gateway_->generic_->routes.end()) {
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          absl::StrCat("no actor serves the method ", context_.method())));
+      return;
+    }
+    route_ = &it->second;
+    state_ = State::kReading;
+    WorkerQueues::OpGuard guard(*gateway_->worker_queues_);
+    if (!guard) return Unref();
+    stream_.Read(&request_, this);
+  }
+
+  void Ask() {
+    // No timer per call: gRPC enforces the deadline and the done notification cancels the ask.
+    const std::optional<TraceContext> trace = ServedCallTrace(context_);
+    ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
+    state_ = State::kFinishing;  // whatever the actor says, the next operation finishes
+    ask_.Set(route_->unary(
+        GrpcBytes{context_.method(), ToBytes(request_), PeerIdentityOf(context_)},
+        absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
+          // On the thread that answered (the actor's worker); the call may be cancelled by now,
+          // and then gRPC completes these operations with ok = false.
+          WorkerQueues::OpGuard guard(*gateway_->worker_queues_);
+          if (!guard) return Unref();  // the queues closed: nothing will come back
+          if (!reply.ok()) {
+            stream_.Finish(ToGrpcStatus(reply.status()), this);
+            return;
+          }
+          response_ = ToByteBuffer(*reply);
+          stream_.WriteAndFinish(response_, grpc::WriteOptions(), grpc::Status::OK, this);
+        }));
+  }
+
+  void Finish(grpc::Status status) {
+    state_ = State::kFinishing;
+    WorkerQueues::OpGuard guard(*gateway_->worker_queues_);
+    if (!guard) return Unref();
+    stream_.Finish(status, this);
+  }
+
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  GrpcGateway* const gateway_;
+  const int w_;
+  Done done_;
+  grpc::GenericServerContext context_;
+  grpc::GenericServerAsyncReaderWriter stream_{&context_};
+  const Route* route_ = nullptr;
+  State state_ = State::kRequested;
+  std::atomic<int> refs_{1};  // the operation in flight
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  internal::CallAsk ask_;
+};
+
 GrpcGateway::GrpcGateway(ActorSystem& system)
     : system_(system),
       rules_(std::make_shared<internal::AccessRules>()),
@@ -138,7 +254,8 @@ absl::Status GrpcGateway::Restrict(std::string scope, AccessPolicy policy) {
 }
 
 GrpcGatewayStats GrpcGateway::stats() const {
-  return {.permission_denied = denied_->load(std::memory_order_relaxed)};
+  return {.permission_denied = denied_->load(std::memory_order_relaxed),
+          .queues = worker_queues_ ? worker_queues_->stats() : WorkerQueueStats{}};
 }
 
 absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
@@ -182,8 +299,12 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would silently
   // share its calls. A taken port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  for (grpc::Service* service : services_) builder.RegisterService(service);
-  if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
+  if (options.worker_queues) {
+    if (absl::Status s = StartWorkerQueues(builder); !s.ok()) return s;
+  } else {
+    for (grpc::Service* service : services_) builder.RegisterService(service);
+    if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
+  }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   call_metrics_ = std::make_unique<GrpcServerMetrics>(system_.metrics());
   interceptors.push_back(
@@ -192,17 +313,54 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
+    pending_queues_.clear();
+    async_generic_.reset();
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on ", options.address, " (address in use or invalid)"));
+  }
+  if (options.worker_queues) {
+    worker_queues_ = std::make_unique<WorkerQueues>(system_.scheduler(), std::move(pending_queues_));
+    constexpr int kRequestsPerQueue = 16;  // calls awaited per worker; one more per arrival
+    for (int w = 0; w < worker_queues_->size(); ++w) {
+      for (int i = 0; i < kRequestsPerQueue; ++i) QueuedUnaryCall::Request(this, w);
+    }
+    if (absl::Status s = worker_queues_->Start(); !s.ok()) {
+      Shutdown(absl::ZeroDuration());
+      return s;
+    }
   }
   return port;
 }
 
+absl::Status GrpcGateway::StartWorkerQueues(grpc::ServerBuilder& builder) {
+  if (!services_.empty()) {
+    return absl::FailedPreconditionError(
+        "worker_queues serves methods added with AddUnary; typed callback services (AddService) "
+        "run on gRPC's threads, which would poll the workers' sockets too");
+  }
+  for (const auto& [method, route] : generic_->routes) {
+    if (!route.unary) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "worker_queues serves unary methods; ", method, " is a stream (AddStream)"));
+    }
+  }
+  async_generic_ = std::make_unique<grpc::AsyncGenericService>();
+  builder.RegisterAsyncGenericService(async_generic_.get());
+  for (int w = 0; w < system_.scheduler().num_workers(); ++w) {
+    pending_queues_.push_back(builder.AddCompletionQueue());
+  }
+  return absl::OkStatus();
+}
+
 void GrpcGateway::Shutdown(absl::Duration grace) {
   if (!server_) return;
+  // The server first (calls end; with worker queues the workers drive that), then the queues.
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (worker_queues_) worker_queues_->Shutdown();
   server_->Wait();
   server_.reset();
+  worker_queues_.reset();
+  async_generic_.reset();
 }
 
 }  // namespace troupe

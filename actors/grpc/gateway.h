@@ -4,11 +4,22 @@
 //   gateway.AddService(&echo_service);            // typed: a generated CallbackService whose
 //                                                 // methods call AskForCall / ServeStream
 //   gateway.AddUnary("/kv.Store/Get", store);     // generic: method name + bytes, no codegen
+//   gateway.AddUnary<GetRequest, GetReply>("/kv.Store/Get", store);  // typed, by name
 //   absl::StatusOr<int> port = gateway.Start({.address = "0.0.0.0:7001"});
 //
 // Generic unary methods ask an actor whose Protocol has Request<GrpcBytes, std::string>: the
 // request's serialized bytes in, the response's serialized bytes out (an error status goes to
-// the client as is). Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
+// the client as is). Typed unary methods by name (AddUnary<Req, Resp>) ask one with
+// Request<Req, Resp> (or Request<GrpcCall<Req>, Resp>, to see the caller); a request that does
+// not parse as Req ends with INVALID_ARGUMENT.
+//
+// Where calls run: by default on gRPC's callback threads, handing each call to the actor's
+// worker and back. With GrpcServerOptions::worker_queues the gateway is served from one gRPC
+// completion queue per troupe worker, which that worker polls (worker_queues.h): a call's
+// arrival, the actor's turn and the reply run on one thread. That mode serves the unary methods
+// added with AddUnary (typed or generic); typed callback services (AddService) and streams
+// (AddStream) stay on gRPC's threads, and Start refuses them in that mode (their threads would
+// poll the same sockets as the workers and take the calls back to other threads). Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
 // grpc::ByteBuffer> to `on_stream` (see stream_call.h). A call to a method nobody serves ends
 // with UNIMPLEMENTED. The server's limits (message size, concurrent streams per connection,
 // handshake, keepalive and idle timeouts) are set explicitly in GrpcServerOptions.
@@ -37,8 +48,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "actors/grpc/stream_call.h"
+#include "actors/grpc/unary_call.h"
+#include "actors/grpc/worker_queues.h"
 #include "actors/tls/access_policy.h"
 #include "actors/tls/peer_identity.h"
 #include "actors/tls/tls_options.h"
@@ -78,10 +92,13 @@ struct GrpcServerOptions {
   // A connection without calls this long is closed (the client reconnects when it needs to).
   absl::Duration max_connection_idle = absl::Minutes(10);
   std::string name = "gRPC gateway";  // how errors and start-up warnings call this server
+  // Serve the unary methods from completion queues the workers drive (see above).
+  bool worker_queues = false;
 };
 
 struct GrpcGatewayStats {
   uint64_t permission_denied = 0;  // calls refused by a Restrict() rule
+  WorkerQueueStats queues;         // with worker_queues: events polled and handed over
 };
 
 // Bytes <-> grpc::ByteBuffer, for generic methods.
@@ -111,6 +128,41 @@ class GrpcGateway {
                           nullptr,
                           {}});
   }
+  // Typed unary method by name ("/package.Service/Method", e.g. from the generated
+  // Service::service_full_name()) served by `actor`: the request parsed as Req, the reply
+  // serialized from Resp. ALREADY_EXISTS if the method is taken.
+  template <typename Req, typename Resp, typename P>
+  absl::Status AddUnary(std::string method, const ActorRef<P>& actor) {
+    constexpr bool kWithCaller = P::template kAccepts<GrpcCall<Req>>;
+    using Asked = std::conditional_t<kWithCaller, GrpcCall<Req>, Req>;
+    static_assert(std::is_same_v<typename P::template EntryOf<Asked>::Response, Resp>,
+                  "the actor's Protocol must have the entry Request<Req, Resp> or "
+                  "Request<GrpcCall<Req>, Resp>");
+    ActorSystem* system = &system_;
+    auto unary = [system, actor](GrpcBytes call, absl::Duration timeout,
+                                 std::function<void(absl::StatusOr<std::string>)> done) {
+      Req request;
+      if (!request.ParseFromString(call.payload)) {
+        done(absl::InvalidArgumentError(
+            absl::StrCat("the request does not parse as ", Req::descriptor()->full_name())));
+        return AskHandle();
+      }
+      auto reply = [done = std::move(done)](absl::StatusOr<Resp> r) {
+        if (!r.ok()) {
+          done(r.status());
+          return;
+        }
+        done(r->SerializeAsString());
+      };
+      if constexpr (kWithCaller) {
+        return system->Ask(actor, GrpcCall<Req>{std::move(request), std::move(call.peer)},
+                           timeout, std::move(reply));
+      } else {
+        return system->Ask(actor, std::move(request), timeout, std::move(reply));
+      }
+    };
+    return AddRoute(std::move(method), Route{std::move(unary), nullptr, {}});
+  }
   // Generic bidi streaming method: each call's stream goes to `on_stream` (on a gRPC thread).
   absl::Status AddStream(std::string method, std::function<void(GrpcByteStream)> on_stream,
                          GrpcStreamOptions options = {});
@@ -138,7 +190,10 @@ class GrpcGateway {
 
  private:
   class GenericService;
+  class QueuedUnaryCall;
   absl::Status AddRoute(std::string method, Route route);
+  // With worker_queues: the async generic service, a queue per worker, calls requested on each.
+  absl::Status StartWorkerQueues(grpc::ServerBuilder& builder);
 
   ActorSystem& system_;
   std::shared_ptr<internal::AccessRules> rules_;
@@ -146,6 +201,9 @@ class GrpcGateway {
   std::unique_ptr<GenericService> generic_;
   std::vector<grpc::Service*> services_;
   std::unique_ptr<GrpcServerMetrics> call_metrics_;  // outlives server_ (its interceptor uses it)
+  std::unique_ptr<grpc::AsyncGenericService> async_generic_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> pending_queues_;  // until started
+  std::unique_ptr<WorkerQueues> worker_queues_;  // shut down after server_
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -152,6 +152,21 @@ TEST_F(GatewayTest, AnOversizedRequestIsRefusedAndTheServerCarriesOn) {
   ASSERT_TRUE(Say("still here", &reply).ok());
 }
 
+TEST_F(GatewayTest, WorkerQueuesRefuseWhatWouldRunOnGrpcsThreads) {
+  GrpcServerOptions options{.address = "127.0.0.1:0", .worker_queues = true};
+  Echo::CallbackService typed;
+  GrpcGateway with_service(system_);
+  ASSERT_TRUE(with_service.AddService(&typed).ok());
+  EXPECT_THAT(with_service.Start(options), StatusIs(absl::StatusCode::kFailedPrecondition));
+  GrpcGateway with_stream(system_);
+  ASSERT_TRUE(with_stream.AddStream("/a.B/Stream", [](GrpcByteStream) {}).ok());
+  EXPECT_THAT(with_stream.Start(options), StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Unary methods only: it starts.
+  GrpcGateway unary(system_);
+  ASSERT_TRUE(unary.AddUnary("/a.B/C", system_.Spawn<Shouter>().value()).ok());
+  EXPECT_TRUE(unary.Start(options).ok());
+}
+
 TEST_F(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
   GrpcGateway other(system_);
   EXPECT_THAT(other.AddUnary("Say", system_.Spawn<Shouter>().value()),

@@ -5,14 +5,18 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "actors/grpc/gateway.h"
 #include "framework/base/status_matchers.h"
 #include "gtest/gtest.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "proto/echo.grpc.pb.h"
 
 namespace troupe {
@@ -85,21 +89,47 @@ int ThreadCount() {
   return n;
 }
 
-class UnaryCallTest : public ::testing::Test {
+// The same calls served three ways: a typed callback service on a plain gRPC server
+// (AskForCall on gRPC's threads), and the gateway's typed unary method by name, on gRPC's threads
+// and on the workers' completion queues (GrpcServerOptions::worker_queues).
+enum class Served { kCallbackService, kGatewayByName, kWorkerQueues };
+
+class UnaryCallTest : public ::testing::TestWithParam<Served> {
  protected:
   void SetUp() override {
     actor_ = system_.Spawn<EchoActor>(&heard_).value();
-    service_ = std::make_unique<EchoService>(system_, actor_);
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
+    if (GetParam() == Served::kCallbackService) {
+      service_ = std::make_unique<EchoService>(system_, actor_);
+      grpc::ServerBuilder builder;
+      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+      builder.RegisterService(service_.get());
+      server_ = builder.BuildAndStart();
+      ASSERT_NE(server_, nullptr);
+    } else {
+      gateway_ = std::make_unique<GrpcGateway>(system_);
+      ASSERT_TRUE((gateway_->AddUnary<EchoRequest, EchoReply>(
+                       absl::StrCat("/", Echo::service_full_name(), "/Say"), actor_))
+                      .ok());
+      auto started = gateway_->Start(
+          {.address = "127.0.0.1:0", .worker_queues = GetParam() == Served::kWorkerQueues});
+      ASSERT_TRUE(started.ok()) << started.status();
+      port = *started;
+    }
+    port_ = port;
     stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                               grpc::InsecureChannelCredentials()));
   }
-  void TearDown() override { server_->Shutdown(); }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    if (gateway_ && GetParam() == Served::kWorkerQueues) {
+      // Everything ran on the workers: calls taken from the queues by a polling worker, or by
+      // the standby while the workers slept.
+      const WorkerQueueStats q = gateway_->stats().queues;
+      EXPECT_GT(q.polled + q.handed_over, 0u);
+    }
+    gateway_.reset();
+  }
 
   grpc::Status Say(const std::string& text, uint32_t delay_ms, absl::Duration deadline,
                    EchoReply* reply) {
@@ -116,10 +146,12 @@ class UnaryCallTest : public ::testing::Test {
   ActorRef<EchoActorProtocol> actor_;
   std::unique_ptr<EchoService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GrpcGateway> gateway_;
+  int port_ = 0;
   std::unique_ptr<Echo::Stub> stub_;
 };
 
-TEST_F(UnaryCallTest, RepliesAndErrorsCarryOver) {
+TEST_P(UnaryCallTest, RepliesAndErrorsCarryOver) {
   EchoReply reply;
   grpc::Status status = Say("hello", 0, absl::Seconds(5), &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -129,7 +161,7 @@ TEST_F(UnaryCallTest, RepliesAndErrorsCarryOver) {
   EXPECT_EQ(status.error_message(), "asked to fail");
 }
 
-TEST_F(UnaryCallTest, TheCallsDeadlineEndsAnAskThatTakesTooLong) {
+TEST_P(UnaryCallTest, TheCallsDeadlineEndsAnAskThatTakesTooLong) {
   EchoReply reply;
   const absl::Time start = absl::Now();
   grpc::Status status = Say("slow", 2000, absl::Milliseconds(200), &reply);
@@ -147,7 +179,7 @@ TEST_F(UnaryCallTest, TheCallsDeadlineEndsAnAskThatTakesTooLong) {
   EXPECT_EQ(heard_.deadline_exceeded.load() + heard_.cancelled.load(), 1);
 }
 
-TEST_F(UnaryCallTest, AClientCancellationReachesTheActor) {
+TEST_P(UnaryCallTest, AClientCancellationReachesTheActor) {
   grpc::ClientContext context;
   EchoRequest request;
   request.set_text("cancel me");
@@ -171,7 +203,7 @@ TEST_F(UnaryCallTest, AClientCancellationReachesTheActor) {
   EXPECT_EQ(heard_.deadline_exceeded.load(), 0);
 }
 
-TEST_F(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {
+TEST_P(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {
   constexpr int kCalls = 500;
   std::atomic<int> ok{0};
   std::atomic<int> done{0};
@@ -200,6 +232,42 @@ TEST_F(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {
   std::printf("%d delayed calls (300 ms each) took %s; threads %d -> %d\n", kCalls,
               absl::FormatDuration(took).c_str(), threads_before, ThreadCount());
 }
+
+TEST_P(UnaryCallTest, ARequestThatDoesNotParseIsInvalidArgumentAndAnUnknownMethodUnimplemented) {
+  if (GetParam() == Served::kCallbackService) GTEST_SKIP() << "gRPC's own parsing answers it";
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                                grpc::InsecureChannelCredentials()));
+  const auto call = [&](const std::string& method, const std::string& bytes) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    grpc::ByteBuffer request = ToByteBuffer(bytes), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) { done.set_value(s); });
+    return done.get_future().get();
+  };
+  const grpc::Status bad = call("/troupe.examples.Echo/Say", std::string("\xff\xff\xff", 3));
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.error_message();
+  EXPECT_NE(bad.error_message().find("troupe.examples.EchoRequest"), std::string::npos);
+  EXPECT_EQ(call("/nobody.Serves/This", "x").error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EchoReply reply;
+  ASSERT_TRUE(Say("still serving", 0, absl::Seconds(5), &reply).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Served, UnaryCallTest,
+                         ::testing::Values(Served::kCallbackService, Served::kGatewayByName,
+                                           Served::kWorkerQueues),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Served::kCallbackService:
+                               return std::string("CallbackService");
+                             case Served::kGatewayByName:
+                               return std::string("GatewayByName");
+                             case Served::kWorkerQueues:
+                               return std::string("WorkerQueues");
+                           }
+                           return std::string();
+                         });
 
 }  // namespace
 }  // namespace troupe
