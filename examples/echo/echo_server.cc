@@ -5,7 +5,10 @@
 // With --grpc_port, the Echo gRPC service (proto/echo.proto) is served by actors too: Say is an
 // ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread); a call
 // whose client gives up cancels its timer. Chat is a bidi stream served by one ChatSession actor
-// per call, answering each request in order (after its delay_ms, if any).
+// per call, answering each request in order (after its delay_ms, if any). With
+// --grpc_worker_queues, Say is served from completion queues the workers drive (the call, the
+// actor's turn and the reply on one thread: GrpcServerOptions::worker_queues); that mode serves
+// unary methods only, so Chat and Repeat answer UNIMPLEMENTED there.
 //
 // One EchoConnection actor per accepted connection. It owns its TcpStream: received chunks
 // arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
@@ -46,6 +49,9 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
           "a connection that sends nothing this long is closed");
 ABSL_FLAG(int, grpc_port, -1,
           "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
+ABSL_FLAG(bool, grpc_worker_queues, false,
+          "serve Say from completion queues the workers drive (unary only: Chat and Repeat "
+          "answer UNIMPLEMENTED in this mode)");
 
 namespace {
 
@@ -206,12 +212,20 @@ int main(int argc, char** argv) {
   std::unique_ptr<EchoService> grpc_service;
   troupe::GrpcGateway gateway(sys);
   if (absl::GetFlag(FLAGS_grpc_port) >= 0) {
-    grpc_service = std::make_unique<EchoService>(sys, sys.Spawn<EchoRpc>().value());
-    (void)gateway.AddService(grpc_service.get());
+    const bool worker_queues = absl::GetFlag(FLAGS_grpc_worker_queues);
+    auto rpc = sys.Spawn<EchoRpc>().value();
+    if (worker_queues) {
+      (void)gateway.AddUnary<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
+          absl::StrCat("/", troupe::examples::Echo::service_full_name(), "/Say"), rpc);
+    } else {
+      grpc_service = std::make_unique<EchoService>(sys, rpc);
+      (void)gateway.AddService(grpc_service.get());
+    }
     absl::StatusOr<int> grpc_port =
         gateway.Start({.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port)),
                        .tls = troupe::TlsServerOptionsFromFlags(),
-                       .allow_insecure = troupe::AllowInsecureFromFlags()});
+                       .allow_insecure = troupe::AllowInsecureFromFlags(),
+                       .worker_queues = worker_queues});
     if (!grpc_port.ok()) {
       std::fprintf(stderr, "echo_server: %s\n", grpc_port.status().ToString().c_str());
       return 1;
