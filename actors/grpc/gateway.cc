@@ -87,6 +87,31 @@ class UnimplementedReactor final : public grpc::ServerGenericBidiReactor {
 
 }  // namespace
 
+// A stream method on gRPC's threads: the generic reactor is the typed stream's transport.
+class ByteStreamReactor final : public grpc::ServerGenericBidiReactor,
+                                public internal::ByteTransport {
+ public:
+  ByteStreamReactor(grpc::GenericCallbackServerContext* context, const GrpcGateway::Route& route)
+      : reactions_(route.stream(this, context)) {}
+  void StartRead(grpc::ByteBuffer* buffer) override {
+    grpc::ServerGenericBidiReactor::StartRead(buffer);
+  }
+  void StartWrite(const grpc::ByteBuffer* buffer) override {
+    grpc::ServerGenericBidiReactor::StartWrite(buffer);
+  }
+  void Finish(grpc::Status status) override { grpc::ServerGenericBidiReactor::Finish(status); }
+  void OnReadDone(bool ok) override { reactions_->OnReadDone(ok); }
+  void OnWriteDone(bool ok) override { reactions_->OnWriteDone(ok); }
+  void OnCancel() override { reactions_->OnCancel(); }
+  void OnDone() override {
+    reactions_->OnDone();
+    delete this;
+  }
+
+ private:
+  const std::unique_ptr<internal::ByteStreamReactions> reactions_;
+};
+
 class GrpcGateway::GenericService final : public grpc::CallbackGenericService {
  public:
   grpc::ServerGenericBidiReactor* CreateReactor(
@@ -95,126 +120,191 @@ class GrpcGateway::GenericService final : public grpc::CallbackGenericService {
     if (it == routes.end()) return new UnimplementedReactor(context->method());
     const Route& route = it->second;
     if (route.unary) return new GenericUnaryReactor(context, &route);
-    return ServeStream<grpc::ByteBuffer, grpc::ByteBuffer>(context, route.stream,
-                                                           route.stream_options);
+    return new ByteStreamReactor(context, route);
   }
   absl::flat_hash_map<std::string, Route> routes;  // fixed once the server starts
 };
 
-// A unary call on the worker queues (GrpcServerOptions::worker_queues), on the async generic
-// API: requested on worker w's queue; once matched, read its one request, ask the route, write
-// the reply and finish. Every event runs on worker w (the ask's reply on the actor's worker,
-// usually w too: the actor was made runnable there). References: the operation in flight, and
-// the done notification (from the call's match on); the last one deletes the call.
-class GrpcGateway::QueuedUnaryCall final : public WorkerQueueTag {
+// A call on the worker queues (GrpcServerOptions::worker_queues), on the async generic API:
+// requested on worker w's queue; once matched, a unary method reads its one request, asks the
+// route, writes the reply and finishes; a stream method carries a typed stream (byte_stream.h),
+// this being its transport. Every event runs on worker w (a unary ask's reply on the actor's
+// worker, usually w too: the actor was made runnable there). References: one per operation in
+// flight and one for the done notification (from the call's match on); the last one ends the
+// stream and deletes the call.
+class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::ByteTransport {
  public:
   static void Request(GrpcGateway* gateway, int w) {
     WorkerQueues::OpGuard guard(*gateway->worker_queues_);
     if (!guard || !gateway->worker_queues_->accepting()) return;
-    auto* call = new QueuedUnaryCall(gateway, w);
+    auto* call = new QueuedCall(gateway, w);
     call->context_.AsyncNotifyWhenDone(&call->done_);
     grpc::ServerCompletionQueue* cq = gateway->worker_queues_->queue(w);
     gateway->async_generic_->RequestCall(&call->context_, &call->stream_, cq, cq, call);
   }
 
+  // The request: matched with a call, or (ok == false) given back at shutdown.
   void Proceed(bool ok) override {
-    switch (state_) {
-      case State::kRequested:
-        if (!ok) {  // the server is shutting down: no call was matched (and no done will come)
-          delete this;
-          return;
-        }
-        refs_.fetch_add(1, std::memory_order_relaxed);  // the done notification's
-        Request(gateway_, w_);                          // the next caller
-        Matched();
-        return;
-      case State::kReading:
-        if (!ok) {
-          Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
-          return;
-        }
-        Ask();
-        return;
-      case State::kFinishing:
-        Unref();
-        return;
+    if (!ok) {  // no call was matched, so no done notification will come either
+      delete this;
+      return;
     }
+    refs_.fetch_add(1, std::memory_order_relaxed);  // the done notification's
+    Request(gateway_, w_);                          // the next caller
+    auto it = gateway_->generic_->routes.find(context_.method());
+    if (it == gateway_->generic_->routes.end()) {
+      FinishUnary(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                               absl::StrCat("no actor serves the method ", context_.method())));
+    } else if (it->second.unary) {
+      route_ = &it->second;
+      Start([this] { stream_.Read(&request_, &unary_read_); });
+    } else {
+      // Held until the stream's Finish completes: its core may still touch the context (a
+      // cancel) until it has finished, even after the done notification.
+      refs_.fetch_add(1, std::memory_order_relaxed);
+      stream_reactions_ = it->second.stream(this, &context_);
+    }
+    Unref();  // the request's
+  }
+
+  // ByteTransport: the stream's operations, started by its core's pump (any thread). With the
+  // queues closed nothing starts: the call is ending, its done notification cancels the core.
+  void StartRead(grpc::ByteBuffer* buffer) override {
+    Start([&] { stream_.Read(buffer, &stream_read_); });
+  }
+  void StartWrite(const grpc::ByteBuffer* buffer) override {
+    Start([&] { stream_.Write(*buffer, &stream_write_); });
+  }
+  void Finish(grpc::Status status) override {
+    if (!Start([&] { stream_.Finish(status, &stream_finished_); })) Unref();  // the stream's
   }
 
  private:
-  enum class State { kRequested, kReading, kFinishing };
-  // The call has ended (finished or cancelled): a cancelled one cancels its ask.
-  class Done final : public WorkerQueueTag {
+  // A tag for one kind of operation: its completion runs `reaction`.
+  class OpTag final : public WorkerQueueTag {
    public:
-    explicit Done(QueuedUnaryCall* call) : call_(call) {}
-    void Proceed(bool) override {
-      if (call_->context_.IsCancelled()) call_->ask_.Cancel(CancelReason(call_->context_));
+    using Reaction = void (QueuedCall::*)(bool ok);
+    OpTag(QueuedCall* call, Reaction reaction) : call_(call), reaction_(reaction) {}
+    void Proceed(bool ok) override {
+      (call_->*reaction_)(ok);
       call_->Unref();
     }
 
    private:
-    QueuedUnaryCall* const call_;
+    QueuedCall* const call_;
+    const Reaction reaction_;
   };
 
-  QueuedUnaryCall(GrpcGateway* gateway, int w) : gateway_(gateway), w_(w), done_(this) {}
+  QueuedCall(GrpcGateway* gateway, int w) : gateway_(gateway), w_(w) {}
 
-  void Matched() {
-    auto it = gateway_->generic_->routes.find(context_.method());
-    if (it == gateway_->generic_->routes.end()) {
-      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                          absl::StrCat("no actor serves the method ", context_.method())));
-      return;
-    }
-    route_ = &it->second;
-    state_ = State::kReading;
+  // Starts an operation holding a reference for it; false if the queues have closed.
+  template <typename F>
+  bool Start(F start) {
+    refs_.fetch_add(1, std::memory_order_relaxed);
     WorkerQueues::OpGuard guard(*gateway_->worker_queues_);
-    if (!guard) return Unref();
-    stream_.Read(&request_, this);
+    if (!guard) {
+      Unref();
+      return false;
+    }
+    start();
+    return true;
   }
 
-  void Ask() {
+  void UnaryRequestRead(bool ok) {
+    if (!ok) {
+      FinishUnary(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
+      return;
+    }
     // No timer per call: gRPC enforces the deadline and the done notification cancels the ask.
     const std::optional<TraceContext> trace = ServedCallTrace(context_);
     ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
-    state_ = State::kFinishing;  // whatever the actor says, the next operation finishes
+    refs_.fetch_add(1, std::memory_order_relaxed);  // the ask's, until its reply is handled
     ask_.Set(route_->unary(
         GrpcBytes{context_.method(), ToBytes(request_), PeerIdentityOf(context_)},
         absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
-          // On the thread that answered (the actor's worker); the call may be cancelled by now,
-          // and then gRPC completes these operations with ok = false.
-          WorkerQueues::OpGuard guard(*gateway_->worker_queues_);
-          if (!guard) return Unref();  // the queues closed: nothing will come back
+          // On the thread that answered; the call may be cancelled by now, and then gRPC
+          // completes these operations with ok = false.
           if (!reply.ok()) {
-            stream_.Finish(ToGrpcStatus(reply.status()), this);
-            return;
+            FinishUnary(ToGrpcStatus(reply.status()));
+          } else {
+            response_ = ToByteBuffer(*reply);
+            Start([this] {
+              stream_.WriteAndFinish(response_, grpc::WriteOptions(), grpc::Status::OK,
+                                     &finished_);
+            });
           }
-          response_ = ToByteBuffer(*reply);
-          stream_.WriteAndFinish(response_, grpc::WriteOptions(), grpc::Status::OK, this);
+          Unref();
         }));
   }
-
-  void Finish(grpc::Status status) {
-    state_ = State::kFinishing;
-    WorkerQueues::OpGuard guard(*gateway_->worker_queues_);
-    if (!guard) return Unref();
-    stream_.Finish(status, this);
+  // A unary call's end (or a call nobody serves).
+  void FinishUnary(const grpc::Status& status) {
+    Start([&] { stream_.Finish(status, &finished_); });
+  }
+  // A failed read is the client's half-close or the call's death (deadline, cancellation), and
+  // the async API tells them apart only once the done notification has come (IsCancelled is
+  // valid from then on); it usually follows at once. So a failed read waits for it, or for a
+  // millisecond: then it was a half-close (whose done comes only after our Finish).
+  void StreamReadDone(bool ok) {
+    if (ok || done_seen_) {
+      stream_reactions_->OnReadDone(ok);
+      return;
+    }
+    read_failure_pending_ = true;
+    Start([this] {
+      read_failure_alarm_.Set(gateway_->worker_queues_->queue(w_),
+                              absl::ToChronoTime(absl::Now() + absl::Milliseconds(1)),
+                              &read_failure_check_);
+    });
+  }
+  void ReadFailureCheck(bool) { DeliverPendingReadFailure(); }
+  void DeliverPendingReadFailure() {
+    if (!read_failure_pending_) return;
+    read_failure_pending_ = false;
+    stream_reactions_->OnReadDone(false);
+  }
+  void StreamWriteDone(bool ok) { stream_reactions_->OnWriteDone(ok); }
+  void FinishDone(bool) {}
+  void StreamFinishDone(bool) { Unref(); }  // the stream's (OpTag drops the operation's)
+  // The call has ended (finished or cancelled): a cancelled one cancels its ask or stream.
+  void CallDone(bool) {
+    done_seen_ = true;
+    const bool cancelled = context_.IsCancelled();
+    if (stream_reactions_) {
+      if (cancelled) stream_reactions_->OnCancel();  // before the read failure it caused
+      DeliverPendingReadFailure();
+      read_failure_alarm_.Cancel();
+    } else if (cancelled) {
+      ask_.Cancel(CancelReason(context_));
+    }
   }
 
   void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (stream_reactions_) stream_reactions_->OnDone();
+    delete this;
   }
 
   GrpcGateway* const gateway_;
   const int w_;
-  Done done_;
   grpc::GenericServerContext context_;
   grpc::GenericServerAsyncReaderWriter stream_{&context_};
-  const Route* route_ = nullptr;
-  State state_ = State::kRequested;
-  std::atomic<int> refs_{1};  // the operation in flight
+  OpTag unary_read_{this, &QueuedCall::UnaryRequestRead};
+  OpTag stream_read_{this, &QueuedCall::StreamReadDone};
+  OpTag stream_write_{this, &QueuedCall::StreamWriteDone};
+  OpTag finished_{this, &QueuedCall::FinishDone};
+  OpTag stream_finished_{this, &QueuedCall::StreamFinishDone};
+  OpTag done_{this, &QueuedCall::CallDone};
+  OpTag read_failure_check_{this, &QueuedCall::ReadFailureCheck};
+  // A stream's: on worker w only (its tags), or the thread draining the queues at shutdown.
+  bool done_seen_ = false;
+  bool read_failure_pending_ = false;
+  grpc::Alarm read_failure_alarm_;
+  std::atomic<int> refs_{1};  // the request's
+  const Route* route_ = nullptr;  // a unary method's
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   internal::CallAsk ask_;
+  std::unique_ptr<internal::ByteStreamReactions> stream_reactions_;  // a stream method's
 };
 
 GrpcGateway::GrpcGateway(ActorSystem& system)
@@ -245,7 +335,9 @@ absl::Status GrpcGateway::AddRoute(std::string method, Route route) {
 absl::Status GrpcGateway::AddStream(std::string method,
                                     std::function<void(GrpcByteStream)> on_stream,
                                     GrpcStreamOptions options) {
-  return AddRoute(std::move(method), Route{nullptr, std::move(on_stream), options});
+  return AddRoute(std::move(method),
+                  Route{nullptr, internal::MakeOpenByteStream<grpc::ByteBuffer, grpc::ByteBuffer>(
+                                     std::move(on_stream), options)});
 }
 
 absl::Status GrpcGateway::Restrict(std::string scope, AccessPolicy policy) {
@@ -322,7 +414,7 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
     worker_queues_ = std::make_unique<WorkerQueues>(system_.scheduler(), std::move(pending_queues_));
     constexpr int kRequestsPerQueue = 16;  // calls awaited per worker; one more per arrival
     for (int w = 0; w < worker_queues_->size(); ++w) {
-      for (int i = 0; i < kRequestsPerQueue; ++i) QueuedUnaryCall::Request(this, w);
+      for (int i = 0; i < kRequestsPerQueue; ++i) QueuedCall::Request(this, w);
     }
     if (absl::Status s = worker_queues_->Start(); !s.ok()) {
       Shutdown(absl::ZeroDuration());
@@ -335,14 +427,8 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
 absl::Status GrpcGateway::StartWorkerQueues(grpc::ServerBuilder& builder) {
   if (!services_.empty()) {
     return absl::FailedPreconditionError(
-        "worker_queues serves methods added with AddUnary; typed callback services (AddService) "
-        "run on gRPC's threads, which would poll the workers' sockets too");
-  }
-  for (const auto& [method, route] : generic_->routes) {
-    if (!route.unary) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "worker_queues serves unary methods; ", method, " is a stream (AddStream)"));
-    }
+        "worker_queues serves the methods added with AddUnary and AddStream; typed callback "
+        "services (AddService) run on gRPC's threads, which would poll the workers' sockets too");
   }
   async_generic_ = std::make_unique<grpc::AsyncGenericService>();
   builder.RegisterAsyncGenericService(async_generic_.get());

@@ -50,6 +50,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "actors/grpc/byte_stream.h"
 #include "actors/grpc/stream_call.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/grpc/worker_queues.h"
@@ -125,8 +126,7 @@ class GrpcGateway {
                                           std::function<void(absl::StatusOr<std::string>)> done) {
                             return system->Ask(actor, std::move(request), timeout, std::move(done));
                           },
-                          nullptr,
-                          {}});
+                          nullptr});
   }
   // Typed unary method by name ("/package.Service/Method", e.g. from the generated
   // Service::service_full_name()) served by `actor`: the request parsed as Req, the reply
@@ -161,7 +161,19 @@ class GrpcGateway {
         return system->Ask(actor, std::move(request), timeout, std::move(reply));
       }
     };
-    return AddRoute(std::move(method), Route{std::move(unary), nullptr, {}});
+    return AddRoute(std::move(method), Route{std::move(unary), nullptr});
+  }
+  // Typed streaming method by name: each call's GrpcStream<Req, Resp> goes to `on_stream` (on
+  // the thread serving the call), messages parsed as Req and replies serialized from Resp.
+  // Serves bidi and server-streaming methods alike (for a server stream the actor gets the one
+  // request, then GrpcReadsDone). ALREADY_EXISTS if the method is taken.
+  template <typename Req, typename Resp>
+  absl::Status AddStream(std::string method,
+                         std::function<void(GrpcStream<Req, Resp>)> on_stream,
+                         GrpcStreamOptions options = {}) {
+    return AddRoute(std::move(method),
+                    Route{nullptr, internal::MakeOpenByteStream<Req, Resp>(std::move(on_stream),
+                                                                           options)});
   }
   // Generic bidi streaming method: each call's stream goes to `on_stream` (on a gRPC thread).
   absl::Status AddStream(std::string method, std::function<void(GrpcByteStream)> on_stream,
@@ -184,13 +196,12 @@ class GrpcGateway {
     std::function<AskHandle(GrpcBytes, absl::Duration,
                             std::function<void(absl::StatusOr<std::string>)>)>
         unary;
-    std::function<void(GrpcByteStream)> stream;
-    GrpcStreamOptions stream_options;
+    internal::OpenByteStream stream;  // a stream method's (byte_stream.h)
   };
 
  private:
   class GenericService;
-  class QueuedUnaryCall;
+  class QueuedCall;
   absl::Status AddRoute(std::string method, Route route);
   // With worker_queues: the async generic service, a queue per worker, calls requested on each.
   absl::Status StartWorkerQueues(grpc::ServerBuilder& builder);

@@ -54,7 +54,8 @@ class ByteEcho : public Actor<ByteEcho, ByteSessionProtocol> {
   GrpcByteStream stream_;
 };
 
-class GatewayTest : public ::testing::Test {
+// Every case twice: calls on gRPC's threads, and on the workers' completion queues.
+class GatewayTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(
@@ -65,7 +66,8 @@ class GatewayTest : public ::testing::Test {
             .AddStream("/troupe.examples.Echo/Chat",
                        [system](GrpcByteStream s) { (void)system->Spawn<ByteEcho>(std::move(s)); })
             .ok());
-    auto port = gateway_.Start({.address = "127.0.0.1:0", .max_message_bytes = 64 << 10});
+    auto port = gateway_.Start(
+        {.address = "127.0.0.1:0", .max_message_bytes = 64 << 10, .worker_queues = GetParam()});
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
     stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
@@ -85,14 +87,14 @@ class GatewayTest : public ::testing::Test {
   std::unique_ptr<Echo::Stub> stub_;
 };
 
-TEST_F(GatewayTest, AGenericUnaryMethodServesATypedClient) {
+TEST_P(GatewayTest, AGenericUnaryMethodServesATypedClient) {
   EchoReply reply;
   grpc::Status status = Say("hello", &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(reply.text(), "/troupe.examples.Echo/Say HELLO");
 }
 
-TEST_F(GatewayTest, AnActorErrorReachesTheClientWithItsCode) {
+TEST_P(GatewayTest, AnActorErrorReachesTheClientWithItsCode) {
   EchoReply reply;
   grpc::Status status = Say("fail", &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -109,7 +111,7 @@ TEST_F(GatewayTest, AnActorErrorReachesTheClientWithItsCode) {
                                          "troupe.examples.Echo/Say\"} 3\n"));
 }
 
-TEST_F(GatewayTest, AGenericStreamKeepsOrder) {
+TEST_P(GatewayTest, AGenericStreamKeepsOrder) {
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
   EchoRequest request;
@@ -124,7 +126,7 @@ TEST_F(GatewayTest, AGenericStreamKeepsOrder) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_F(GatewayTest, AMethodNobodyServesIsUnimplemented) {
+TEST_P(GatewayTest, AMethodNobodyServesIsUnimplemented) {
   auto channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
   grpc::GenericStub generic(channel);
@@ -145,29 +147,28 @@ TEST_F(GatewayTest, AMethodNobodyServesIsUnimplemented) {
   EXPECT_EQ(text.find("nobody.Serves"), std::string::npos);
 }
 
-TEST_F(GatewayTest, AnOversizedRequestIsRefusedAndTheServerCarriesOn) {
+TEST_P(GatewayTest, AnOversizedRequestIsRefusedAndTheServerCarriesOn) {
   EchoReply reply;
   grpc::Status status = Say(std::string(100 << 10, 'x'), &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   ASSERT_TRUE(Say("still here", &reply).ok());
 }
 
-TEST_F(GatewayTest, WorkerQueuesRefuseWhatWouldRunOnGrpcsThreads) {
+TEST(GatewayWorkerQueuesTest, RefuseTypedCallbackServicesWhoseThreadsWouldTakeTheCalls) {
+  ActorSystem system(ActorSystemOptions{.threads = 2});
   GrpcServerOptions options{.address = "127.0.0.1:0", .worker_queues = true};
   Echo::CallbackService typed;
-  GrpcGateway with_service(system_);
+  GrpcGateway with_service(system);
   ASSERT_TRUE(with_service.AddService(&typed).ok());
   EXPECT_THAT(with_service.Start(options), StatusIs(absl::StatusCode::kFailedPrecondition));
-  GrpcGateway with_stream(system_);
-  ASSERT_TRUE(with_stream.AddStream("/a.B/Stream", [](GrpcByteStream) {}).ok());
-  EXPECT_THAT(with_stream.Start(options), StatusIs(absl::StatusCode::kFailedPrecondition));
-  // Unary methods only: it starts.
-  GrpcGateway unary(system_);
-  ASSERT_TRUE(unary.AddUnary("/a.B/C", system_.Spawn<Shouter>().value()).ok());
-  EXPECT_TRUE(unary.Start(options).ok());
+  // Methods by name, unary and streams: it starts.
+  GrpcGateway by_name(system);
+  ASSERT_TRUE(by_name.AddUnary("/a.B/C", system.Spawn<Shouter>().value()).ok());
+  ASSERT_TRUE(by_name.AddStream("/a.B/Stream", [](GrpcByteStream) {}).ok());
+  EXPECT_TRUE(by_name.Start(options).ok());
 }
 
-TEST_F(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
+TEST_P(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
   GrpcGateway other(system_);
   EXPECT_THAT(other.AddUnary("Say", system_.Spawn<Shouter>().value()),
               StatusIs(absl::StatusCode::kInvalidArgument));
@@ -177,6 +178,10 @@ TEST_F(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
   EXPECT_THAT(other.Start({.address = "127.0.0.1:" + std::to_string(port_)}),
               StatusIs(absl::StatusCode::kUnavailable));
 }
+
+INSTANTIATE_TEST_SUITE_P(Served, GatewayTest, ::testing::Bool(), [](const auto& info) {
+  return std::string(info.param ? "WorkerQueues" : "GrpcThreads");
+});
 
 }  // namespace
 }  // namespace troupe

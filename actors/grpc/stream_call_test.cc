@@ -9,11 +9,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "actors/grpc/gateway.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 #include "framework/testing/wait_for.h"
 #include "gtest/gtest.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "proto/echo.grpc.pb.h"
 
 namespace troupe {
@@ -174,24 +177,26 @@ class ChatService final : public Echo::CallbackService {
   grpc::ServerBidiReactor<EchoRequest, EchoReply>* Chat(
       grpc::CallbackServerContext* context) override {
     return ServeStream<EchoRequest, EchoReply>(
-        context,
-        [this](Stream stream) {
-          auto session = system_.Spawn<Session>(std::move(stream), behavior_, observed_);
-          EXPECT_TRUE(session.ok());
-          MutexLock lock(&mu_);
-          if (session.ok()) sessions_.push_back(*session);
-        },
-        options_);
+        context, [this](Stream stream) { OpenChat(std::move(stream)); }, options_);
   }
   grpc::ServerWriteReactor<EchoReply>* Repeat(grpc::CallbackServerContext* context,
                                               const RepeatRequest* request) override {
     return ServeServerStream<RepeatRequest, EchoReply>(
         context, *request,
-        [this](GrpcStream<RepeatRequest, EchoReply> stream) {
-          EXPECT_TRUE(system_.Spawn<Repeater>(std::move(stream), observed_).ok());
-        },
+        [this](GrpcStream<RepeatRequest, EchoReply> stream) { OpenRepeat(std::move(stream)); },
         options_);
   }
+  // What both ways of serving do with a new call's stream.
+  void OpenChat(Stream stream) {
+    auto session = system_.Spawn<Session>(std::move(stream), behavior_, observed_);
+    EXPECT_TRUE(session.ok());
+    MutexLock lock(&mu_);
+    if (session.ok()) sessions_.push_back(*session);
+  }
+  void OpenRepeat(GrpcStream<RepeatRequest, EchoReply> stream) {
+    EXPECT_TRUE(system_.Spawn<Repeater>(std::move(stream), observed_).ok());
+  }
+  const GrpcStreamOptions& options() const { return options_; }
   std::vector<ActorRef<SessionProtocol>> sessions() {
     MutexLock lock(&mu_);
     return sessions_;
@@ -208,21 +213,49 @@ class ChatService final : public Echo::CallbackService {
 
 using ::troupe::testing::WaitFor;
 
-class StreamCallTest : public ::testing::Test {
+// The same streams served three ways: a typed callback service (ServeStream and
+// ServeServerStream on gRPC's threads), and the gateway's typed streams by name (AddStream<Req,
+// Resp>) on gRPC's threads and on the workers' completion queues.
+enum class Served { kCallbackService, kGatewayByName, kWorkerQueues };
+
+class StreamCallTest : public ::testing::TestWithParam<Served> {
  protected:
   void Serve(Behavior behavior, GrpcStreamOptions options = {}) {
     service_ = std::make_unique<ChatService>(system_, behavior, &observed_, options);
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
+    if (GetParam() == Served::kCallbackService) {
+      grpc::ServerBuilder builder;
+      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+      builder.RegisterService(service_.get());
+      server_ = builder.BuildAndStart();
+      ASSERT_NE(server_, nullptr);
+    } else {
+      gateway_ = std::make_unique<GrpcGateway>(system_);
+      ChatService* service = service_.get();
+      const std::string name = absl::StrCat("/", Echo::service_full_name());
+      ASSERT_TRUE((gateway_->AddStream<EchoRequest, EchoReply>(
+                       name + "/Chat", [service](Stream s) { service->OpenChat(std::move(s)); },
+                       options))
+                      .ok());
+      ASSERT_TRUE((gateway_->AddStream<RepeatRequest, EchoReply>(
+                       name + "/Repeat",
+                       [service](GrpcStream<RepeatRequest, EchoReply> s) {
+                         service->OpenRepeat(std::move(s));
+                       },
+                       options))
+                      .ok());
+      auto started = gateway_->Start(
+          {.address = "127.0.0.1:0", .worker_queues = GetParam() == Served::kWorkerQueues});
+      ASSERT_TRUE(started.ok()) << started.status();
+      port = *started;
+    }
+    port_ = port;
     stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                               grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    if (gateway_) gateway_->Shutdown();
   }
   static EchoRequest Request(const std::string& text) {
     EchoRequest r;
@@ -234,10 +267,12 @@ class StreamCallTest : public ::testing::Test {
   ActorSystem system_{ActorSystemOptions{.threads = 2}};
   std::unique_ptr<ChatService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GrpcGateway> gateway_;
+  int port_ = 0;
   std::unique_ptr<Echo::Stub> stub_;
 };
 
-TEST_F(StreamCallTest, TenThousandMessagesComeBackInOrder) {
+TEST_P(StreamCallTest, TenThousandMessagesComeBackInOrder) {
   Serve(Behavior::kEcho);
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -262,7 +297,7 @@ TEST_F(StreamCallTest, TenThousandMessagesComeBackInOrder) {
   EXPECT_EQ(observed_.write_errors.load(), 0);
 }
 
-TEST_F(StreamCallTest, ASlowActorStopsTheStreamReadingInsteadOfGrowingItsMailbox) {
+TEST_P(StreamCallTest, ASlowActorStopsTheStreamReadingInsteadOfGrowingItsMailbox) {
   Serve(Behavior::kHold, GrpcStreamOptions{.max_unprocessed = 8});
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -286,7 +321,7 @@ TEST_F(StreamCallTest, ASlowActorStopsTheStreamReadingInsteadOfGrowingItsMailbox
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_F(StreamCallTest, AClientThatDoesNotReadEndsWithResourceExhaustedNotUnboundedMemory) {
+TEST_P(StreamCallTest, AClientThatDoesNotReadEndsWithResourceExhaustedNotUnboundedMemory) {
   Serve(Behavior::kFlood, GrpcStreamOptions{.max_queued_writes = 64});
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -303,7 +338,7 @@ TEST_F(StreamCallTest, AClientThatDoesNotReadEndsWithResourceExhaustedNotUnbound
 // An actor that writes only while the stream is not backpressured is told GrpcWritable when
 // the client catches up, and so sends everything to a slow reader without ever passing
 // high_water_writes - instead of hitting max_queued_writes as a blind writer does.
-TEST_F(StreamCallTest, GrpcWritableLetsAnActorPaceItselfToASlowReader) {
+TEST_P(StreamCallTest, GrpcWritableLetsAnActorPaceItselfToASlowReader) {
   Serve(Behavior::kPaced, GrpcStreamOptions{.high_water_writes = 16, .max_queued_writes = 64});
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -322,7 +357,7 @@ TEST_F(StreamCallTest, GrpcWritableLetsAnActorPaceItselfToASlowReader) {
 
 // Cancel ends a call whose replies would never be written (the client reads nothing), at once:
 // the client sees CANCELLED and the actor GrpcCallCancelled.
-TEST_F(StreamCallTest, CancelEndsACallStuckOnAClientThatDoesNotRead) {
+TEST_P(StreamCallTest, CancelEndsACallStuckOnAClientThatDoesNotRead) {
   Serve(Behavior::kStuck);
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -337,7 +372,7 @@ TEST_F(StreamCallTest, CancelEndsACallStuckOnAClientThatDoesNotRead) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
-TEST_F(StreamCallTest, AClientCancellationReachesTheActor) {
+TEST_P(StreamCallTest, AClientCancellationReachesTheActor) {
   Serve(Behavior::kEcho);
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -351,7 +386,7 @@ TEST_F(StreamCallTest, AClientCancellationReachesTheActor) {
   EXPECT_EQ(observed_.deadline_exceeded.load(), 0);
 }
 
-TEST_F(StreamCallTest, TheDeadlineReachesTheActor) {
+TEST_P(StreamCallTest, TheDeadlineReachesTheActor) {
   Serve(Behavior::kEcho);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
@@ -368,7 +403,7 @@ TEST_F(StreamCallTest, TheDeadlineReachesTheActor) {
       [&] { return observed_.deadline_exceeded.load() + observed_.cancelled.load() == 1; }));
 }
 
-TEST_F(StreamCallTest, AnActorThatDropsItsStreamEndsTheCallWithAborted) {
+TEST_P(StreamCallTest, AnActorThatDropsItsStreamEndsTheCallWithAborted) {
   Serve(Behavior::kDrop);
   grpc::ClientContext context;
   auto stream = stub_->Chat(&context);
@@ -379,7 +414,7 @@ TEST_F(StreamCallTest, AnActorThatDropsItsStreamEndsTheCallWithAborted) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED) << status.error_message();
 }
 
-TEST_F(StreamCallTest, ManyConcurrentStreamsEachKeepTheirOrder) {
+TEST_P(StreamCallTest, ManyConcurrentStreamsEachKeepTheirOrder) {
   Serve(Behavior::kEcho);
   constexpr int kStreams = 50, kMessages = 200;
   std::atomic<int> good{0};
@@ -403,7 +438,7 @@ TEST_F(StreamCallTest, ManyConcurrentStreamsEachKeepTheirOrder) {
   EXPECT_EQ(good.load(), kStreams);
 }
 
-TEST_F(StreamCallTest, AServerStreamDeliversItsRequestOnceAndItsRepliesInOrder) {
+TEST_P(StreamCallTest, AServerStreamDeliversItsRequestOnceAndItsRepliesInOrder) {
   Serve(Behavior::kEcho);
   grpc::ClientContext context;
   RepeatRequest request;
@@ -422,7 +457,7 @@ TEST_F(StreamCallTest, AServerStreamDeliversItsRequestOnceAndItsRepliesInOrder) 
   EXPECT_EQ(observed_.write_errors.load(), 0);
 }
 
-TEST_F(StreamCallTest, AServerStreamToAClientThatDoesNotReadEndsWithResourceExhausted) {
+TEST_P(StreamCallTest, AServerStreamToAClientThatDoesNotReadEndsWithResourceExhausted) {
   Serve(Behavior::kEcho, GrpcStreamOptions{.max_queued_writes = 64});
   grpc::ClientContext context;
   RepeatRequest request;
@@ -437,7 +472,7 @@ TEST_F(StreamCallTest, AServerStreamToAClientThatDoesNotReadEndsWithResourceExha
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
-TEST_F(StreamCallTest, AServerStreamClientCancellationReachesTheActor) {
+TEST_P(StreamCallTest, AServerStreamClientCancellationReachesTheActor) {
   Serve(Behavior::kEcho);
   grpc::ClientContext context;
   RepeatRequest request;
@@ -452,6 +487,60 @@ TEST_F(StreamCallTest, AServerStreamClientCancellationReachesTheActor) {
   EXPECT_FALSE(reader->Read(&reply));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
+
+TEST_P(StreamCallTest, AMessageThatDoesNotParseEndsTheCallWithInvalidArgument) {
+  if (GetParam() == Served::kCallbackService) GTEST_SKIP() << "gRPC's own parsing answers it";
+  Serve(Behavior::kEcho);
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::CompletionQueue cq;
+  const auto step = [&cq](int expected_tag) {
+    void* tag;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(tag, reinterpret_cast<void*>(static_cast<intptr_t>(expected_tag)));
+    return ok;
+  };
+  auto call = generic.PrepareCall(&context, "/troupe.examples.Echo/Chat", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  call->Write(ToByteBuffer(std::string("\xff\xff\xff", 3)), reinterpret_cast<void*>(2));
+  EXPECT_TRUE(step(2));
+  grpc::ByteBuffer reply;
+  call->Read(&reply, reinterpret_cast<void*>(3));
+  EXPECT_FALSE(step(3));  // no reply: the call ends
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  EXPECT_TRUE(step(4));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("troupe.examples.EchoRequest"), std::string::npos);
+  // The server carries on.
+  grpc::ClientContext next;
+  auto stream = stub_->Chat(&next);
+  ASSERT_TRUE(stream->Write(Request("fine")));
+  EchoReply echoed;
+  ASSERT_TRUE(stream->Read(&echoed));
+  EXPECT_EQ(echoed.text(), "fine");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Served, StreamCallTest,
+                         ::testing::Values(Served::kCallbackService, Served::kGatewayByName,
+                                           Served::kWorkerQueues),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Served::kCallbackService:
+                               return std::string("CallbackService");
+                             case Served::kGatewayByName:
+                               return std::string("GatewayByName");
+                             case Served::kWorkerQueues:
+                               return std::string("WorkerQueues");
+                           }
+                           return std::string();
+                         });
 
 }  // namespace
 }  // namespace troupe

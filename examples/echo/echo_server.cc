@@ -6,9 +6,9 @@
 // ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread); a call
 // whose client gives up cancels its timer. Chat is a bidi stream served by one ChatSession actor
 // per call, answering each request in order (after its delay_ms, if any). With
-// --grpc_worker_queues, Say is served from completion queues the workers drive (the call, the
-// actor's turn and the reply on one thread: GrpcServerOptions::worker_queues); that mode serves
-// unary methods only, so Chat and Repeat answer UNIMPLEMENTED there.
+// --grpc_worker_queues, Say and Chat are served from completion queues the workers drive (a
+// call's events, the actors' turns and the replies on one thread: GrpcServerOptions::
+// worker_queues), added to the gateway by method name instead of through a callback service.
 //
 // One EchoConnection actor per accepted connection. It owns its TcpStream: received chunks
 // arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
@@ -50,8 +50,7 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
 ABSL_FLAG(int, grpc_port, -1,
           "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
 ABSL_FLAG(bool, grpc_worker_queues, false,
-          "serve Say from completion queues the workers drive (unary only: Chat and Repeat "
-          "answer UNIMPLEMENTED in this mode)");
+          "serve the gRPC methods from completion queues the workers drive");
 
 namespace {
 
@@ -215,8 +214,14 @@ int main(int argc, char** argv) {
     const bool worker_queues = absl::GetFlag(FLAGS_grpc_worker_queues);
     auto rpc = sys.Spawn<EchoRpc>().value();
     if (worker_queues) {
+      const std::string service = absl::StrCat("/", troupe::examples::Echo::service_full_name());
       (void)gateway.AddUnary<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
-          absl::StrCat("/", troupe::examples::Echo::service_full_name(), "/Say"), rpc);
+          absl::StrCat(service, "/Say"), rpc);
+      (void)gateway.AddStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
+          absl::StrCat(service, "/Chat"), [&sys](ChatStream stream) {
+            // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
+            (void)sys.Spawn<ChatSession>(std::move(stream));
+          });
     } else {
       grpc_service = std::make_unique<EchoService>(sys, rpc);
       (void)gateway.AddService(grpc_service.get());
