@@ -12,8 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "actors/tls/credentials.h"
-#include "actors/tls/tls_flags.h"
+#include "bench/plain_grpc_listen.h"
 #include "framework/base/stop_signals.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/echo.grpc.pb.h"
@@ -72,18 +71,11 @@ int main(int argc, char** argv) {
   PlainEcho service;
   grpc::ServerBuilder builder;
   int port = 0;
-  // --tls_cert/--tls_key/--tls_ca: gRPC's own mutual TLS (the same credentials troupe uses).
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (troupe::TlsFilesFromFlags().enabled()) {
-    auto tls = troupe::MakeServerCredentials(troupe::TlsServerOptionsFromFlags());
-    if (!tls.ok()) {
-      std::fprintf(stderr, "plain_grpc_echo_server: %s\n", tls.status().ToString().c_str());
-      return 1;
-    }
-    credentials = *tls;
+  if (absl::Status s = troupe::bench::ListenForBenchmark(builder, absl::GetFlag(FLAGS_port), &port);
+      !s.ok()) {
+    std::fprintf(stderr, "plain_grpc_echo_server: %s\n", s.ToString().c_str());
+    return 1;
   }
-  builder.AddListeningPort(absl::StrCat("127.0.0.1:", absl::GetFlag(FLAGS_port)), credentials,
-                           &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

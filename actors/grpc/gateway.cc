@@ -251,9 +251,11 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     }
     read_failure_pending_ = true;
     Start([this] {
-      read_failure_alarm_.Set(gateway_->worker_queues_->queue(w_),
-                              absl::ToChronoTime(absl::Now() + absl::Milliseconds(1)),
-                              &read_failure_check_);
+      // Made here, not with every call: an Alarm costs an allocation and gRPC's timer setup.
+      read_failure_alarm_ = std::make_unique<grpc::Alarm>();
+      read_failure_alarm_->Set(gateway_->worker_queues_->queue(w_),
+                               absl::ToChronoTime(absl::Now() + absl::Milliseconds(1)),
+                               &read_failure_check_);
     });
   }
   void ReadFailureCheck(bool) { DeliverPendingReadFailure(); }
@@ -272,7 +274,7 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     if (stream_reactions_) {
       if (cancelled) stream_reactions_->OnCancel();  // before the read failure it caused
       DeliverPendingReadFailure();
-      read_failure_alarm_.Cancel();
+      if (read_failure_alarm_) read_failure_alarm_->Cancel();
     } else if (cancelled) {
       ask_.Cancel(CancelReason(context_));
     }
@@ -298,7 +300,7 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
   // A stream's: on worker w only (its tags), or the thread draining the queues at shutdown.
   bool done_seen_ = false;
   bool read_failure_pending_ = false;
-  grpc::Alarm read_failure_alarm_;
+  std::unique_ptr<grpc::Alarm> read_failure_alarm_;
   std::atomic<int> refs_{1};  // the request's
   const Route* route_ = nullptr;  // a unary method's
   grpc::ByteBuffer request_;

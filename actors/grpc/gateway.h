@@ -13,13 +13,15 @@
 // Request<Req, Resp> (or Request<GrpcCall<Req>, Resp>, to see the caller); a request that does
 // not parse as Req ends with INVALID_ARGUMENT.
 //
+// Typed streaming methods by name (AddStream<Req, Resp>) hand out GrpcStream<Req, Resp> for bidi
+// and server-streaming methods alike (byte_stream.h).
+//
 // Where calls run: by default on gRPC's callback threads, handing each call to the actor's
 // worker and back. With GrpcServerOptions::worker_queues the gateway is served from one gRPC
 // completion queue per troupe worker, which that worker polls (worker_queues.h): a call's
-// arrival, the actor's turn and the reply run on one thread. That mode serves the unary methods
-// added with AddUnary (typed or generic); typed callback services (AddService) and streams
-// (AddStream) stay on gRPC's threads, and Start refuses them in that mode (their threads would
-// poll the same sockets as the workers and take the calls back to other threads). Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
+// arrival, the actor's turn and the reply run on one thread. That mode serves every method
+// added by name (AddUnary, AddStream); Start refuses typed callback services (AddService) in
+// it, since their gRPC threads would poll the same sockets and take the calls elsewhere. Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
 // grpc::ByteBuffer> to `on_stream` (see stream_call.h). A call to a method nobody serves ends
 // with UNIMPLEMENTED. The server's limits (message size, concurrent streams per connection,
 // handshake, keepalive and idle timeouts) are set explicitly in GrpcServerOptions.
@@ -93,7 +95,7 @@ struct GrpcServerOptions {
   // A connection without calls this long is closed (the client reconnects when it needs to).
   absl::Duration max_connection_idle = absl::Minutes(10);
   std::string name = "gRPC gateway";  // how errors and start-up warnings call this server
-  // Serve the unary methods from completion queues the workers drive (see above).
+  // Serve the methods added by name from completion queues the workers drive (see above).
   bool worker_queues = false;
 };
 
@@ -175,7 +177,8 @@ class GrpcGateway {
                     Route{nullptr, internal::MakeOpenByteStream<Req, Resp>(std::move(on_stream),
                                                                            options)});
   }
-  // Generic bidi streaming method: each call's stream goes to `on_stream` (on a gRPC thread).
+  // Generic bidi streaming method: each call's stream goes to `on_stream` (on the thread
+  // serving the call).
   absl::Status AddStream(std::string method, std::function<void(GrpcByteStream)> on_stream,
                          GrpcStreamOptions options = {});
   // Only peers `policy` admits may call `scope`: "/pkg.Service/Method", "pkg.Service" or ""

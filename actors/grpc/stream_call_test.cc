@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "actors/grpc/gateway.h"
+#include "actors/grpc/testing/served.h"
 #include "framework/base/mutex.h"
 #include "framework/system/actor_system.h"
 #include "framework/testing/wait_for.h"
@@ -216,7 +217,7 @@ using ::troupe::testing::WaitFor;
 // The same streams served three ways: a typed callback service (ServeStream and
 // ServeServerStream on gRPC's threads), and the gateway's typed streams by name (AddStream<Req,
 // Resp>) on gRPC's threads and on the workers' completion queues.
-enum class Served { kCallbackService, kGatewayByName, kWorkerQueues };
+using ::troupe::testing::Served;
 
 class StreamCallTest : public ::testing::TestWithParam<Served> {
  protected:
@@ -528,19 +529,8 @@ TEST_P(StreamCallTest, AMessageThatDoesNotParseEndsTheCallWithInvalidArgument) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Served, StreamCallTest,
-                         ::testing::Values(Served::kCallbackService, Served::kGatewayByName,
-                                           Served::kWorkerQueues),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case Served::kCallbackService:
-                               return std::string("CallbackService");
-                             case Served::kGatewayByName:
-                               return std::string("GatewayByName");
-                             case Served::kWorkerQueues:
-                               return std::string("WorkerQueues");
-                           }
-                           return std::string();
-                         });
+                         ::testing::ValuesIn(::troupe::testing::kEveryWayServed),
+                         ::troupe::testing::ServedName);
 
 }  // namespace
 }  // namespace troupe

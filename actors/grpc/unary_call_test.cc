@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "actors/grpc/gateway.h"
+#include "actors/grpc/testing/served.h"
 #include "framework/base/status_matchers.h"
 #include "gtest/gtest.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -92,7 +93,7 @@ int ThreadCount() {
 // The same calls served three ways: a typed callback service on a plain gRPC server
 // (AskForCall on gRPC's threads), and the gateway's typed unary method by name, on gRPC's threads
 // and on the workers' completion queues (GrpcServerOptions::worker_queues).
-enum class Served { kCallbackService, kGatewayByName, kWorkerQueues };
+using ::troupe::testing::Served;
 
 class UnaryCallTest : public ::testing::TestWithParam<Served> {
  protected:
@@ -255,19 +256,8 @@ TEST_P(UnaryCallTest, ARequestThatDoesNotParseIsInvalidArgumentAndAnUnknownMetho
 }
 
 INSTANTIATE_TEST_SUITE_P(Served, UnaryCallTest,
-                         ::testing::Values(Served::kCallbackService, Served::kGatewayByName,
-                                           Served::kWorkerQueues),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case Served::kCallbackService:
-                               return std::string("CallbackService");
-                             case Served::kGatewayByName:
-                               return std::string("GatewayByName");
-                             case Served::kWorkerQueues:
-                               return std::string("WorkerQueues");
-                           }
-                           return std::string();
-                         });
+                         ::testing::ValuesIn(::troupe::testing::kEveryWayServed),
+                         ::troupe::testing::ServedName);
 
 }  // namespace
 }  // namespace troupe
