@@ -3,8 +3,10 @@
 // Two implementations: WorkStealingScheduler (production: one worker thread per core) and
 // DeterministicScheduler (framework/testing: one thread, step by step, manual clock).
 //
-// Thread safety: Schedule(), AddTimer(), Now(), IsWorkerThread() and stats() from any thread.
-// Shutdown() from a thread that is not one of the scheduler's workers.
+// Thread safety: Schedule(), AddTimer(), Now(), IsWorkerThread(), stats(), AddWorkerSource(),
+// RemoveWorkerSource() and WakeWorker() from any thread (RemoveWorkerSource not from within the
+// source's own calls, which it waits for). Shutdown() from a thread that is not one of the
+// scheduler's workers.
 #ifndef FRAMEWORK_SCHEDULER_SCHEDULER_H_
 #define FRAMEWORK_SCHEDULER_SCHEDULER_H_
 
