@@ -9,22 +9,21 @@
 //
 // Generic unary methods ask an actor whose Protocol has Request<GrpcBytes, std::string>: the
 // request's serialized bytes in, the response's serialized bytes out (an error status goes to
-// the client as is). Typed unary methods by name (AddUnary<Req, Resp>) ask one with
-// Request<Req, Resp> (or Request<GrpcCall<Req>, Resp>, to see the caller); a request that does
-// not parse as Req ends with INVALID_ARGUMENT.
-//
-// Typed streaming methods by name (AddStream<Req, Resp>) hand out GrpcStream<Req, Resp> for bidi
-// and server-streaming methods alike (byte_stream.h).
+// the client as is); generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
+// grpc::ByteBuffer> to `on_stream` (see stream_call.h). Typed methods by name need no service
+// class: AddUnary<Req, Resp> asks an actor with Request<Req, Resp> (or Request<GrpcCall<Req>,
+// Resp>, to see the caller), AddStream<Req, Resp> hands out GrpcStream<Req, Resp> for bidi and
+// server-streaming methods alike (byte_stream.h); a message that does not parse ends the call
+// with INVALID_ARGUMENT. A call to a method nobody serves ends with UNIMPLEMENTED. The server's
+// limits (message size, concurrent streams per connection, handshake, keepalive and idle
+// timeouts) are set explicitly in GrpcServerOptions.
 //
 // Where calls run: by default on gRPC's callback threads, handing each call to the actor's
 // worker and back. With GrpcServerOptions::worker_queues the gateway is served from one gRPC
 // completion queue per troupe worker, which that worker polls (worker_queues.h): a call's
 // arrival, the actor's turn and the reply run on one thread. That mode serves every method
 // added by name (AddUnary, AddStream); Start refuses typed callback services (AddService) in
-// it, since their gRPC threads would poll the same sockets and take the calls elsewhere. Generic streaming methods hand a GrpcStream<grpc::ByteBuffer,
-// grpc::ByteBuffer> to `on_stream` (see stream_call.h). A call to a method nobody serves ends
-// with UNIMPLEMENTED. The server's limits (message size, concurrent streams per connection,
-// handshake, keepalive and idle timeouts) are set explicitly in GrpcServerOptions.
+// it, since their gRPC threads would poll the same sockets and take the calls elsewhere.
 //
 // Security (actors/tls): with GrpcServerOptions::tls the gateway speaks TLS, by default mutual
 // (clients need a certificate its CA admits). Listening on a non-loopback address without TLS

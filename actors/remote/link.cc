@@ -133,7 +133,7 @@ absl::Status Link::Send(node::Envelope envelope, std::string_view type, WireRepl
     ++stats_.sent;
     if (state_ == State::kBackoff || state_ == State::kShutdown) {
       DeadLetterLocked(type, DeadLetterReason::kNodeUnreachable);
-      result = absl::UnavailableError(absl::StrCat("node ", options_.address, " is unreachable"));
+      result = UnreachableLocked();
     } else if (unacked_.size() >= options_.max_unacked) {
       DeadLetterLocked(type, DeadLetterReason::kLinkFull);
       result = absl::ResourceExhaustedError(
@@ -271,6 +271,19 @@ void Link::OnCallDone(Call* call, const grpc::Status& status) {
   }
   for (WireReplyFn& fn : failed_asks) fn(why);
   for (DownWatcher& w : watchers) w(why);
+}
+
+// Why a send fails while the link is down: a peer that refused this node (its certificate or
+// claimed name, PERMISSION_DENIED or UNAUTHENTICATED) says so, so a sender sees the same
+// answer whether its message went out before the refusal or after it; otherwise UNAVAILABLE.
+absl::Status Link::UnreachableLocked() const {
+  const absl::StatusCode code = last_failure_.code();
+  if (code == absl::StatusCode::kPermissionDenied || code == absl::StatusCode::kUnauthenticated) {
+    return last_failure_;
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "node ", options_.address, " is unreachable",
+      last_failure_.ok() ? "" : absl::StrCat(" (", last_failure_.message(), ")")));
 }
 
 void Link::DeadLetterLocked(std::string_view type, DeadLetterReason reason) {

@@ -93,6 +93,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool NextFrame(Call* call, node::ClientFrame* frame, bool* release_hold);
   // The stream ended (a read or write failed). True: the caller must release the hold.
   bool StreamEnded(Call* call, bool writer_stopped);
+  absl::Status UnreachableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeadLetterLocked(std::string_view type, DeadLetterReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
