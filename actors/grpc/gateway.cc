@@ -31,6 +31,17 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
 
 namespace {
 
+// Asks a unary route for a call whose request has been read, in the call's trace. No timer per
+// call: gRPC enforces the deadline, and the call's cancellation cancels the returned ask.
+AskHandle AskUnaryRoute(const GrpcGateway::Route& route, const grpc::ServerContextBase& context,
+                        const std::string& method, const grpc::ByteBuffer& request,
+                        std::function<void(absl::StatusOr<std::string>)> done) {
+  const std::optional<TraceContext> trace = ServedCallTrace(context);
+  ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
+  return route.unary(GrpcBytes{method, ToBytes(request), PeerIdentityOf(context)},
+                     absl::InfiniteDuration(), std::move(done));
+}
+
 // A generic unary call: read the one request, ask the actor, write its reply and finish.
 // Deleted when gRPC is done with it (OnDone) and the request phase is over.
 class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
@@ -45,12 +56,8 @@ class GenericUnaryReactor final : public grpc::ServerGenericBidiReactor {
       Unref();
       return;
     }
-    // No timer per call: gRPC enforces the deadline and its OnCancel cancels the ask.
-    const std::optional<TraceContext> trace = ServedCallTrace(*context_);
-    ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
-    ask_.Set(route_->unary(GrpcBytes{context_->method(), ToBytes(request_),
-                                     PeerIdentityOf(*context_)},
-                           absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
+    ask_.Set(AskUnaryRoute(*route_, *context_, context_->method(), request_,
+                           [this](absl::StatusOr<std::string> reply) {
                              if (!reply.ok()) {
                                Finish(ToGrpcStatus(reply.status()));
                                return;
@@ -215,13 +222,9 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
       FinishUnary(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
       return;
     }
-    // No timer per call: gRPC enforces the deadline and the done notification cancels the ask.
-    const std::optional<TraceContext> trace = ServedCallTrace(context_);
-    ScopedTrace traced(trace.has_value() ? &*trace : nullptr);
     refs_.fetch_add(1, std::memory_order_relaxed);  // the ask's, until its reply is handled
-    ask_.Set(route_->unary(
-        GrpcBytes{context_.method(), ToBytes(request_), PeerIdentityOf(context_)},
-        absl::InfiniteDuration(), [this](absl::StatusOr<std::string> reply) {
+    ask_.Set(AskUnaryRoute(
+        *route_, context_, context_.method(), request_, [this](absl::StatusOr<std::string> reply) {
           // On the thread that answered; the call may be cancelled by now, and then gRPC
           // completes these operations with ok = false.
           if (!reply.ok()) {
@@ -393,8 +396,12 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would silently
   // share its calls. A taken port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;  // with worker_queues
   if (options.worker_queues) {
-    if (absl::Status s = StartWorkerQueues(builder); !s.ok()) return s;
+    absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>> made =
+        AddWorkerQueues(builder);
+    if (!made.ok()) return made.status();
+    queues = *std::move(made);
   } else {
     for (grpc::Service* service : services_) builder.RegisterService(service);
     if (!generic_->routes.empty()) builder.RegisterCallbackGenericService(generic_.get());
@@ -407,13 +414,12 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
-    pending_queues_.clear();
     async_generic_.reset();
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on ", options.address, " (address in use or invalid)"));
   }
   if (options.worker_queues) {
-    worker_queues_ = std::make_unique<WorkerQueues>(system_.scheduler(), std::move(pending_queues_));
+    worker_queues_ = std::make_unique<WorkerQueues>(system_.scheduler(), std::move(queues));
     constexpr int kRequestsPerQueue = 16;  // calls awaited per worker; one more per arrival
     for (int w = 0; w < worker_queues_->size(); ++w) {
       for (int i = 0; i < kRequestsPerQueue; ++i) QueuedCall::Request(this, w);
@@ -426,7 +432,8 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   return port;
 }
 
-absl::Status GrpcGateway::StartWorkerQueues(grpc::ServerBuilder& builder) {
+absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>>
+GrpcGateway::AddWorkerQueues(grpc::ServerBuilder& builder) {
   if (!services_.empty()) {
     return absl::FailedPreconditionError(
         "worker_queues serves the methods added with AddUnary and AddStream; typed callback "
@@ -434,10 +441,11 @@ absl::Status GrpcGateway::StartWorkerQueues(grpc::ServerBuilder& builder) {
   }
   async_generic_ = std::make_unique<grpc::AsyncGenericService>();
   builder.RegisterAsyncGenericService(async_generic_.get());
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   for (int w = 0; w < system_.scheduler().num_workers(); ++w) {
-    pending_queues_.push_back(builder.AddCompletionQueue());
+    queues.push_back(builder.AddCompletionQueue());
   }
-  return absl::OkStatus();
+  return queues;
 }
 
 void GrpcGateway::Shutdown(absl::Duration grace) {

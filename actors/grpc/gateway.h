@@ -205,8 +205,9 @@ class GrpcGateway {
   class GenericService;
   class QueuedCall;
   absl::Status AddRoute(std::string method, Route route);
-  // With worker_queues: the async generic service, a queue per worker, calls requested on each.
-  absl::Status StartWorkerQueues(grpc::ServerBuilder& builder);
+  // With worker_queues: registers the async generic service and adds a queue per worker.
+  absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>> AddWorkerQueues(
+      grpc::ServerBuilder& builder);
 
   ActorSystem& system_;
   std::shared_ptr<internal::AccessRules> rules_;
@@ -215,7 +216,6 @@ class GrpcGateway {
   std::vector<grpc::Service*> services_;
   std::unique_ptr<GrpcServerMetrics> call_metrics_;  // outlives server_ (its interceptor uses it)
   std::unique_ptr<grpc::AsyncGenericService> async_generic_;
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> pending_queues_;  // until started
   std::unique_ptr<WorkerQueues> worker_queues_;  // shut down after server_
   std::unique_ptr<grpc::Server> server_;
 };

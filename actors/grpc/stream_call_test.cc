@@ -225,10 +225,7 @@ class StreamCallTest : public ::testing::TestWithParam<Served> {
     service_ = std::make_unique<ChatService>(system_, behavior, &observed_, options);
     int port = 0;
     if (GetParam() == Served::kCallbackService) {
-      grpc::ServerBuilder builder;
-      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-      builder.RegisterService(service_.get());
-      server_ = builder.BuildAndStart();
+      server_ = ::troupe::testing::StartPlainServer(service_.get(), &port);
       ASSERT_NE(server_, nullptr);
     } else {
       gateway_ = std::make_unique<GrpcGateway>(system_);
@@ -245,8 +242,7 @@ class StreamCallTest : public ::testing::TestWithParam<Served> {
                        },
                        options))
                       .ok());
-      auto started = gateway_->Start(
-          {.address = "127.0.0.1:0", .worker_queues = GetParam() == Served::kWorkerQueues});
+      auto started = gateway_->Start(::troupe::testing::GatewayOptions(GetParam()));
       ASSERT_TRUE(started.ok()) << started.status();
       port = *started;
     }

@@ -102,18 +102,14 @@ class UnaryCallTest : public ::testing::TestWithParam<Served> {
     int port = 0;
     if (GetParam() == Served::kCallbackService) {
       service_ = std::make_unique<EchoService>(system_, actor_);
-      grpc::ServerBuilder builder;
-      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-      builder.RegisterService(service_.get());
-      server_ = builder.BuildAndStart();
+      server_ = ::troupe::testing::StartPlainServer(service_.get(), &port);
       ASSERT_NE(server_, nullptr);
     } else {
       gateway_ = std::make_unique<GrpcGateway>(system_);
       ASSERT_TRUE((gateway_->AddUnary<EchoRequest, EchoReply>(
                        absl::StrCat("/", Echo::service_full_name(), "/Say"), actor_))
                       .ok());
-      auto started = gateway_->Start(
-          {.address = "127.0.0.1:0", .worker_queues = GetParam() == Served::kWorkerQueues});
+      auto started = gateway_->Start(::troupe::testing::GatewayOptions(GetParam()));
       ASSERT_TRUE(started.ok()) << started.status();
       port = *started;
     }

@@ -7,8 +7,11 @@
 #define ACTORS_GRPC_TESTING_SERVED_H_
 
 #include <array>
+#include <memory>
 #include <string>
 
+#include "actors/grpc/gateway.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 namespace troupe::testing {
@@ -28,6 +31,20 @@ inline std::string ServedName(const ::testing::TestParamInfo<Served>& info) {
       return "WorkerQueues";
   }
   return "Unknown";
+}
+
+// kCallbackService: a plain gRPC server on a loopback port with `service` (null if it cannot
+// listen); *port is the bound port.
+inline std::unique_ptr<grpc::Server> StartPlainServer(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+// The other two: how the test's gateway starts (a loopback port; the worker queues or not).
+inline GrpcServerOptions GatewayOptions(Served served) {
+  return {.address = "127.0.0.1:0", .worker_queues = served == Served::kWorkerQueues};
 }
 
 }  // namespace troupe::testing
