@@ -96,7 +96,7 @@ class WorkerQueues final : public WorkerSource {
   };
 
   // WorkerSource.
-  bool Poll(int w) override;
+  bool Poll(int w, bool idle) override;
   bool Parking(int w) override;
   void Resumed(int w) override;
 

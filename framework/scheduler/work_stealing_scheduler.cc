@@ -215,7 +215,7 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
   if (w.tick % options_.injection_interval == 0) {
     FireTimers(w);
     w.parker->Poll();
-    PollSources(w);
+    PollSources(w, /*idle=*/false);
     SpillIfOverloaded(w);
     if (Schedulable* s = injection_.Pop()) {
       w.injected.Add();
@@ -392,7 +392,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
     }
     if (w.parker->PollReady()) continue;
     if (FireTimers(w)) continue;
-    if (PollSources(w)) continue;
+    if (PollSources(w, /*idle=*/true)) continue;
     if (SpinForWork(w)) continue;
     Park(w);
   }
@@ -405,14 +405,14 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
   tls_worker = nullptr;
 }
 
-bool WorkStealingScheduler::PollSources(Worker& w) {
+bool WorkStealingScheduler::PollSources(Worker& w, bool idle) {
   if (sources_.load(std::memory_order_relaxed) == nullptr) return false;  // none: no cost
   // Flag first, then the list (both seq_cst): a RemoveWorkerSource that sees the flag clear
   // knows this worker will read its new list (RemoveWorkerSource).
   w.in_sources.store(true, std::memory_order_seq_cst);
   bool any = false;
   if (const std::vector<WorkerSource*>* list = sources_.load(std::memory_order_seq_cst)) {
-    for (WorkerSource* source : *list) any |= source->Poll(w.index);
+    for (WorkerSource* source : *list) any |= source->Poll(w.index, idle);
   }
   w.in_sources.store(false, std::memory_order_release);
   return any;

@@ -87,7 +87,7 @@ class WorkStealingScheduler final : public Scheduler {
   void SpillIfOverloaded(Worker& w);
   bool FireTimers(Worker& w);
   bool SpinForWork(Worker& w);
-  bool PollSources(Worker& w);
+  bool PollSources(Worker& w, bool idle);
   // Parking(w) on every source; false (and Resumed on those told) if one has work waiting.
   bool SourcesLetPark(Worker& w);
   void SourcesResumed(Worker& w);

@@ -340,7 +340,7 @@ class ItemSource : public WorkerSource {
     const int parked = parked_.load(std::memory_order_seq_cst);
     if (parked >= 0) scheduler_->WakeWorker(parked);
   }
-  bool Poll(int w) override {
+  bool Poll(int w, bool) override {
     EXPECT_EQ(scheduler_->CurrentWorker(), w);
     polls_.fetch_add(1, std::memory_order_relaxed);
     int n = pending_.load(std::memory_order_relaxed);

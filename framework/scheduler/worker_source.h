@@ -2,7 +2,8 @@
 // completion queue per worker (actors/grpc/worker_queues.h) - polled by each worker in its own
 // loop, so that what arrives there and the actor turns it causes run on one thread.
 //
-// A worker w calls Poll(w) every few turns and whenever it runs out of turns; before it parks it
+// A worker w calls Poll(w, false) every few turns and Poll(w, true) whenever it runs out of
+// turns (then a source should look everywhere: the worker parks next); before it parks it
 // calls Parking(w) (false: something is waiting, do not park), and after it wakes Resumed(w).
 // Between Parking(w) and Resumed(w) the source must keep watch itself and wake the worker
 // (Scheduler::WakeWorker) when something arrives for it: a worker parks in its I/O backend, not
@@ -18,8 +19,10 @@ namespace troupe {
 class WorkerSource {
  public:
   virtual ~WorkerSource() = default;
-  // Handles what is ready for worker `w` without blocking; true if that did anything.
-  virtual bool Poll(int w) = 0;
+  // Handles what is ready for worker `w` without blocking; true if that did anything. `idle`:
+  // the worker has nothing else to run (else it polls between turns, and a source may keep an
+  // expensive look for later).
+  virtual bool Poll(int w, bool idle) = 0;
   // Worker `w` is about to park: from now until Resumed(w) the source wakes it when something
   // arrives. False if something is already waiting (the worker polls instead of parking).
   virtual bool Parking(int w) = 0;
