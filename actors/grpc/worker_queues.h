@@ -11,7 +11,8 @@
 // for something else takes its queue back with a grpc::Alarm (the standby leaves Next). So a
 // busy worker polls its queue itself (no thread wakes), an idle system has every thread asleep
 // (no polling), and the cost of an idle-to-busy edge is one thread wake, as with gRPC's own
-// threads.
+// threads. Between turns an empty queue is looked into less and less often (every 1 to 16
+// polls: each look is an epoll_wait); a worker about to park always looks.
 //
 // Tags: everything put on these queues is a WorkerQueueTag; its Proceed(ok) runs on the queue's
 // worker (or, during Shutdown, on the thread calling it). A tag's owner starts operations on
