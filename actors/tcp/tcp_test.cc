@@ -651,6 +651,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, TcpTest,
 TEST(TcpFaultTest, AnAcceptThatFailsIsRetriedAndTheWaitingClientIsServed) {
   for (const IoBackendKind kind : {IoBackendKind::kEpoll, IoBackendKind::kUring}) {
     SCOPED_TRACE(IoBackendKindName(kind));
+    Log log;  // outlives the system: its connection actors write to it until the system stops
     std::vector<FaultInjectingBackend*> fakes;  // owned by the system's I/O layer
     ActorSystemOptions options;
     options.threads = 2;
@@ -673,7 +674,6 @@ TEST(TcpFaultTest, AnAcceptThatFailsIsRetriedAndTheWaitingClientIsServed) {
       });
       set.WaitForNotification();
     }
-    Log log;
     TcpListenerOptions listen;
     listen.host = "127.0.0.1";
     listen.accept_retry = absl::Milliseconds(20);
