@@ -11,6 +11,7 @@
 #include "actors/grpc/grpc_trace.h"
 #include "actors/grpc/unary_call.h"
 #include "actors/tls/credentials.h"
+#include "framework/log/log.h"
 
 namespace troupe {
 
@@ -396,8 +397,15 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would silently
   // share its calls. A taken port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  const bool worker_queues = options.worker_queues.value_or(services_.empty());
+  if (!options.worker_queues.has_value() && !worker_queues) {
+    Log(absl::LogSeverity::kInfo,
+        "serving calls on gRPC's threads: typed services (AddService) bring them; methods added "
+        "by name are served from the workers' completion queues",
+        {{"server", options.name}});
+  }
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;  // with worker_queues
-  if (options.worker_queues) {
+  if (worker_queues) {
     absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>> made =
         AddWorkerQueues(builder);
     if (!made.ok()) return made.status();
@@ -418,7 +426,7 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on ", options.address, " (address in use or invalid)"));
   }
-  if (options.worker_queues) {
+  if (worker_queues) {
     worker_queues_ = std::make_unique<WorkerQueues>(system_.scheduler(), std::move(queues));
     constexpr int kRequestsPerQueue = 16;  // calls awaited per worker; one more per arrival
     for (int w = 0; w < worker_queues_->size(); ++w) {

@@ -18,12 +18,14 @@
 // limits (message size, concurrent streams per connection, handshake, keepalive and idle
 // timeouts) are set explicitly in GrpcServerOptions.
 //
-// Where calls run: by default on gRPC's callback threads, handing each call to the actor's
-// worker and back. With GrpcServerOptions::worker_queues the gateway is served from one gRPC
-// completion queue per troupe worker, which that worker polls (worker_queues.h): a call's
-// arrival, the actor's turn and the reply run on one thread. That mode serves every method
-// added by name (AddUnary, AddStream); Start refuses typed callback services (AddService) in
-// it, since their gRPC threads would poll the same sockets and take the calls elsewhere.
+// Where calls run (GrpcServerOptions::worker_queues): by default on one gRPC completion queue
+// per troupe worker, which that worker polls (worker_queues.h): a call's arrival, the actor's
+// turn and the reply run on one thread. That mode serves every method added by name
+// (AddUnary, AddStream). A typed callback service (AddService) brings gRPC's own threads, which
+// would poll the same sockets and take the calls elsewhere: with one, the gateway serves every
+// call on gRPC's callback threads, handing each to the actor's worker and back (logged at Start;
+// worker_queues = true with a typed service fails Start). worker_queues = false asks for gRPC's
+// threads outright.
 //
 // Security (actors/tls): with GrpcServerOptions::tls the gateway speaks TLS, by default mutual
 // (clients need a certificate its CA admits). Listening on a non-loopback address without TLS
@@ -43,6 +45,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -94,8 +97,9 @@ struct GrpcServerOptions {
   // A connection without calls this long is closed (the client reconnects when it needs to).
   absl::Duration max_connection_idle = absl::Minutes(10);
   std::string name = "gRPC gateway";  // how errors and start-up warnings call this server
-  // Serve the methods added by name from completion queues the workers drive (see above).
-  bool worker_queues = false;
+  // Serve calls from completion queues the workers drive (see above). Unset: yes, unless a
+  // typed service was added.
+  std::optional<bool> worker_queues;
 };
 
 struct GrpcGatewayStats {

@@ -168,6 +168,37 @@ TEST(GatewayWorkerQueuesTest, RefuseTypedCallbackServicesWhoseThreadsWouldTakeTh
   EXPECT_TRUE(by_name.Start(options).ok());
 }
 
+// Left unset, worker_queues is on for methods by name and off with a typed service (whose gRPC
+// threads would take the calls): both serve.
+TEST(GatewayWorkerQueuesTest, ByDefaultMethodsByNameAreServedByTheWorkersAndTypedOnesByGrpc) {
+  ActorSystem system(ActorSystemOptions{.threads = 2});
+  auto say = [](int port) {
+    auto stub = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                  grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    EchoRequest request;
+    request.set_text("hi");
+    EchoReply reply;
+    return stub->Say(&context, request, &reply);
+  };
+  GrpcGateway by_name(system);
+  ASSERT_TRUE(by_name.AddUnary("/troupe.examples.Echo/Say", system.Spawn<Shouter>().value()).ok());
+  absl::StatusOr<int> port = by_name.Start({.address = "127.0.0.1:0"});
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_TRUE(say(*port).ok());
+  const WorkerQueueStats queues = by_name.stats().queues;
+  EXPECT_GE(queues.polled + queues.handed_over, 1u);  // the call came through a worker's queue
+
+  Echo::CallbackService typed;  // answers UNIMPLEMENTED: served, by gRPC's threads
+  GrpcGateway with_service(system);
+  ASSERT_TRUE(with_service.AddService(&typed).ok());
+  port = with_service.Start({.address = "127.0.0.1:0"});
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_EQ(say(*port).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(with_service.stats().queues.polled + with_service.stats().queues.handed_over, 0u);
+}
+
 TEST_P(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
   GrpcGateway other(system_);
   EXPECT_THAT(other.AddUnary("Say", system_.Spawn<Shouter>().value()),

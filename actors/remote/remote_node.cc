@@ -3,37 +3,11 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "actors/tls/credentials.h"
 
 namespace troupe {
-
-// The Node service: each peer's Connect stream is served by its own InboundSession actor.
-class RemoteNode::NodeService final : public node::Node::CallbackService {
- public:
-  NodeService(ActorSystem& system, std::shared_ptr<const internal::Exports> exports,
-              std::shared_ptr<internal::InboundCounters> counters, internal::InboundOptions options)
-      : system_(system),
-        exports_(std::move(exports)),
-        counters_(std::move(counters)),
-        options_(options) {}
-
-  grpc::ServerBidiReactor<node::ClientFrame, node::ServerFrame>* Connect(
-      grpc::CallbackServerContext* context) override {
-    return ServeStream<node::ClientFrame, node::ServerFrame>(
-        context, [this](internal::NodeStream stream) {
-          // A failed spawn (actor limit, shutdown) drops the stream: the peer sees ABORTED.
-          (void)system_.Spawn<internal::InboundSession>(std::move(stream), exports_, counters_,
-                                                        options_);
-        });
-  }
-
- private:
-  ActorSystem& system_;
-  std::shared_ptr<const internal::Exports> exports_;
-  std::shared_ptr<internal::InboundCounters> counters_;
-  const internal::InboundOptions options_;
-};
 
 absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& system,
                                                               RemoteNodeOptions options) {
@@ -43,14 +17,20 @@ absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& syste
   }
   std::unique_ptr<RemoteNode> node(new RemoteNode(system, std::move(options)));
   if (!node->options_.listen_address.empty()) {
-    node->service_ = std::make_unique<NodeService>(
-        system, node->exports_, node->counters_,
-        internal::InboundOptions{.tls = tls,
-                                 .default_ask_timeout = node->options_.ask_timeout,
-                                 .max_ask_timeout = node->options_.max_ask_timeout,
-                                 .max_asks_in_flight = node->options_.max_asks_in_flight});
+    // The Node service: each peer's Connect stream is served by its own InboundSession actor.
+    const internal::InboundOptions inbound{.tls = tls,
+                                           .default_ask_timeout = node->options_.ask_timeout,
+                                           .max_ask_timeout = node->options_.max_ask_timeout,
+                                           .max_asks_in_flight = node->options_.max_asks_in_flight};
     node->gateway_ = std::make_unique<GrpcGateway>(system);
-    (void)node->gateway_->AddService(node->service_.get());
+    (void)node->gateway_->AddStream<node::ClientFrame, node::ServerFrame>(
+        absl::StrCat("/", node::Node::service_full_name(), "/Connect"),
+        [system = &system, exports = node->exports_, counters = node->counters_,
+         inbound](internal::NodeStream stream) {
+          // A failed spawn (actor limit, shutdown) drops the stream: the peer sees ABORTED.
+          (void)system->Spawn<internal::InboundSession>(std::move(stream), exports, counters,
+                                                        inbound);
+        });
     absl::StatusOr<int> port =
         node->gateway_->Start({.address = node->options_.listen_address,
                                .max_message_bytes = node->options_.max_message_bytes,

@@ -302,8 +302,6 @@ class RemoteNode {
   std::shared_ptr<internal::Link> LinkToLocked(const std::string& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-
-  class NodeService;
   ActorSystem& system_;
   const RemoteNodeOptions options_;
   const uint64_t incarnation_;
@@ -312,8 +310,7 @@ class RemoteNode {
       std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<internal::InboundCounters> counters_ =
       std::make_shared<internal::InboundCounters>();
-  std::unique_ptr<NodeService> service_;
-  std::unique_ptr<GrpcGateway> gateway_;
+  std::unique_ptr<GrpcGateway> gateway_;  // serves Node/Connect by name
   int port_ = 0;
   uint64_t collector_ = 0;
 

@@ -117,31 +117,18 @@ size_t GrpcChatSession::TransportQueuedBytes() {
   return in_stream_bytes_;
 }
 
-class ChatGrpcServer::Service final : public Chat::CallbackService {
- public:
-  Service(ActorSystem& system, LobbyRef lobby, SessionOptions options)
-      : system_(system), lobby_(std::move(lobby)), options_(std::move(options)) {}
-  grpc::ServerBidiReactor<ClientEvent, ServerEvent>* Connect(
-      grpc::CallbackServerContext* context) override {
-    return ServeStream<ClientEvent, ServerEvent>(context, [this](ChatStream stream) {
-      (void)system_.Spawn<GrpcChatSession>(std::move(stream), lobby_, options_);
-    });
-  }
-
- private:
-  ActorSystem& system_;
-  LobbyRef lobby_;
-  const SessionOptions options_;
-};
-
 ChatGrpcServer::ChatGrpcServer(ActorSystem& system, LobbyRef lobby, SessionOptions options)
-    : service_(std::make_unique<Service>(system, std::move(lobby), std::move(options))),
-      gateway_(system) {}
+    : system_(system), lobby_(std::move(lobby)), options_(std::move(options)), gateway_(system) {}
 
 ChatGrpcServer::~ChatGrpcServer() { Shutdown(); }
 
 absl::StatusOr<int> ChatGrpcServer::Start(const GrpcServerOptions& options) {
-  if (absl::Status s = gateway_.AddService(service_.get()); !s.ok()) return s;
+  absl::Status added = gateway_.AddStream<ClientEvent, ServerEvent>(
+      absl::StrCat("/", Chat::service_full_name(), "/Connect"), [this](ChatStream stream) {
+        // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
+        (void)system_.Spawn<GrpcChatSession>(std::move(stream), lobby_, options_);
+      });
+  if (!added.ok()) return added;
   return gateway_.Start(options);
 }
 

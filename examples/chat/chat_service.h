@@ -73,9 +73,10 @@ class ChatGrpcServer {
   void Shutdown();
 
  private:
-  class Service;
-  std::unique_ptr<Service> service_;
-  GrpcGateway gateway_;
+  ActorSystem& system_;
+  const LobbyRef lobby_;
+  const SessionOptions options_;
+  GrpcGateway gateway_;  // serves Chat/Connect by name (on the workers' completion queues)
 };
 
 }  // namespace troupe::chat

@@ -5,10 +5,11 @@
 // With --grpc_port, the Echo gRPC service (proto/echo.proto) is served by actors too: Say is an
 // ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread); a call
 // whose client gives up cancels its timer. Chat is a bidi stream served by one ChatSession actor
-// per call, answering each request in order (after its delay_ms, if any). With
-// --grpc_worker_queues, Say and Chat are served from completion queues the workers drive (a
-// call's events, the actors' turns and the replies on one thread: GrpcServerOptions::
-// worker_queues), added to the gateway by method name instead of through a callback service.
+// per call, answering each request in order (after its delay_ms, if any). Both are added to the
+// gateway by method name and served from completion queues the workers drive (a call's events,
+// the actors' turns and the replies on one thread: GrpcServerOptions::worker_queues);
+// --nogrpc_worker_queues serves them on gRPC's own threads instead, each call handed to a worker
+// and back.
 //
 // One EchoConnection actor per accepted connection. It owns its TcpStream: received chunks
 // arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
@@ -28,7 +29,6 @@
 #include "absl/time/clock.h"
 #include "actors/grpc/gateway.h"
 #include "actors/grpc/stream_call.h"
-#include "actors/grpc/unary_call.h"
 #include "actors/tcp/tcp_listener.h"
 #include "actors/tls/tls_flags.h"
 #include "framework/base/stop_signals.h"
@@ -49,8 +49,9 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
           "a connection that sends nothing this long is closed");
 ABSL_FLAG(int, grpc_port, -1,
           "also serve the Echo gRPC service on this port (0: pick one; -1: off)");
-ABSL_FLAG(bool, grpc_worker_queues, false,
-          "serve the gRPC methods from completion queues the workers drive");
+ABSL_FLAG(bool, grpc_worker_queues, true,
+          "serve the gRPC methods from completion queues the workers drive (false: on gRPC's "
+          "threads)");
 
 namespace {
 
@@ -144,29 +145,6 @@ class ChatSession : public troupe::Actor<ChatSession, ChatSessionProtocol> {
   bool reads_done_ = false;
 };
 
-class EchoService final : public troupe::examples::Echo::CallbackService {
- public:
-  EchoService(troupe::ActorSystem& system, troupe::ActorRef<EchoRpcProtocol> actor)
-      : system_(system), actor_(std::move(actor)) {}
-  grpc::ServerUnaryReactor* Say(grpc::CallbackServerContext* context,
-                                const troupe::examples::EchoRequest* request,
-                                troupe::examples::EchoReply* reply) override {
-    return troupe::AskForCall(system_, context, actor_, *request, reply);
-  }
-  grpc::ServerBidiReactor<troupe::examples::EchoRequest, troupe::examples::EchoReply>* Chat(
-      grpc::CallbackServerContext* context) override {
-    return troupe::ServeStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
-        context, [this](ChatStream stream) {
-          // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
-          (void)system_.Spawn<ChatSession>(std::move(stream));
-        });
-  }
-
- private:
-  troupe::ActorSystem& system_;
-  troupe::ActorRef<EchoRpcProtocol> actor_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,29 +186,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("listening on port %d\n", (*listener)->port());
-  std::unique_ptr<EchoService> grpc_service;
   troupe::GrpcGateway gateway(sys);
   if (absl::GetFlag(FLAGS_grpc_port) >= 0) {
-    const bool worker_queues = absl::GetFlag(FLAGS_grpc_worker_queues);
-    auto rpc = sys.Spawn<EchoRpc>().value();
-    if (worker_queues) {
-      const std::string service = absl::StrCat("/", troupe::examples::Echo::service_full_name());
-      (void)gateway.AddUnary<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
-          absl::StrCat(service, "/Say"), rpc);
-      (void)gateway.AddStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
-          absl::StrCat(service, "/Chat"), [&sys](ChatStream stream) {
-            // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
-            (void)sys.Spawn<ChatSession>(std::move(stream));
-          });
-    } else {
-      grpc_service = std::make_unique<EchoService>(sys, rpc);
-      (void)gateway.AddService(grpc_service.get());
-    }
+    const std::string service = absl::StrCat("/", troupe::examples::Echo::service_full_name());
+    (void)gateway.AddUnary<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
+        absl::StrCat(service, "/Say"), sys.Spawn<EchoRpc>().value());
+    (void)gateway.AddStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
+        absl::StrCat(service, "/Chat"), [&sys](ChatStream stream) {
+          // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
+          (void)sys.Spawn<ChatSession>(std::move(stream));
+        });
     absl::StatusOr<int> grpc_port =
         gateway.Start({.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port)),
                        .tls = troupe::TlsServerOptionsFromFlags(),
                        .allow_insecure = troupe::AllowInsecureFromFlags(),
-                       .worker_queues = worker_queues});
+                       .worker_queues = absl::GetFlag(FLAGS_grpc_worker_queues)});
     if (!grpc_port.ok()) {
       std::fprintf(stderr, "echo_server: %s\n", grpc_port.status().ToString().c_str());
       return 1;

@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   troupe::BlockStopSignals();
   troupe::ActorSystem system({.threads = 2});
-  kv::KvService service(system, system.Spawn<kv::KvStore>().value());
   troupe::GrpcGateway gateway(system);
-  if (absl::Status added = gateway.AddService(&service); !added.ok()) {
+  if (absl::Status added = kv::AddKvMethods(gateway, system.Spawn<kv::KvStore>().value());
+      !added.ok()) {
     std::fprintf(stderr, "kv_server: %s\n", added.ToString().c_str());
     return 1;
   }

@@ -1,46 +1,33 @@
-// KvService: the KeyValue gRPC API in front of a KvStore actor. Unary calls are asks to the
-// store; each Watch call's stream is handed to the store. Owned by the caller; register it
-// with a troupe::GrpcGateway, which must not outlive it.
+// AddKvMethods: the KeyValue gRPC API (kv.proto) in front of a KvStore actor, its methods added
+// to a troupe::GrpcGateway by name (served from the completion queues the workers drive). Get,
+// Put and Delete are asks to the store; each Watch call's stream is handed to the store, which
+// gets its one WatchRequest as the stream's first message. Call before the gateway starts.
 #ifndef KV_SERVICE_H_
 #define KV_SERVICE_H_
 
-#include <utility>
+#include <string>
 
-#include "actors/grpc/stream_call.h"
-#include "actors/grpc/unary_call.h"
-#include "framework/system/actor_system.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "actors/grpc/gateway.h"
 #include "kv.grpc.pb.h"
 #include "kv_store.h"
 
 namespace kv {
 
-class KvService final : public KeyValue::CallbackService {
- public:
-  KvService(troupe::ActorSystem& system, troupe::ActorRef<KvProtocol> store)
-      : system_(system), store_(std::move(store)) {}
-
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* c, const GetRequest* r,
-                                GetReply* out) override {
-    return troupe::AskForCall(system_, c, store_, *r, out);
+inline absl::Status AddKvMethods(troupe::GrpcGateway& gateway,
+                                 const troupe::ActorRef<KvProtocol>& store) {
+  const std::string service = absl::StrCat("/", KeyValue::service_full_name(), "/");
+  absl::Status added = gateway.AddUnary<GetRequest, GetReply>(service + "Get", store);
+  if (added.ok()) added = gateway.AddUnary<PutRequest, PutReply>(service + "Put", store);
+  if (added.ok()) added = gateway.AddUnary<DeleteRequest, DeleteReply>(service + "Delete", store);
+  if (added.ok()) {
+    added = gateway.AddStream<WatchRequest, WatchEvent>(service + "Watch", [store](WatchStream s) {
+      store.Tell(NewWatch{std::move(s)});
+    });
   }
-  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* c, const PutRequest* r,
-                                PutReply* out) override {
-    return troupe::AskForCall(system_, c, store_, *r, out);
-  }
-  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* c, const DeleteRequest* r,
-                                   DeleteReply* out) override {
-    return troupe::AskForCall(system_, c, store_, *r, out);
-  }
-  grpc::ServerWriteReactor<WatchEvent>* Watch(grpc::CallbackServerContext* c,
-                                              const WatchRequest* r) override {
-    return troupe::ServeServerStream<WatchRequest, WatchEvent>(
-        c, *r, [this](WatchStream stream) { store_.Tell(NewWatch{std::move(stream)}); });
-  }
-
- private:
-  troupe::ActorSystem& system_;
-  troupe::ActorRef<KvProtocol> store_;
-};
+  return added;
+}
 
 }  // namespace kv
 

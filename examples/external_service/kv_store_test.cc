@@ -16,8 +16,7 @@ namespace {
 class KvStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service_ = std::make_unique<KvService>(system_, system_.Spawn<KvStore>().value());
-    ASSERT_TRUE(gateway_.AddService(service_.get()).ok());
+    ASSERT_TRUE(AddKvMethods(gateway_, system_.Spawn<KvStore>().value()).ok());
     auto port = gateway_.Start({.address = "127.0.0.1:0"});
     ASSERT_TRUE(port.ok()) << port.status();
     stub_ = KeyValue::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port),
@@ -56,8 +55,7 @@ class KvStoreTest : public ::testing::Test {
   }
 
   troupe::ActorSystem system_{{.threads = 2}};
-  std::unique_ptr<KvService> service_;
-  troupe::GrpcGateway gateway_{system_};  // declared after the service: shut down first
+  troupe::GrpcGateway gateway_{system_};
   std::unique_ptr<KeyValue::Stub> stub_;
 };
 

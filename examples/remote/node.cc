@@ -33,9 +33,9 @@
 #include "absl/flags/usage.h"
 #include "absl/time/clock.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "actors/grpc/gateway.h"
-#include "actors/grpc/unary_call.h"
 #include "actors/metrics/metrics_flags.h"
 #include "actors/remote/remote_node.h"
 #include "actors/tls/tls_flags.h"
@@ -152,25 +152,11 @@ int PingPong(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>
   return 0;
 }
 
-// The gRPC face: Pinger/Ask: each Ping asked of the peer's ponger (through its remote reference).
-class PingerService final : public troupe::examples::Pinger::CallbackService {
- public:
-  PingerService(troupe::ActorSystem& system, troupe::ActorRef<PongerProtocol> ponger)
-      : system_(system), ponger_(std::move(ponger)) {}
-  grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* context, const Ping* request,
-                                 Pong* reply) override {
-    return troupe::AskForCall(system_, context, ponger_, *request, reply);
-  }
-
- private:
-  troupe::ActorSystem& system_;
-  const troupe::ActorRef<PongerProtocol> ponger_;
-};
-
+// The gRPC face: Pinger/Ask, each Ping asked of the peer's ponger (through its remote reference).
 int ServeGrpc(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>& ponger) {
-  PingerService service(system, ponger);
   troupe::GrpcGateway gateway(system);
-  (void)gateway.AddService(&service);
+  (void)gateway.AddUnary<Ping, Pong>(
+      absl::StrCat("/", troupe::examples::Pinger::service_full_name(), "/Ask"), ponger);
   absl::StatusOr<int> port = gateway.Start(
       {.address = absl::StrCat(absl::GetFlag(FLAGS_grpc_host), ":", absl::GetFlag(FLAGS_grpc_port)),
        .tls = troupe::TlsServerOptionsFromFlags(),
