@@ -1,5 +1,6 @@
 #include "actors/grpc/gateway.h"
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -407,7 +408,7 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;  // with worker_queues
   if (worker_queues) {
     absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>> made =
-        AddWorkerQueues(builder);
+        AddWorkerQueues(builder, options.worker_queue_count);
     if (!made.ok()) return made.status();
     queues = *std::move(made);
   } else {
@@ -441,7 +442,7 @@ absl::StatusOr<int> GrpcGateway::Start(const GrpcServerOptions& options) {
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>>
-GrpcGateway::AddWorkerQueues(grpc::ServerBuilder& builder) {
+GrpcGateway::AddWorkerQueues(grpc::ServerBuilder& builder, int count) {
   if (!services_.empty()) {
     return absl::FailedPreconditionError(
         "worker_queues serves the methods added with AddUnary and AddStream; typed callback "
@@ -450,7 +451,9 @@ GrpcGateway::AddWorkerQueues(grpc::ServerBuilder& builder) {
   async_generic_ = std::make_unique<grpc::AsyncGenericService>();
   builder.RegisterAsyncGenericService(async_generic_.get());
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
-  for (int w = 0; w < system_.scheduler().num_workers(); ++w) {
+  const int workers = system_.scheduler().num_workers();
+  count = count > 0 ? std::min(count, workers) : std::max(1, workers / 4);
+  for (int w = 0; w < count; ++w) {
     queues.push_back(builder.AddCompletionQueue());
   }
   return queues;

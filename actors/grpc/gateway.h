@@ -100,6 +100,11 @@ struct GrpcServerOptions {
   // Serve calls from completion queues the workers drive (see above). Unset: yes, unless a
   // typed service was added.
   std::optional<bool> worker_queues;
+  // With worker queues: how many (queue i is polled by worker i; at most one a worker). 0: one
+  // for every 4 workers, at least one. The calls of one client connection spread over every
+  // queue, and each queue's events reach the others' workers through gRPC's shared poller (a
+  // thread hop): on 2 cores one queue serves a unary call in 17 us of CPU, two in 37 (README).
+  int worker_queue_count = 0;
 };
 
 struct GrpcGatewayStats {
@@ -211,7 +216,7 @@ class GrpcGateway {
   absl::Status AddRoute(std::string method, Route route);
   // With worker_queues: registers the async generic service and adds a queue per worker.
   absl::StatusOr<std::vector<std::unique_ptr<grpc::ServerCompletionQueue>>> AddWorkerQueues(
-      grpc::ServerBuilder& builder);
+      grpc::ServerBuilder& builder, int count);
 
   ActorSystem& system_;
   std::shared_ptr<internal::AccessRules> rules_;

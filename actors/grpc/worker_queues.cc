@@ -63,9 +63,10 @@ grpc::ServerCompletionQueue* WorkerQueues::queue(int w) const { return queues_.a
 
 absl::Status WorkerQueues::Start() {
   if (started_) return absl::FailedPreconditionError("the worker queues have started");
-  if (static_cast<int>(queues_.size()) != scheduler_.num_workers()) {
+  if (queues_.empty() || static_cast<int>(queues_.size()) > scheduler_.num_workers()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        queues_.size(), " completion queues for ", scheduler_.num_workers(), " workers"));
+        queues_.size(), " completion queues for ", scheduler_.num_workers(),
+        " workers (at least one queue, at most one a worker)"));
   }
   if (!scheduler_.AddWorkerSource(this)) {
     return absl::FailedPreconditionError(
@@ -99,6 +100,7 @@ void WorkerQueues::DrainInbox(Queue& q) {
 }
 
 bool WorkerQueues::Poll(int w, bool idle) {
+  if (w >= size()) return false;  // a worker without a queue
   Queue& q = *queues_[w];
   bool any = false;
   if (q.has_inbox.load(std::memory_order_acquire)) {
@@ -131,6 +133,7 @@ bool WorkerQueues::Poll(int w, bool idle) {
 }
 
 bool WorkerQueues::Parking(int w) {
+  if (w >= size()) return true;
   Queue& q = *queues_[w];
   {
     std::lock_guard<std::mutex> lock(q.mu);
@@ -142,6 +145,7 @@ bool WorkerQueues::Parking(int w) {
 }
 
 void WorkerQueues::Resumed(int w) {
+  if (w >= size()) return;
   Queue& q = *queues_[w];
   std::lock_guard<std::mutex> lock(q.mu);
   q.standby_watches = false;

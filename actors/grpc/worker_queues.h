@@ -62,7 +62,8 @@ struct WorkerQueueStats {
 
 class WorkerQueues final : public WorkerSource {
  public:
-  // `queues[i]` is worker i's (as many as the scheduler has workers).
+  // `queues[i]` is worker i's (one to as many as the scheduler has workers; workers past the
+  // last queue poll none).
   WorkerQueues(Scheduler& scheduler,
                std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues);
   ~WorkerQueues() override;
@@ -72,8 +73,8 @@ class WorkerQueues final : public WorkerSource {
   int size() const { return static_cast<int>(queues_.size()); }
   grpc::ServerCompletionQueue* queue(int w) const;
 
-  // The workers start polling. FAILED_PRECONDITION if the scheduler has no worker threads or
-  // not one queue per worker.
+  // The workers start polling. FAILED_PRECONDITION if the scheduler has no worker threads, or
+  // no queue, or more queues than workers.
   absl::Status Start();
   void Shutdown();
 
@@ -100,6 +101,7 @@ class WorkerQueues final : public WorkerSource {
   bool Poll(int w, bool idle) override;
   bool Parking(int w) override;
   void Resumed(int w) override;
+  bool SpinBeforePark(int w) override { return w >= size(); }  // one with a queue waits for it
 
  private:
   struct Queue;

@@ -29,6 +29,7 @@ using examples::Echo;
 using examples::EchoReply;
 using examples::EchoRequest;
 using ::troupe::testing::IsOk;
+using ::troupe::testing::StatusIs;
 
 // Answers with the text and the worker its turn ran on; a request with delay_ms waits that long
 // (on a timer, not blocking the loop) before answering.
@@ -101,7 +102,8 @@ class SayCall final : public WorkerQueueTag {
   bool finishing_ = false;
 };
 
-class WorkerQueuesTest : public ::testing::Test {
+// Every case with a queue per worker, and with one queue for the two workers.
+class WorkerQueuesTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
     system_ = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 2});
@@ -110,11 +112,11 @@ class WorkerQueuesTest : public ::testing::Test {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
     std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
-    for (int i = 0; i < 2; ++i) cqs.push_back(builder.AddCompletionQueue());
+    for (int i = 0; i < GetParam(); ++i) cqs.push_back(builder.AddCompletionQueue());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     queues_ = std::make_unique<WorkerQueues>(system_->scheduler(), std::move(cqs));
-    for (int w = 0; w < 2; ++w) {
+    for (int w = 0; w < GetParam(); ++w) {
       for (int i = 0; i < 4; ++i) {
         new SayCall(&service_, queues_.get(), w, system_.get(), echoer_, &seen_);
       }
@@ -146,7 +148,7 @@ class WorkerQueuesTest : public ::testing::Test {
   Seen seen_;
 };
 
-TEST_F(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
+TEST_P(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
   // Calls one at a time with pauses: each finds the workers asleep (the standby hands it over).
   for (int i = 0; i < 20; ++i) {
     EchoReply reply;
@@ -174,11 +176,12 @@ TEST_F(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
   ASSERT_EQ(seen_.proceed_and_turn.size(), 1620u);
   for (const auto& [proceed, turn] : seen_.proceed_and_turn) {
     EXPECT_GE(proceed, 0) << "a call's event was handled off the workers";
+    EXPECT_LT(proceed, GetParam()) << "a call's event was handled by a worker without a queue";
     EXPECT_GE(turn, 0);
   }
 }
 
-TEST_F(WorkerQueuesTest, AnIdleSystemPollsNothing) {
+TEST_P(WorkerQueuesTest, AnIdleSystemPollsNothing) {
   EchoReply reply;
   ASSERT_TRUE(Say("warm", &reply).ok());
   absl::SleepFor(absl::Milliseconds(50));
@@ -191,7 +194,7 @@ TEST_F(WorkerQueuesTest, AnIdleSystemPollsNothing) {
   EXPECT_EQ(after.handed_over, before.handed_over);
 }
 
-TEST_F(WorkerQueuesTest, ShuttingDownWithCallsWaitingEndsThemAndLeaksNothing) {
+TEST_P(WorkerQueuesTest, ShuttingDownWithCallsWaitingEndsThemAndLeaksNothing) {
   // Calls in flight while the server shuts down: each is answered or cancelled, none hangs.
   std::vector<std::thread> clients;
   std::atomic<int> done{0};
@@ -211,6 +214,28 @@ TEST_F(WorkerQueuesTest, ShuttingDownWithCallsWaitingEndsThemAndLeaksNothing) {
   EXPECT_EQ(done.load(), 4);
   server_.reset();
   queues_.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(Queues, WorkerQueuesTest, ::testing::Values(2, 1),
+                         [](const auto& info) { return absl::StrCat(info.param, "Queues"); });
+
+TEST(WorkerQueuesStartTest, NeedsOneQueueToOneAWorker) {
+  ActorSystem system(ActorSystemOptions{.threads = 2});
+  WorkerQueues none(system.scheduler(), {});
+  EXPECT_THAT(none.Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  grpc::ServerBuilder builder;
+  Echo::AsyncService service;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
+  for (int i = 0; i < 3; ++i) cqs.push_back(builder.AddCompletionQueue());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  WorkerQueues three(system.scheduler(), std::move(cqs));
+  EXPECT_THAT(three.Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
+  three.Shutdown();
 }
 
 }  // namespace

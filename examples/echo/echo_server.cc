@@ -52,6 +52,9 @@ ABSL_FLAG(int, grpc_port, -1,
 ABSL_FLAG(bool, grpc_worker_queues, true,
           "serve the gRPC methods from completion queues the workers drive (false: on gRPC's "
           "threads)");
+ABSL_FLAG(int, grpc_queues, 0,
+          "with --grpc_worker_queues: how many completion queues (each polled by one worker; "
+          "0: one for every 4 workers, at least one)");
 
 namespace {
 
@@ -200,7 +203,8 @@ int main(int argc, char** argv) {
         gateway.Start({.address = absl::StrCat(listen.host, ":", absl::GetFlag(FLAGS_grpc_port)),
                        .tls = troupe::TlsServerOptionsFromFlags(),
                        .allow_insecure = troupe::AllowInsecureFromFlags(),
-                       .worker_queues = absl::GetFlag(FLAGS_grpc_worker_queues)});
+                       .worker_queues = absl::GetFlag(FLAGS_grpc_worker_queues),
+                       .worker_queue_count = absl::GetFlag(FLAGS_grpc_queues)});
     if (!grpc_port.ok()) {
       std::fprintf(stderr, "echo_server: %s\n", grpc_port.status().ToString().c_str());
       return 1;

@@ -16,13 +16,15 @@
 //  6. Spin for up to `spin_before_park`, watching every queue (and polling I/O every ~10 us);
 //     a lone worker does not spin: nobody else can hand it work; nor does one whose Parker
 //     says it should wait in the kernel (a worker whose backend has sockets: the client of an
-//     I/O-bound service often needs the core, and the socket wakes the wait anyway).
+//     I/O-bound service often needs the core, and the socket wakes the wait anyway), nor one a
+//     WorkerSource serves (its events reach a parked worker; a spinning one would not see them).
 //  7. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
 //     worker if it finds work (so work published during the transition is not stranded). Sleep
 //     in the Parker until woken or until the next timer deadline.
 // Wake-ups: pushing to a run queue or the injection queue wakes one sleeper, only if nobody is
 // searching (IdleSet). A woken worker counts as searching; when a searcher finds work and was
-// the last one, it wakes the next sleeper, so wake-ups propagate one at a time.
+// the last one, it wakes the next sleeper if more work is visible, so wake-ups propagate one
+// at a time and stop where the work does.
 // Homes: a Schedulable with a home worker (its socket's) scheduled on that worker goes to the
 // LIFO slot or the homed queue, which thieves never see, so it wakes nobody; scheduled
 // elsewhere it goes to the home's inbox and unparks the home (a syscall only if the home sleeps
@@ -77,6 +79,7 @@ struct WorkStealingScheduler::Worker {
   // Its TurnMonitor state: also the worker's turn bookkeeping (in a turn, turns run).
   TurnMonitor::WorkerState* monitor = nullptr;
   bool in_parker = false;  // inside parker->Park()
+  bool in_source_poll = false;  // inside PollSources
   // Set while this worker uses the worker-source list (polling, or parked with the sources told):
   // RemoveWorkerSource waits for it to clear.
   std::atomic<bool> in_sources{false};
@@ -138,8 +141,8 @@ void WorkStealingScheduler::Schedule(Schedulable* s) {
       SendHome(home, s);
       return;
     }
-    if (TurnMonitor::InTurn(*w.monitor)) {
-      // Made runnable by the running turn: run it next, hot in cache.
+    if (TurnMonitor::InTurn(*w.monitor) || w.in_source_poll) {
+      // Made runnable by the running turn (or a source's event): run it next, hot in cache.
       Schedulable* displaced = w.lifo;
       w.lifo = s;
       if (displaced != nullptr) PushLocal(w, displaced);
@@ -312,8 +315,10 @@ Schedulable* WorkStealingScheduler::Search(Worker& w) {
 void WorkStealingScheduler::RunTurn(Worker& w, Schedulable* s) {
   if (w.searching) {
     w.searching = false;
-    // The last searcher found work: wake another so searching continues while work remains.
-    if (idle_.StopSearching()) WakeOne();
+    // The last searcher found work: wake another so searching continues while work remains
+    // (what it stole beyond this one, the injection queue, others' queues). Work that came
+    // from its own sources or I/O with nothing else visible wakes nobody.
+    if (idle_.StopSearching() && AnyWorkVisible()) WakeOne();
   }
   const TurnMonitor::Turn turn = monitor_.BeginTurn(*w.monitor, s);
   const RunOutcome outcome = s->Run(options_.budget);
@@ -338,7 +343,7 @@ bool WorkStealingScheduler::AnyWorkVisible() const {
 
 bool WorkStealingScheduler::SpinForWork(Worker& w) {
   if (options_.spin_before_park <= absl::ZeroDuration() || workers_.size() == 1 ||
-      !w.parker->SpinBeforePark()) {
+      !w.parker->SpinBeforePark() || !SourcesLetSpin(w)) {
     return false;
   }
   const absl::Time until = clock_->Now() + options_.spin_before_park;
@@ -405,17 +410,33 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
   tls_worker = nullptr;
 }
 
-bool WorkStealingScheduler::PollSources(Worker& w, bool idle) {
-  if (sources_.load(std::memory_order_relaxed) == nullptr) return false;  // none: no cost
+template <typename F>
+void WorkStealingScheduler::ForEachSource(Worker& w, F f) {
   // Flag first, then the list (both seq_cst): a RemoveWorkerSource that sees the flag clear
   // knows this worker will read its new list (RemoveWorkerSource).
   w.in_sources.store(true, std::memory_order_seq_cst);
-  bool any = false;
   if (const std::vector<WorkerSource*>* list = sources_.load(std::memory_order_seq_cst)) {
-    for (WorkerSource* source : *list) any |= source->Poll(w.index, idle);
+    for (WorkerSource* source : *list) f(*source);
   }
   w.in_sources.store(false, std::memory_order_release);
+}
+
+bool WorkStealingScheduler::PollSources(Worker& w, bool idle) {
+  if (sources_.load(std::memory_order_relaxed) == nullptr) return false;  // none: no cost
+  bool any = false;
+  // What the sources' events make runnable runs next here (the LIFO slot), as if a turn had
+  // sent it: a call's actor then answers on the thread that polls the call's queue.
+  w.in_source_poll = true;
+  ForEachSource(w, [&](WorkerSource& source) { any |= source.Poll(w.index, idle); });
+  w.in_source_poll = false;
   return any;
+}
+
+bool WorkStealingScheduler::SourcesLetSpin(Worker& w) {
+  if (sources_.load(std::memory_order_relaxed) == nullptr) return true;
+  bool spin = true;
+  ForEachSource(w, [&](WorkerSource& source) { spin &= source.SpinBeforePark(w.index); });
+  return spin;
 }
 
 bool WorkStealingScheduler::SourcesLetPark(Worker& w) {

@@ -87,7 +87,10 @@ class WorkStealingScheduler final : public Scheduler {
   void SpillIfOverloaded(Worker& w);
   bool FireTimers(Worker& w);
   bool SpinForWork(Worker& w);
+  template <typename F>
+  void ForEachSource(Worker& w, F f);  // f(WorkerSource&) for each, under the in_sources flag
   bool PollSources(Worker& w, bool idle);
+  bool SourcesLetSpin(Worker& w);
   // Parking(w) on every source; false (and Resumed on those told) if one has work waiting.
   bool SourcesLetPark(Worker& w);
   void SourcesResumed(Worker& w);

@@ -394,5 +394,82 @@ TEST(WorkerSourceTest, ItemsArrivingWhileTheWorkerSleepsAreHandledOnTheWorker) {
   scheduler.Shutdown();
 }
 
+// Serves worker 0 only, as one gRPC completion queue for two workers does: each item it takes
+// in Poll schedules a task, and the worker should not spin (its items reach it parked).
+class TaskSource : public WorkerSource {
+ public:
+  TaskSource(Scheduler* scheduler, std::vector<std::unique_ptr<CountingTask>>* tasks)
+      : scheduler_(scheduler), tasks_(tasks) {}
+  void Add() {
+    pending_.fetch_add(1, std::memory_order_seq_cst);
+    if (parked_.load(std::memory_order_seq_cst)) scheduler_->WakeWorker(0);
+  }
+  bool Poll(int w, bool) override {
+    if (w != 0 || pending_.load(std::memory_order_relaxed) == 0) return false;
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    scheduler_->Schedule((*tasks_)[next_++].get());
+    return true;
+  }
+  bool Parking(int w) override {
+    if (w != 0) return true;
+    parked_.store(true, std::memory_order_seq_cst);  // then check: an Add meanwhile wakes us
+    if (pending_.load(std::memory_order_seq_cst) > 0) {
+      parked_.store(false, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  void Resumed(int w) override {
+    if (w == 0) parked_.store(false, std::memory_order_relaxed);
+  }
+  bool SpinBeforePark(int w) override { return w != 0; }
+
+ private:
+  Scheduler* const scheduler_;
+  std::vector<std::unique_ptr<CountingTask>>* const tasks_;
+  size_t next_ = 0;  // worker 0's
+  std::atomic<int> pending_{0};
+  std::atomic<bool> parked_{false};
+};
+
+// What a source's Poll makes runnable runs next on the polling worker, and a worker woken for
+// its source wakes no other to search: the idle worker 1 sleeps through 100 items (it used to
+// be woken for each one, only to find nothing and park again).
+TEST(WorkerSourceTest, WorkASourceMakesRunnableRunsOnItsWorkerAndWakesNoOther) {
+  std::atomic<int> parks[2] = {0, 0};
+  std::atomic<int> unparks[2] = {0, 0};
+  WorkStealingOptions options;
+  options.threads = 2;
+  options.parker_factory = [&](int w) {
+    return std::make_unique<CountingParker>(&parks[w], &unparks[w]);
+  };
+  WorkStealingScheduler scheduler(options);
+  constexpr int kItems = 100;
+  std::vector<std::unique_ptr<CountingTask>> tasks;
+  std::atomic<int> done{0};
+  std::atomic<int> off_worker_0{0};
+  for (int i = 0; i < kItems; ++i) {
+    tasks.push_back(std::make_unique<CountingTask>());
+    tasks.back()->done = &done;
+    tasks.back()->on_run = [&scheduler, &off_worker_0] {
+      if (scheduler.CurrentWorker() != 0) off_worker_0++;
+    };
+  }
+  TaskSource source(&scheduler, &tasks);
+  ASSERT_TRUE(scheduler.AddWorkerSource(&source));
+  absl::SleepFor(absl::Milliseconds(20));  // both workers asleep
+  const int worker_1_parks = parks[1].load();
+  for (int i = 1; i <= kItems; ++i) {
+    source.Add();
+    WaitFor(done, i);  // one at a time: worker 0 wakes, runs it, parks again
+    absl::SleepFor(absl::Microseconds(300));
+  }
+  EXPECT_EQ(off_worker_0.load(), 0);
+  EXPECT_LT(parks[1].load() - worker_1_parks, kItems / 10);
+  EXPECT_GE(parks[0].load(), kItems / 2);  // it did sleep between items
+  scheduler.RemoveWorkerSource(&source);
+  scheduler.Shutdown();
+}
+
 }  // namespace
 }  // namespace troupe

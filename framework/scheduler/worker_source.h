@@ -5,6 +5,7 @@
 // A worker w calls Poll(w, false) every few turns and Poll(w, true) whenever it runs out of
 // turns (then a source should look everywhere: the worker parks next); before it parks it
 // calls Parking(w) (false: something is waiting, do not park), and after it wakes Resumed(w).
+// What a Poll makes runnable runs next on that worker, as what a turn sends does.
 // Between Parking(w) and Resumed(w) the source must keep watch itself and wake the worker
 // (Scheduler::WakeWorker) when something arrives for it: a worker parks in its I/O backend, not
 // in the source.
@@ -27,6 +28,10 @@ class WorkerSource {
   // arrives. False if something is already waiting (the worker polls instead of parking).
   virtual bool Parking(int w) = 0;
   virtual void Resumed(int w) = 0;
+  // False: worker `w` should not spin looking for work before it parks. What this source brings
+  // it reaches it parked (the source watches from Parking on), while a spinning worker would
+  // not see it until the spin ends.
+  virtual bool SpinBeforePark(int /*w*/) { return true; }
 };
 
 }  // namespace troupe
