@@ -31,6 +31,9 @@ class ByteTransport {
   virtual void StartRead(grpc::ByteBuffer* buffer) = 0;
   virtual void StartWrite(const grpc::ByteBuffer* buffer) = 0;
   virtual void Finish(grpc::Status status) = 0;
+  // The scheduler worker whose completion queue carries the call's events (worker queues), or
+  // -1 (gRPC's threads): the actor serving the stream is homed there.
+  virtual int home_worker() const { return -1; }
 
  protected:
   ~ByteTransport() = default;
@@ -52,7 +55,8 @@ class TypedOverBytes final : public StreamOperations<Req, Resp>, public ByteStre
   TypedOverBytes(ByteTransport* transport, grpc::ServerContextBase* context,
                  GrpcStreamOptions options)
       : transport_(transport),
-        core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
+        core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options,
+                                                          transport->home_worker())) {}
   const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
 
   // StreamOperations (the core's pump).

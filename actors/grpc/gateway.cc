@@ -187,6 +187,7 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
   void Finish(grpc::Status status) override {
     if (!Start([&] { stream_.Finish(status, &stream_finished_); })) Unref();  // the stream's
   }
+  int home_worker() const override { return w_; }  // queue w is worker w's
 
  private:
   // A tag for one kind of operation: its completion runs `reaction`.

@@ -38,13 +38,26 @@ class Shouter : public Actor<Shouter, BytesProtocol> {
   }
 };
 
+// Where a stream's actor ran its first message, and where it was homed then.
+struct Where {
+  std::atomic<int> home{-2};
+  std::atomic<int> worker{-2};
+};
+
 // Echoes each raw message of a generic stream, then finishes when the client does.
 using ByteSessionProtocol = Protocol<GrpcReceived<grpc::ByteBuffer>, GrpcReadsDone>;
 class ByteEcho : public Actor<ByteEcho, ByteSessionProtocol> {
  public:
-  explicit ByteEcho(GrpcByteStream stream) : stream_(std::move(stream)) {}
+  ByteEcho(GrpcByteStream stream, const Scheduler* scheduler, Where* where)
+      : stream_(std::move(stream)), scheduler_(scheduler), where_(where) {}
   void OnStart() override { (void)stream_.Start(self()); }
-  void Handle(GrpcReceived<grpc::ByteBuffer> m) { (void)stream_.Write(std::move(m.message)); }
+  void Handle(GrpcReceived<grpc::ByteBuffer> m) {
+    if (where_->worker.load() == -2) {
+      where_->home = self().cell()->home_worker();
+      where_->worker = scheduler_->CurrentWorker();
+    }
+    (void)stream_.Write(std::move(m.message));
+  }
   void Handle(GrpcReadsDone) {
     stream_.Finish();
     ctx().Stop();
@@ -52,6 +65,8 @@ class ByteEcho : public Actor<ByteEcho, ByteSessionProtocol> {
 
  private:
   GrpcByteStream stream_;
+  const Scheduler* const scheduler_;
+  Where* const where_;
 };
 
 // Every case twice: calls on gRPC's threads, and on the workers' completion queues.
@@ -61,11 +76,14 @@ class GatewayTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(
         gateway_.AddUnary("/troupe.examples.Echo/Say", system_.Spawn<Shouter>().value()).ok());
     ActorSystem* system = &system_;
-    ASSERT_TRUE(
-        gateway_
-            .AddStream("/troupe.examples.Echo/Chat",
-                       [system](GrpcByteStream s) { (void)system->Spawn<ByteEcho>(std::move(s)); })
-            .ok());
+    Where* where = &where_;
+    ASSERT_TRUE(gateway_
+                    .AddStream("/troupe.examples.Echo/Chat",
+                               [system, where](GrpcByteStream s) {
+                                 (void)system->Spawn<ByteEcho>(std::move(s), &system->scheduler(),
+                                                               where);
+                               })
+                    .ok());
     auto port = gateway_.Start(
         {.address = "127.0.0.1:0", .max_message_bytes = 64 << 10, .worker_queues = GetParam()});
     ASSERT_TRUE(port.ok()) << port.status();
@@ -82,6 +100,7 @@ class GatewayTest : public ::testing::TestWithParam<bool> {
   }
 
   ActorSystem system_{ActorSystemOptions{.threads = 2}};
+  Where where_;  // the last stream's actor
   GrpcGateway gateway_{system_};
   int port_ = 0;
   std::unique_ptr<Echo::Stub> stub_;
@@ -124,6 +143,14 @@ TEST_P(GatewayTest, AGenericStreamKeepsOrder) {
   }
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
+  // On worker queues the stream's actor is homed at its call's worker (and ran there); on
+  // gRPC's threads it has no home.
+  if (GetParam()) {
+    EXPECT_GE(where_.home.load(), 0);
+    EXPECT_EQ(where_.worker.load(), where_.home.load());
+  } else {
+    EXPECT_EQ(where_.home.load(), -1);
+  }
 }
 
 TEST_P(GatewayTest, AMethodNobodyServesIsUnimplemented) {

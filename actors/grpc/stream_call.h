@@ -118,8 +118,10 @@ class StreamCallCore final : public CreditSink,
     std::function<void(GrpcWritable)> writable;
   };
 
-  StreamCallCore(Reactor* reactor, grpc::ServerContextBase* context, GrpcStreamOptions options)
+  StreamCallCore(Reactor* reactor, grpc::ServerContextBase* context, GrpcStreamOptions options,
+                 int home_worker = -1)
       : id_(NextGrpcCallId()),
+        home_worker_(home_worker),
         peer_(context != nullptr ? PeerIdentityOf(*context) : PeerIdentity{}),
         trace_(context != nullptr ? ServedCallTrace(*context) : std::nullopt),
         reactor_(reactor),
@@ -127,6 +129,8 @@ class StreamCallCore final : public CreditSink,
         options_(options) {}
 
   uint64_t id() const { return id_; }
+  // The worker whose completion queue serves the call, or -1 (ByteTransport::home_worker).
+  int home_worker() const { return home_worker_; }
   const PeerIdentity& peer() const { return peer_; }
   // The gateway's span of the call, if the caller sent a traceparent (grpc_trace.h).
   const std::optional<TraceContext>& trace() const { return trace_; }
@@ -376,6 +380,7 @@ class StreamCallCore final : public CreditSink,
   }
 
   const uint64_t id_;
+  const int home_worker_;
   const PeerIdentity peer_;  // who called, as the TLS handshake proved it
   const std::optional<TraceContext> trace_;
   mutable Mutex mu_;
@@ -483,6 +488,11 @@ class GrpcStream {
     static_assert(P::template kAccepts<GrpcReadsDone>,
                   "the owner's Protocol must list GrpcReadsDone");
     if (!core_) return Empty();
+    // On worker queues the owner runs on the call's worker (its home, as a TCP stream's owner
+    // runs on its socket's): its writes start on the thread that polls the call's queue.
+    if (const int home = core_->home_worker(); home >= 0) {
+      if (internal::ActorCell* cell = owner.cell()) cell->SetHomeWorker(home);
+    }
     typename internal::StreamCallCore<Req, Resp>::Sink sink;
     // What the call brings the actor travels in the call's trace (if the caller sent one).
     const std::optional<TraceContext> trace = core_->trace();
