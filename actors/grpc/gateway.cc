@@ -205,7 +205,10 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     const Reaction reaction_;
   };
 
-  QueuedCall(GrpcGateway* gateway, int w) : gateway_(gateway), w_(w) {}
+  QueuedCall(GrpcGateway* gateway, int w) : gateway_(gateway), w_(w) {
+    gateway_->queued_calls_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~QueuedCall() { gateway_->queued_calls_.fetch_sub(1, std::memory_order_release); }
 
   // Starts an operation holding a reference for it; false if the queues have closed.
   template <typename F>
@@ -464,7 +467,12 @@ void GrpcGateway::Shutdown(absl::Duration grace) {
   if (!server_) return;
   // The server first (calls end; with worker queues the workers drive that), then the queues.
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
-  if (worker_queues_) worker_queues_->Shutdown();
+  if (worker_queues_) {
+    // The queues stay open until every call (and its done notification) is over.
+    worker_queues_->Shutdown(
+        [this] { return queued_calls_.load(std::memory_order_acquire) == 0; },
+        grace + absl::Seconds(5));
+  }
   server_->Wait();
   server_.reset();
   worker_queues_.reset();

@@ -43,6 +43,7 @@
 #ifndef ACTORS_GRPC_GATEWAY_H_
 #define ACTORS_GRPC_GATEWAY_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -226,6 +227,7 @@ class GrpcGateway {
   std::unique_ptr<GrpcServerMetrics> call_metrics_;  // outlives server_ (its interceptor uses it)
   std::unique_ptr<grpc::AsyncGenericService> async_generic_;
   std::unique_ptr<WorkerQueues> worker_queues_;  // shut down after server_
+  std::atomic<int64_t> queued_calls_{0};         // QueuedCalls alive (requested or running)
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -198,9 +198,10 @@ WorkerQueueStats WorkerQueues::stats() const {
   return s;
 }
 
-void WorkerQueues::Shutdown() {
+void WorkerQueues::Shutdown(const std::function<bool()>& calls_over, absl::Duration patience) {
   if (shut_down_) return;
   shut_down_ = true;
+  accepting_.store(false, std::memory_order_release);
   if (!started_) {
     for (auto& q : queues_) {
       q->cq->Shutdown();
@@ -223,6 +224,21 @@ void WorkerQueues::Shutdown() {
     q->cv.notify_one();
   }
   for (auto& q : queues_) q->standby.join();
+  // The calls end on open queues (their done notifications post themselves again), polled
+  // here now that no worker does.
+  const absl::Time give_up = absl::Now() + patience;
+  while (calls_over && !calls_over() && absl::Now() < give_up) {
+    for (auto& q : queues_) {
+      DrainInbox(*q);
+      void* tag;
+      bool ok;
+      while (q->cq->AsyncNext(&tag, &ok, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                      gpr_time_from_millis(1, GPR_TIMESPAN))) ==
+             grpc::CompletionQueue::GOT_EVENT) {
+        static_cast<WorkerQueueTag*>(tag)->Proceed(ok);
+      }
+    }
+  }
   // No operation starts from here on: wait for those being started, then close the queues.
   closed_.store(true, std::memory_order_seq_cst);
   while (ops_starting_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();

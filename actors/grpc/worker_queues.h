@@ -21,8 +21,11 @@
 //
 // Lifecycle: make the queues with ServerBuilder::AddCompletionQueue (one per worker) before
 // BuildAndStart, Start() once the server runs; at the end server->Shutdown() first, then
-// Shutdown() here (stops the workers polling, wakes and joins the standbys, closes the queues
-// and drains them, running Proceed(false) for what was left).
+// Shutdown() here: it stops the workers polling, wakes and joins the standbys, then polls the
+// queues itself until the owner says its calls are over (`calls_over`, or `patience` passed),
+// and only then closes the queues and drains them, running Proceed(false) for what was left.
+// (A call's done notification goes through the server's interceptors and then posts itself to
+// its queue again: gRPC aborts the process if that queue has been shut down.)
 //
 // Thread safety: Start, Shutdown and the destructor from one thread that is not a worker;
 // OpGuard and accepting() from any thread; the WorkerSource methods as worker_source.h says.
@@ -31,6 +34,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -38,6 +42,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/scheduler/worker_source.h"
 #include "grpcpp/alarm.h"
@@ -76,10 +81,11 @@ class WorkerQueues final : public WorkerSource {
   // The workers start polling. FAILED_PRECONDITION if the scheduler has no worker threads, or
   // no queue, or more queues than workers.
   absl::Status Start();
-  void Shutdown();
+  void Shutdown(const std::function<bool()>& calls_over = nullptr,
+                absl::Duration patience = absl::Seconds(5));
 
   // False once Shutdown has begun: a tag's owner then requests no new calls.
-  bool accepting() const { return !closed_.load(std::memory_order_acquire); }
+  bool accepting() const { return accepting_.load(std::memory_order_acquire); }
   WorkerQueueStats stats() const;  // summed over the queues
 
   // Held while starting an operation on a queue (a Write, Finish, a new RequestCall): false
@@ -113,6 +119,7 @@ class WorkerQueues final : public WorkerSource {
   std::vector<std::unique_ptr<Queue>> queues_;
   bool started_ = false;
   bool shut_down_ = false;
+  std::atomic<bool> accepting_{true};
   std::atomic<bool> closed_{false};
   std::atomic<int> ops_starting_{0};
 };
