@@ -1,4 +1,6 @@
-// The server interceptor every GrpcGateway installs: one per call, it takes the caller's trace
+// The server interceptor a GrpcGateway serving on gRPC's threads installs (on the worker
+// queues the gateway's own call object does the same work, without gRPC's per-batch
+// interception machinery: 1.1 us a streamed message, 1.6 us a unary call): one per call, it takes the caller's trace
 // context when the call's metadata arrives (grpc_trace.h) and, when its status is sent, counts
 // the call by method and code with its latency (grpc_metrics.h) and records the gateway's span
 // of a sampled trace. One interceptor for both, because gRPC runs every batch of every call

@@ -36,7 +36,8 @@
 //
 // Observability: every call is counted in the system's metrics by method and status code with
 // its latency, and a caller's W3C `traceparent` makes the call a span whose trace the serving
-// actor's messages carry (one server interceptor: call_interceptor.h, grpc_trace.h).
+// actor's messages carry (grpc_trace.h): on gRPC's threads through one server interceptor
+// (call_interceptor.h), on the worker queues done by the gateway's call itself.
 //
 // Thread safety: Add*, Start and Shutdown from the thread that owns the gateway.
 // The gateway must outlive the calls it serves (Shutdown, or its destructor, waits for them).
@@ -224,7 +225,7 @@ class GrpcGateway {
   std::shared_ptr<std::atomic<uint64_t>> denied_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::unique_ptr<GenericService> generic_;
   std::vector<grpc::Service*> services_;
-  std::unique_ptr<GrpcServerMetrics> call_metrics_;  // outlives server_ (its interceptor uses it)
+  std::unique_ptr<GrpcServerMetrics> call_metrics_;  // outlives server_ (its calls use it)
   std::unique_ptr<grpc::AsyncGenericService> async_generic_;
   std::unique_ptr<WorkerQueues> worker_queues_;  // shut down after server_
   std::atomic<int64_t> queued_calls_{0};         // QueuedCalls alive (requested or running)

@@ -6,10 +6,10 @@
 //                                                          the status being sent)
 //
 // (The names follow go-grpc-prometheus' grpc_server_handled_total, under troupe's prefix.)
-// The gateway's server interceptor (call_interceptor.h) records each call here (calls to
-// methods nobody serves under method="unknown"). A method's
-// metric children are looked up once and kept, so a call costs one short lock and two
-// uncontended atomic adds.
+// The gateway records each call here - its server interceptor on gRPC's threads
+// (call_interceptor.h), its call object on the worker queues - calls to methods nobody serves
+// under method="unknown". A method's metric children are looked up once and kept, so a call
+// costs one short lock and two uncontended atomic adds.
 //
 // Thread safety: Record from any thread.
 #ifndef ACTORS_GRPC_GRPC_METRICS_H_

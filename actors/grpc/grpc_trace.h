@@ -1,8 +1,9 @@
 // Trace context on gRPC calls (W3C `traceparent` metadata; framework/trace/trace_context.h).
 //
-// Served calls: the gateway's server interceptor (call_interceptor.h) takes the caller's
-// `traceparent` (ServerCallTrace; a malformed one is dropped, the call then untraced) and
-// replaces it with the gateway's own span of the call, so the handler that asks an actor
+// Served calls: the gateway (its server interceptor, call_interceptor.h, on gRPC's threads;
+// its call object on the worker queues) takes the caller's `traceparent` (ServerCallTrace; a
+// malformed one is dropped, the call then untraced) and replaces it with the gateway's own
+// span of the call, so the handler that asks an actor
 // (AskForCall, the generic routes, ServeStream) makes that span current with ServedCallTrace()
 // and the actor's messages carry it. When a sampled call ends, its span (kind "server", named
 // by the method, attribute grpc_code) goes to the ActorSystem's SpanSink.

@@ -90,10 +90,18 @@ class EchoService final : public Echo::CallbackService {
   ActorRef<TypedEcho::ActorProtocol> actor_;
 };
 
-class GrpcTraceTest : public ::testing::Test {
+// Every case with the typed Say in a callback service (the gateway then serves on gRPC's
+// threads, through its interceptor) and added by name (on the workers' completion queues,
+// where the gateway's call does the interceptor's work).
+class GrpcTraceTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(gateway_.AddService(&service_).ok());
+    if (GetParam()) {
+      ASSERT_TRUE((gateway_.AddUnary<EchoRequest, EchoReply>("/troupe.examples.Echo/Say", typed_)
+                       .ok()));
+    } else {
+      ASSERT_TRUE(gateway_.AddService(&service_).ok());
+    }
     ASSERT_TRUE(gateway_.AddUnary("/t.Bytes/Echo", system_.Spawn<BytesEcho>(&seen_).value()).ok());
     ASSERT_TRUE(gateway_
                     .AddStream("/t.Bytes/Stream",
@@ -142,12 +150,13 @@ class GrpcTraceTest : public ::testing::Test {
   Seen seen_;
   std::shared_ptr<SpanRecorder> spans_ = std::make_shared<SpanRecorder>();
   ActorSystem system_{{.threads = 2, .span_sink = spans_}};
-  EchoService service_{system_, system_.Spawn<TypedEcho>(&seen_).value()};
+  ActorRef<TypedEcho::ActorProtocol> typed_ = system_.Spawn<TypedEcho>(&seen_).value();
+  EchoService service_{system_, typed_};
   GrpcGateway gateway_{system_};
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-TEST_F(GrpcTraceTest, ATypedCallRunsInTheCallersTraceUnderTheGatewaysSpan) {
+TEST_P(GrpcTraceTest, ATypedCallRunsInTheCallersTraceUnderTheGatewaysSpan) {
   ASSERT_TRUE(Say(kCaller).ok());
   std::vector<std::optional<TraceContext>> seen = seen_.Get();
   ASSERT_EQ(seen.size(), 1u);
@@ -155,9 +164,11 @@ TEST_F(GrpcTraceTest, ATypedCallRunsInTheCallersTraceUnderTheGatewaysSpan) {
   EXPECT_EQ(seen[0]->TraceIdHex(), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_TRUE(seen[0]->sampled());
   ExpectServerThenActor("/troupe.examples.Echo/Say", kCallerSpan, *seen[0]);
+  const WorkerQueueStats queues = gateway_.stats().queues;
+  EXPECT_EQ(queues.polled + queues.handed_over > 0, GetParam());  // served where it should be
 }
 
-TEST_F(GrpcTraceTest, GenericUnaryAndStreamCallsAreTracedToo) {
+TEST_P(GrpcTraceTest, GenericUnaryAndStreamCallsAreTracedToo) {
   grpc::GenericStub stub(channel_);
   {
     grpc::ClientContext context;
@@ -211,7 +222,7 @@ TEST_F(GrpcTraceTest, GenericUnaryAndStreamCallsAreTracedToo) {
   EXPECT_EQ(servers, 2);
 }
 
-TEST_F(GrpcTraceTest, AMalformedTraceparentIsIgnoredAndTheCallServed) {
+TEST_P(GrpcTraceTest, AMalformedTraceparentIsIgnoredAndTheCallServed) {
   for (const char* bad : {"garbage", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
                           "00-00000000000000000000000000000000-00f067aa0ba902b7-01", ""}) {
     EXPECT_TRUE(Say(bad).ok()) << bad;
@@ -222,7 +233,7 @@ TEST_F(GrpcTraceTest, AMalformedTraceparentIsIgnoredAndTheCallServed) {
   EXPECT_TRUE(spans_->Get().empty());
 }
 
-TEST_F(GrpcTraceTest, AddTraceContextPassesTheCurrentTraceOn) {
+TEST_P(GrpcTraceTest, AddTraceContextPassesTheCurrentTraceOn) {
   const TraceContext mine = TraceContext::NewRoot();
   {
     ScopedTrace scope(&mine);  // as inside a traced handler
@@ -247,6 +258,10 @@ TEST_F(GrpcTraceTest, AddTraceContextPassesTheCurrentTraceOn) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_FALSE(seen[1].has_value());
 }
+
+INSTANTIATE_TEST_SUITE_P(Served, GrpcTraceTest, ::testing::Bool(), [](const auto& info) {
+  return std::string(info.param ? "WorkerQueues" : "CallbackService");
+});
 
 }  // namespace
 }  // namespace troupe
