@@ -1,8 +1,8 @@
-// WorkerQueues: gRPC server completion queues driven by troupe's workers - one
-// grpc::ServerCompletionQueue per worker, polled by that worker in its own loop (a WorkerSource),
-// so that a call's events, the actor turns they cause and the replies all run on one thread,
-// with no hop to or from gRPC's threads (the async API: a thread that polls a queue does the
-// call's reads and writes itself).
+// WorkerQueues: gRPC server completion queues driven by troupe's workers - queue i a
+// grpc::ServerCompletionQueue polled by worker i in its own loop (a WorkerSource; workers past
+// the last queue poll none), so that a call's events, the actor turns they cause and the
+// replies all run on one thread, with no hop to or from gRPC's threads (the async API: a thread
+// that polls a queue does the call's reads and writes itself).
 //
 // Parking: a thread cannot wait on a completion queue and on epoll/io_uring at once (a queue
 // has no descriptor). While worker w sleeps in its I/O backend, a standby thread waits in w's
@@ -19,7 +19,7 @@
 // the queues only inside an OpGuard (so none starts once Shutdown has closed them) and requests
 // new calls only while accepting().
 //
-// Lifecycle: make the queues with ServerBuilder::AddCompletionQueue (one per worker) before
+// Lifecycle: make the queues with ServerBuilder::AddCompletionQueue (one to one a worker) before
 // BuildAndStart, Start() once the server runs; at the end server->Shutdown() first, then
 // Shutdown() here: it stops the workers polling, wakes and joins the standbys, then polls the
 // queues itself until the owner says its calls are over (`calls_over`, or `patience` passed),
