@@ -4,7 +4,7 @@
 //   gateway.AddService(&echo_service);            // typed: a generated CallbackService whose
 //                                                 // methods call AskForCall / ServeStream
 //   gateway.AddUnary("/kv.Store/Get", store);     // generic: method name + bytes, no codegen
-//   gateway.AddUnary<GetRequest, GetReply>("/kv.Store/Get", store);  // typed, by name
+//   gateway.AddUnary<GetRequest, GetReply>(GrpcMethod<Store>("Get"), store);  // typed, by name
 //   absl::StatusOr<int> port = gateway.Start({.address = "0.0.0.0:7001"});
 //
 // Generic unary methods ask an actor whose Protocol has Request<GrpcBytes, std::string>: the
@@ -55,6 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "actors/grpc/byte_stream.h"
 #include "actors/grpc/stream_call.h"
@@ -113,6 +114,13 @@ struct GrpcGatewayStats {
   uint64_t permission_denied = 0;  // calls refused by a Restrict() rule
   WorkerQueueStats queues;         // with worker_queues: events polled and handed over
 };
+
+// A generated service's method by name, "/package.Service/Method", for AddUnary and AddStream:
+//   gateway.AddUnary<EchoRequest, EchoReply>(GrpcMethod<Echo>("Say"), actor);
+template <typename Service>
+std::string GrpcMethod(absl::string_view method) {
+  return absl::StrCat("/", Service::service_full_name(), "/", method);
+}
 
 // Bytes <-> grpc::ByteBuffer, for generic methods.
 std::string ToBytes(const grpc::ByteBuffer& buffer);

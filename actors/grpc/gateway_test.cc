@@ -245,8 +245,7 @@ class FinishThenBlock : public Actor<FinishThenBlock, ByteSessionProtocol> {
 
 // Shutdown while the only worker is stuck in a turn: the call's last events wait in the
 // worker's queue, which Shutdown then polls itself until the calls are over, before closing it
-// (gRPC aborts the process when a done notification, back from the interceptors, meets a closed
-// queue: remote_node_test hit that about once in ten runs before).
+// (see WorkerQueues::Shutdown), and it ends promptly.
 TEST(GatewayWorkerQueuesTest, ShuttingDownWhileTheWorkerIsBusyEndsTheCallsCleanly) {
   ActorSystem system(ActorSystemOptions{.threads = 1});
   GrpcGateway gateway(system);
@@ -273,6 +272,10 @@ TEST(GatewayWorkerQueuesTest, ShuttingDownWhileTheWorkerIsBusyEndsTheCallsCleanl
   gateway.Shutdown(absl::ZeroDuration());
   // Polled to the end by Shutdown itself, not waited out (its patience is seconds).
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST(GrpcMethodTest, NamesAGeneratedServicesMethodAsGrpcDoes) {
+  EXPECT_EQ(GrpcMethod<Echo>("Say"), "/troupe.examples.Echo/Say");
 }
 
 TEST_P(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {

@@ -479,8 +479,9 @@ class GrpcStream {
   }
   ~GrpcStream() { Abandon(); }
 
-  // Starts reading; requests and events go to `owner` (normally the actor itself).
-  // FAILED_PRECONDITION if already started or if this handle is empty (moved from).
+  // Starts reading; requests and events go to `owner` (normally the actor itself). A call on
+  // the worker queues also homes `owner` at the call's worker (the latest Start wins, as for
+  // TCP streams). FAILED_PRECONDITION if already started or if this handle is empty (moved from).
   template <typename P>
   absl::Status Start(const ActorRef<P>& owner) {
     static_assert(P::template kAccepts<GrpcReceived<Req>>,

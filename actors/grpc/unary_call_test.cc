@@ -107,7 +107,7 @@ class UnaryCallTest : public ::testing::TestWithParam<Served> {
     } else {
       gateway_ = std::make_unique<GrpcGateway>(system_);
       ASSERT_TRUE((gateway_->AddUnary<EchoRequest, EchoReply>(
-                       absl::StrCat("/", Echo::service_full_name(), "/Say"), actor_))
+                       GrpcMethod<Echo>("Say"), actor_))
                       .ok());
       auto started = gateway_->Start(::troupe::testing::GatewayOptions(GetParam()));
       ASSERT_TRUE(started.ok()) << started.status();

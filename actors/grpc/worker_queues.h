@@ -24,8 +24,9 @@
 // Shutdown() here: it stops the workers polling, wakes and joins the standbys, then polls the
 // queues itself until the owner says its calls are over (`calls_over`, or `patience` passed),
 // and only then closes the queues and drains them, running Proceed(false) for what was left.
-// (A call's done notification goes through the server's interceptors and then posts itself to
-// its queue again: gRPC aborts the process if that queue has been shut down.)
+// So calls still ending finish on open queues; and on a server with interceptors a call's done
+// notification posts itself to its queue again after them, which aborts the process if that
+// queue has been shut down (seen in remote_node_test while the gateway still installed one).
 //
 // Thread safety: Start, Shutdown and the destructor from one thread that is not a worker;
 // OpGuard and accepting() from any thread; the WorkerSource methods as worker_source.h says.

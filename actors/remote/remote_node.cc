@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& syste
                                            .max_asks_in_flight = node->options_.max_asks_in_flight};
     node->gateway_ = std::make_unique<GrpcGateway>(system);
     (void)node->gateway_->AddStream<node::ClientFrame, node::ServerFrame>(
-        absl::StrCat("/", node::Node::service_full_name(), "/Connect"),
+        GrpcMethod<node::Node>("Connect"),
         [system = &system, exports = node->exports_, counters = node->counters_,
          inbound](internal::NodeStream stream) {
           // A failed spawn (actor limit, shutdown) drops the stream: the peer sees ABORTED.

@@ -124,7 +124,7 @@ ChatGrpcServer::~ChatGrpcServer() { Shutdown(); }
 
 absl::StatusOr<int> ChatGrpcServer::Start(const GrpcServerOptions& options) {
   absl::Status added = gateway_.AddStream<ClientEvent, ServerEvent>(
-      absl::StrCat("/", Chat::service_full_name(), "/Connect"), [this](ChatStream stream) {
+      GrpcMethod<Chat>("Connect"), [this](ChatStream stream) {
         // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
         (void)system_.Spawn<GrpcChatSession>(std::move(stream), lobby_, options_);
       });

@@ -191,11 +191,11 @@ int main(int argc, char** argv) {
   std::printf("listening on port %d\n", (*listener)->port());
   troupe::GrpcGateway gateway(sys);
   if (absl::GetFlag(FLAGS_grpc_port) >= 0) {
-    const std::string service = absl::StrCat("/", troupe::examples::Echo::service_full_name());
+    using troupe::examples::Echo;
     (void)gateway.AddUnary<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
-        absl::StrCat(service, "/Say"), sys.Spawn<EchoRpc>().value());
+        troupe::GrpcMethod<Echo>("Say"), sys.Spawn<EchoRpc>().value());
     (void)gateway.AddStream<troupe::examples::EchoRequest, troupe::examples::EchoReply>(
-        absl::StrCat(service, "/Chat"), [&sys](ChatStream stream) {
+        troupe::GrpcMethod<Echo>("Chat"), [&sys](ChatStream stream) {
           // A failed spawn (actor limit, shutdown) drops the stream: the call ends ABORTED.
           (void)sys.Spawn<ChatSession>(std::move(stream));
         });

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "actors/grpc/gateway.h"
 #include "kv.grpc.pb.h"
 #include "kv_store.h"
@@ -17,14 +16,18 @@ namespace kv {
 
 inline absl::Status AddKvMethods(troupe::GrpcGateway& gateway,
                                  const troupe::ActorRef<KvProtocol>& store) {
-  const std::string service = absl::StrCat("/", KeyValue::service_full_name(), "/");
-  absl::Status added = gateway.AddUnary<GetRequest, GetReply>(service + "Get", store);
-  if (added.ok()) added = gateway.AddUnary<PutRequest, PutReply>(service + "Put", store);
-  if (added.ok()) added = gateway.AddUnary<DeleteRequest, DeleteReply>(service + "Delete", store);
+  using troupe::GrpcMethod;
+  absl::Status added = gateway.AddUnary<GetRequest, GetReply>(GrpcMethod<KeyValue>("Get"), store);
   if (added.ok()) {
-    added = gateway.AddStream<WatchRequest, WatchEvent>(service + "Watch", [store](WatchStream s) {
-      store.Tell(NewWatch{std::move(s)});
-    });
+    added = gateway.AddUnary<PutRequest, PutReply>(GrpcMethod<KeyValue>("Put"), store);
+  }
+  if (added.ok()) {
+    added = gateway.AddUnary<DeleteRequest, DeleteReply>(GrpcMethod<KeyValue>("Delete"), store);
+  }
+  if (added.ok()) {
+    added = gateway.AddStream<WatchRequest, WatchEvent>(
+        GrpcMethod<KeyValue>("Watch"),
+        [store](WatchStream s) { store.Tell(NewWatch{std::move(s)}); });
   }
   return added;
 }

@@ -156,7 +156,7 @@ int PingPong(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>
 int ServeGrpc(troupe::ActorSystem& system, const troupe::ActorRef<PongerProtocol>& ponger) {
   troupe::GrpcGateway gateway(system);
   (void)gateway.AddUnary<Ping, Pong>(
-      absl::StrCat("/", troupe::examples::Pinger::service_full_name(), "/Ask"), ponger);
+      troupe::GrpcMethod<troupe::examples::Pinger>("Ask"), ponger);
   absl::StatusOr<int> port = gateway.Start(
       {.address = absl::StrCat(absl::GetFlag(FLAGS_grpc_host), ":", absl::GetFlag(FLAGS_grpc_port)),
        .tls = troupe::TlsServerOptionsFromFlags(),
