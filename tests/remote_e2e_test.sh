@@ -3,17 +3,23 @@
 # (all arrive, in order, once) and plays ping-pong with its ponger (asks across processes);
 # then, while the client keeps sending, the serving node is stopped and restarted on the same
 # port: the Pings sent meanwhile are dead letters on the client, none is duplicated or
-# reordered, every Ping is accounted for, and the link comes back by itself.
+# reordered, every Ping is accounted for, and the link comes back by itself. Last, the README's
+# secure two-node walkthrough over mutual TLS (certificates from tools/dev_certs): the admitted
+# node's pings and Pings arrive and the server names it; a node the export does not allow, a
+# Hello claiming another node's name, and plaintext are each refused with their reason.
 set -euo pipefail
 node=$1
+dev_certs=$2
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-start_server() {  # start_server PORT OUT: sets server_pid and port
-  "$node" --listen="127.0.0.1:$1" --threads=1 > "$2" 2> "$2.err" &
+start_server() {  # start_server PORT OUT [FLAGS...]: sets server_pid and port
+  local at=$1 out=$2
+  shift 2
+  "$node" --listen="127.0.0.1:$at" --threads=1 "$@" > "$out" 2> "$out.err" &
   server_pid=$!
   for _ in $(seq 200); do
-    port=$(sed -n 's/^node listening on port \([0-9]*\)$/\1/p' "$2")
+    port=$(sed -n 's/^node listening on port \([0-9]*\)$/\1/p' "$out")
     [[ -n "$port" ]] && return 0
     kill -0 "$server_pid" 2> /dev/null || return 1
     sleep 0.05
@@ -64,3 +70,32 @@ sent=$(json sent "$out"); dead=$(json dead_letters "$out"); after=$(json peer_re
 (( before + after + dead >= sent )) || fail "lost silently: $before + $after + $dead < $sent"
 echo "ok: restart: sent $sent, delivered $before before + $after after, $dead dead letters"
 stop_server "$TEST_TMPDIR/s3"
+
+# The secure walkthrough (README, Security).
+certs="$TEST_TMPDIR/certs"
+"$dev_certs" "$certs" node-a node-b node-c > /dev/null 2>&1 || fail "tools/dev_certs failed"
+tls() { echo "--tls_cert=$certs/$1.pem --tls_key=$certs/$1.key --tls_ca=$certs/ca.pem"; }
+start_server 0 "$TEST_TMPDIR/secure" --name=node-b $(tls node-b) \
+  --allow=spiffe://troupe.local/node-a || fail "the TLS node did not start: $(cat "$TEST_TMPDIR/secure.err")"
+"$node" --name=node-a --peer="127.0.0.1:$port" $(tls node-a) --tls_identity=node-b --threads=1 \
+  --pings=3 --messages=10000 > "$TEST_TMPDIR/a" 2>&1 || fail "node-a over TLS: $(cat "$TEST_TMPDIR/a")"
+grep -q '"received": 10000, "out_of_order": 0, "duplicates": 0' "$TEST_TMPDIR/a" \
+  || fail "node-a's Pings over TLS: $(cat "$TEST_TMPDIR/a")"
+refused() {  # refused NAME CERT EXPECTED: a ping as NAME with CERT's files fails, saying EXPECTED
+  local name=$1 cert=$2 expected=$3 flags=""
+  [[ -n "$cert" ]] && flags=$(tls "$cert")
+  if "$node" --name="$name" --peer="127.0.0.1:$port" $flags --threads=1 --pings=1 \
+      > "$TEST_TMPDIR/refused" 2>&1; then
+    fail "$name with ${cert:-no} certificate got in: $(cat "$TEST_TMPDIR/refused")"
+  fi
+  grep -q "$expected" "$TEST_TMPDIR/refused" \
+    || fail "$name with ${cert:-no} certificate: want '$expected': $(cat "$TEST_TMPDIR/refused")"
+}
+refused node-c node-c "PERMISSION_DENIED: node 'node-c' may not reach 'ponger'"
+refused node-a node-c "PERMISSION_DENIED: .*the Hello claims node 'node-a' but the certificate is spiffe://troupe.local/node-c"
+refused node-a "" "ping 1 failed: UNAVAILABLE"
+stop_server "$TEST_TMPDIR/secure"
+grep -q "^ponger: asked by node 'node-a' (spiffe://troupe.local/node-a (ipv4:127.0.0.1:" \
+  "$TEST_TMPDIR/secure" || fail "the TLS node did not name its caller: $(cat "$TEST_TMPDIR/secure")"
+[[ "$received" == 10000 ]] || fail "the TLS node's counter saw $(cat "$TEST_TMPDIR/secure")"
+echo "ok: mutual TLS: node-a admitted and named; node-c, an impostor and plaintext refused"

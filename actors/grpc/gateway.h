@@ -5,7 +5,10 @@
 //                                                 // methods call AskForCall / ServeStream
 //   gateway.AddUnary("/kv.Store/Get", store);     // generic: method name + bytes, no codegen
 //   gateway.AddUnary<GetRequest, GetReply>(GrpcMethod<Store>("Get"), store);  // typed, by name
-//   absl::StatusOr<int> port = gateway.Start({.address = "0.0.0.0:7001"});
+//   absl::StatusOr<int> port = gateway.Start(   // beyond loopback: TLS, or allow_insecure
+//       {.address = "0.0.0.0:7001", .tls = {.files = {.ca_file = "ca.pem",
+//                                                     .cert_file = "server.pem",
+//                                                     .key_file = "server.key"}}});
 //
 // Generic unary methods ask an actor whose Protocol has Request<GrpcBytes, std::string>: the
 // request's serialized bytes in, the response's serialized bytes out (an error status goes to
@@ -97,6 +100,9 @@ struct GrpcServerOptions {
   // within keepalive_timeout (a peer that vanished without closing).
   absl::Duration keepalive_time = absl::Minutes(1);
   absl::Duration keepalive_timeout = absl::Seconds(20);
+  // A client may ping this often while no data flows (its keepalive); one that pings more often
+  // is cut off with GOAWAY (too_many_pings) after two strikes, as gRPC does by default.
+  absl::Duration min_client_ping_interval = absl::Minutes(5);
   // A connection without calls this long is closed (the client reconnects when it needs to).
   absl::Duration max_connection_idle = absl::Minutes(10);
   std::string name = "gRPC gateway";  // how errors and start-up warnings call this server

@@ -94,6 +94,13 @@ Link::Link(ActorSystem& system, LinkOptions options)
   // found again quickly.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A peer that vanished without closing (a dead host, a dropped route) is found by pings, also
+  // while nothing is sent (gRPC otherwise stops pinging after two pings without data).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_time)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_timeout)));
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   channel_ = grpc::CreateCustomChannel(
       options_.address,
       options_.tls ? BuildChannelCredentials(*options_.tls) : grpc::InsecureChannelCredentials(),

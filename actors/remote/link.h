@@ -42,6 +42,9 @@ struct LinkOptions {
   size_t max_unacked = 100000;  // envelopes sent or queued without an ack
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
+  // Pings while the link is quiet; no answer within keepalive_timeout drops the link.
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
   std::optional<TlsChannelOptions> tls;  // mutual TLS (files checked by RemoteNode::Start)
   // Stamped on every envelope (RemoteNode::SetClusterIncarnation); may be null.
   std::shared_ptr<const std::atomic<uint64_t>> cluster_incarnation;

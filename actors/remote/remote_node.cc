@@ -37,6 +37,10 @@ absl::StatusOr<std::unique_ptr<RemoteNode>> RemoteNode::Start(ActorSystem& syste
                                .max_concurrent_streams = node->options_.max_concurrent_streams,
                                .tls = {.files = node->options_.tls},
                                .allow_insecure = node->options_.allow_insecure,
+                               .handshake_timeout = node->options_.handshake_timeout,
+                               .keepalive_time = node->options_.keepalive_time,
+                               .keepalive_timeout = node->options_.keepalive_timeout,
+                               .min_client_ping_interval = node->options_.keepalive_time / 2,
                                .name = "node"});
     if (!port.ok()) return port.status();
     node->port_ = *port;
@@ -134,6 +138,8 @@ std::shared_ptr<internal::Link> RemoteNode::LinkToLocked(const std::string& addr
   options.max_unacked = options_.max_unacked;
   options.backoff_initial = options_.backoff_initial;
   options.backoff_max = options_.backoff_max;
+  options.keepalive_time = options_.keepalive_time;
+  options.keepalive_timeout = options_.keepalive_timeout;
   options.cluster_incarnation = cluster_incarnation_;
   if (options_.tls.enabled()) {
     auto expected = options_.peer_identities.find(address);

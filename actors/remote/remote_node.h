@@ -1,11 +1,13 @@
 // RemoteNode: actor systems on different nodes sending to each other over gRPC.
 //
-//   // node B: serve, and export an actor under a name
-//   auto node = troupe::RemoteNode::Start(system, {.name = "b", .listen_address = "0.0.0.0:7100"});
+//   // node B: serve (mutual TLS: beyond loopback plaintext fails Start), export an actor
+//   troupe::TlsFiles tls{.ca_file = "ca.pem", .cert_file = "b.pem", .key_file = "b.key"};
+//   auto node = troupe::RemoteNode::Start(
+//       system, {.name = "b", .listen_address = "0.0.0.0:7100", .tls = tls});
 //   (*node)->Export("ponger", ponger_ref);
 //
-//   // node A: a reference to it, used like a local one
-//   auto node = troupe::RemoteNode::Start(system, {.name = "a"});
+//   // node A: a reference to it, used like a local one (A's own certificate in its tls)
+//   auto node = troupe::RemoteNode::Start(system, {.name = "a", .tls = a_tls});
 //   absl::StatusOr<troupe::ActorRef<PongerProtocol>> ponger = (*node)->Ref<PongerProtocol>(
 //       "10.0.0.2:7100", "ponger");
 //   ponger->Tell(ping);                                     // Protobuf messages only
@@ -75,6 +77,14 @@ struct RemoteNodeOptions {
   // stream has at most max_asks_in_flight asks waiting for answers (more: RESOURCE_EXHAUSTED).
   absl::Duration max_ask_timeout = absl::Minutes(5);
   size_t max_asks_in_flight = 10000;
+  // gRPC's connection limits for links, both ways: a peer's TLS/HTTP2 handshake must finish
+  // within handshake_timeout; the dialing side pings its link every keepalive_time while it is
+  // quiet and drops it when a ping is not answered within keepalive_timeout (a peer that
+  // vanished without closing: its messages become dead letters, watchers get NodeDown). The
+  // serving side admits pings every keepalive_time / 2: give every node the same values.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
 };
 
 // Sent to a watcher when the node holding a monitored actor cannot be reached (its link broke

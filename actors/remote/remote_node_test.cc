@@ -2,6 +2,11 @@
 // rejection of what was not exported, dead letters across a peer restart, monitoring.
 #include "actors/remote/remote_node.h"
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +15,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -278,6 +284,110 @@ TEST_F(RemoteNodeTest, AnUnreachableNodeFailsAsksAndReportsDown) {
   EXPECT_GE(client_->stats().dead_letters, 1u);
   EXPECT_THAT(client_->Monitor(counter_, client_system_.Spawn<Watcher>(downs).value()),
               StatusIs(absl::StatusCode::kNotFound));  // a local actor
+}
+
+// Forwards one TCP connection at a time between a loopback port and `to_port`, until told to
+// go silent: then it holds both connections open and forwards nothing (a host that vanished
+// without closing its connections, a dropped route).
+class SilenceableProxy {
+ public:
+  explicit SilenceableProxy(int to_port) : to_port_(to_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(::listen(listen_fd_, 8), 0);
+    EXPECT_EQ(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SilenceableProxy() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  void Silence() { silent_ = true; }
+
+ private:
+  void Run() {
+    std::vector<int> fds;  // accepted and dialed, in pairs
+    while (!stop_) {
+      std::vector<pollfd> polled{{listen_fd_, POLLIN, 0}};
+      if (!silent_) {
+        for (int fd : fds) polled.push_back({fd, POLLIN, 0});
+      }
+      if (::poll(polled.data(), polled.size(), 20) <= 0) continue;
+      if (polled[0].revents & POLLIN) {
+        const int in = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        const int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(to_port_);
+        if (in >= 0 && ::connect(out, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+          fds.push_back(in);
+          fds.push_back(out);
+        }
+      }
+      for (size_t i = 1; i < polled.size(); ++i) {
+        if ((polled[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+        const size_t at = i - 1;
+        const int peer = fds[at ^ 1];
+        char buffer[16384];
+        const ssize_t n = ::read(fds[at], buffer, sizeof(buffer));
+        if (n > 0) (void)!::write(peer, buffer, static_cast<size_t>(n));
+      }
+    }
+    for (int fd : fds) ::close(fd);
+  }
+
+  int to_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false}, silent_{false};
+  std::thread thread_;
+};
+
+// Keepalive: quiet links ping (the serving side admits the pings, so a quiet link is not cut
+// off as abusive), and a peer that stops answering without closing is found by its unanswered
+// pings: the link goes down and the watcher hears NodeDown.
+TEST(RemoteNodeKeepaliveTest, AQuietLinkStaysUpAndAPeerThatGoesSilentIsReportedDown) {
+  const RemoteNodeOptions keepalive{.keepalive_time = absl::Milliseconds(200),
+                                    .keepalive_timeout = absl::Milliseconds(500)};
+  ActorSystem server_system({.threads = 1});
+  RemoteNodeOptions server_options = keepalive;
+  server_options.name = "server";
+  server_options.listen_address = "127.0.0.1:0";
+  auto server = RemoteNode::Start(server_system, server_options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE((*server)->Export("counter", server_system.Spawn<PingCounter>().value()).ok());
+  SilenceableProxy proxy((*server)->port());
+  ActorSystem client_system({.threads = 1});
+  RemoteNodeOptions client_options = keepalive;
+  client_options.name = "client";
+  client_options.backoff_initial = absl::Seconds(30);  // no reconnect during the test
+  auto client = RemoteNode::Start(client_system, client_options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto remote = (*client)->Ref<PingCounterProtocol>("127.0.0.1:" + std::to_string(proxy.port()),
+                                                    "counter");
+  ASSERT_TRUE(remote.ok());
+  auto downs = std::make_shared<DownLog>();
+  ASSERT_TRUE((*client)->Monitor(*remote, client_system.Spawn<Watcher>(downs).value()).ok());
+  ASSERT_TRUE(client_system.Ask(*remote, CountPings(), absl::Seconds(10)).get().ok());
+  // Quiet for ten ping intervals: nobody cut the link for pinging.
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ((*client)->stats().link_failures, 0u);
+  EXPECT_EQ(downs->downs.load(), 0);
+  ASSERT_TRUE(client_system.Ask(*remote, CountPings(), absl::Seconds(10)).get().ok());
+  // The peer goes silent: within a ping and its timeout the link is down.
+  proxy.Silence();
+  const absl::Time silenced = absl::Now();
+  ASSERT_TRUE(WaitFor([&] { return downs->downs.load() == 1; }, absl::Seconds(10)));
+  EXPECT_LT(absl::Now() - silenced, absl::Seconds(5));
+  EXPECT_EQ((*client)->stats().link_failures, 1u);
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 // claiming another node's name ends the stream; exports refuse nodes their AccessPolicy does
 // not admit; and the limits for a hostile peer: a one-year ask deadline is clamped, a flood of
 // asks is refused RESOURCE_EXHAUSTED, and a full bounded mailbox pauses the link instead of
-// dropping or growing.
+// dropping or growing. Rotation: a dialing node's renewed certificate is what its next
+// connection presents.
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +35,11 @@ using ::troupe::testing::IsOk;
 using ::troupe::testing::StatusIs;
 using ::troupe::testing::TestPki;
 using ::troupe::testing::WaitFor;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // What senders see: an ask and a tell.
 using WhoProtocol = Protocol<Request<EchoRequest, EchoReply>>;
@@ -84,8 +92,8 @@ class RemoteSecurityTest : public ::testing::Test {
   // The serving node "node-b" with mutual TLS.
   void Serve(RemoteNodeOptions options = {}) {
     options.name = "node-b";
-    options.listen_address = "127.0.0.1:0";
-    options.tls = pki_->Files("node-b");
+    if (options.listen_address.empty()) options.listen_address = "127.0.0.1:0";
+    if (!options.tls.enabled()) options.tls = pki_->Files("node-b");
     auto node = RemoteNode::Start(server_system_, std::move(options));
     ASSERT_THAT(node, IsOk());
     server_ = *std::move(node);
@@ -155,6 +163,7 @@ TEST_F(RemoteSecurityTest, PeersWithoutAnAdmittedCertificateAreRefusedAtTheHands
   ASSERT_THAT(sink, IsOk());
   sink->Tell(EchoReply());
   EXPECT_TRUE(WaitFor([&] { return misdirected->stats().dead_letters >= 1; }));
+  EXPECT_GE(client_system_.dead_letters().count(DeadLetterReason::kNodeUnreachable), 1u);
   // An expired certificate: our node would not start with one, so a plain gRPC client
   // presents it.
   ASSERT_THAT(pki_->Make({"--days=-1", "--out=expired", "node-a"}), IsOk());
@@ -271,6 +280,53 @@ TEST_F(RemoteSecurityTest, ListeningBeyondLoopbackWithoutTlsIsRefused) {
                                          .listen_address = "0.0.0.0:0",
                                          .tls = pki_->Files("node-b")}),
               IsOk());
+}
+
+// The dialing side's rotation: node-a's certificate (from an old CA) is renewed by the main CA
+// while its link is open, and the server stops trusting the old CA. The open link carries on;
+// when the server restarts, the link's next connection presents the renewed certificate (the
+// old one would be refused now).
+TEST_F(RemoteSecurityTest, ADialingNodesRenewedCertificateIsWhatItsNextConnectionPresents) {
+  ASSERT_THAT(pki_->Make({"--ca=old", "--out=live-a", "node-a"}), IsOk());
+  {
+    std::ofstream bundle(pki_->Path("bundle.pem"));
+    bundle << ReadFile(pki_->Path("ca.pem")) << ReadFile(pki_->Path("old.pem"));
+  }
+  RemoteNodeOptions server_options;
+  server_options.tls = pki_->Files("node-b");
+  server_options.tls.ca_file = pki_->Path("bundle.pem");
+  Serve(server_options);
+  ASSERT_THAT(server_->Export("who", server_system_.Spawn<Who>().value()), IsOk());
+  TlsFiles a = pki_->Files("live-a");
+  a.ca_file = pki_->Path("bundle.pem");
+  auto client = Client("node-a", a);
+  ASSERT_NE(client, nullptr);
+  ASSERT_THAT(AskWho(*client), IsOk());
+
+  ASSERT_THAT(pki_->Make({"--out=next-a", "node-a"}), IsOk());
+  ASSERT_EQ(std::rename(pki_->Path("next-a.key").c_str(), pki_->Path("live-a.key").c_str()), 0);
+  ASSERT_EQ(std::rename(pki_->Path("next-a.pem").c_str(), pki_->Path("live-a.pem").c_str()), 0);
+  {
+    std::ofstream bundle(pki_->Path("bundle.tmp"));
+    bundle << ReadFile(pki_->Path("ca.pem"));
+  }
+  ASSERT_EQ(std::rename(pki_->Path("bundle.tmp").c_str(), pki_->Path("bundle.pem").c_str()), 0);
+  // Real time: gRPC's file watchers reread the files every refresh interval (1 s here).
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_THAT(AskWho(*client), IsOk());  // the open link carries on
+  const uint64_t connects = client->stats().connects;
+
+  server_options.listen_address = address_;
+  server_.reset();
+  Serve(server_options);
+  ASSERT_THAT(server_->Export("who", server_system_.Spawn<Who>().value()), IsOk());
+  absl::StatusOr<std::string> who;
+  ASSERT_TRUE(WaitFor([&] {
+    who = AskWho(*client);
+    return who.ok();
+  }, absl::Seconds(15))) << who.status();
+  EXPECT_EQ(*who, "node-a|spiffe://troupe.local/node-a");
+  EXPECT_GT(client->stats().connects, connects);
 }
 
 }  // namespace

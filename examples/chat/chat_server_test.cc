@@ -1,7 +1,7 @@
 // The chat system over real TCP connections: every command and error of the protocol, one
 // order for all members, a flooder paced to a slow reader while a stalled member is cut off
 // (TCP on both backends, and gRPC), oversized lines and random bytes, 1000 members in one room,
-// history across a restart, and TCP and gRPC clients in one room.
+// history across a restart, TCP and gRPC clients in one room, and the gRPC port over mutual TLS.
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -17,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "actors/tls/credentials.h"
+#include "actors/tls/testing/test_pki.h"
 #include "examples/chat/chat_server_lib.h"
 #include "examples/chat/chat_test_client.h"
 #include "gtest/gtest.h"
@@ -412,6 +414,39 @@ TEST_F(ChatServerTest, TcpAndGrpcClientsMeetInOneRoom) {
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
   tcp.Expect("* grpc left mixed");
+}
+
+// The gRPC port with --tls_cert/--tls_key/--tls_ca: a member with a certificate the CA admits
+// chats; plaintext and a client without a certificate are refused at the handshake.
+TEST_F(ChatServerTest, TheGrpcPortOverMutualTlsAdmitsCertifiedMembersOnly) {
+  auto pki = testing::TestPki::Create();
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  StartServer({.grpc_port = 0, .grpc_tls = {.files = pki->Files("server")}});
+  const std::string address = absl::StrCat("127.0.0.1:", server_->grpc_port());
+  auto certified = MakeChannelCredentials({.files = pki->Files("client")});
+  ASSERT_TRUE(certified.ok()) << certified.status();
+  auto stub = Chat::NewStub(grpc::CreateChannel(address, *certified));
+  grpc::ClientContext context;
+  auto stream = stub->Connect(&context);
+  ClientEvent event;
+  event.set_nick("secure");
+  ASSERT_TRUE(stream->Write(event));
+  ServerEvent got;
+  ASSERT_TRUE(stream->Read(&got));
+  EXPECT_EQ(got.line(), "* nick secure");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+
+  auto anonymous = MakeChannelCredentials({.files = {.ca_file = pki->Path("ca.pem")}});
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  for (auto creds : {grpc::InsecureChannelCredentials(), *anonymous}) {
+    grpc::ClientContext refused_context;
+    refused_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    auto refused = Chat::NewStub(grpc::CreateChannel(address, creds))->Connect(&refused_context);
+    (void)refused->Write(event);
+    EXPECT_FALSE(refused->Read(&got));
+    EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
 }
 
 }  // namespace
