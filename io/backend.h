@@ -78,7 +78,7 @@ class IoBackend {
  public:
   virtual ~IoBackend() = default;
 
-  virtual std::string_view name() const = 0;  // "epoll" or "io_uring"
+  virtual std::string_view name() const = 0;  // what it is built on: "epoll", "io_uring"
 
   // Owner thread only (see the contract above).
   virtual void Accept(int listen_fd, IoHandler* handler) = 0;

@@ -23,7 +23,7 @@
 #include "io/backend.h"
 #include "io/socket/socket.h"
 #include "framework/base/credit.h"
-#include "io/tcp/framer.h"
+#include "io/framing/framer.h"
 #include "framework/metrics/metrics.h"
 #include "framework/scheduler/scheduler.h"
 

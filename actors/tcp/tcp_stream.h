@@ -38,7 +38,7 @@
 #include "absl/status/status.h"
 #include "actors/tcp/tcp_messages.h"
 #include "framework/actor/actor_ref.h"
-#include "io/tcp/framer.h"
+#include "io/framing/framer.h"
 
 namespace troupe {
 

@@ -29,7 +29,7 @@
 #include "framework/base/mutex.h"
 #include "framework/scheduler/idle_set.h"
 #include "framework/scheduler/injection_queue.h"
-#include "framework/scheduler/parker.h"
+#include "framework/base/parker.h"
 #include "framework/scheduler/run_queue.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/scheduler/turn_monitor.h"

@@ -44,11 +44,11 @@
 #include "framework/actor/system_core.h"
 #include "framework/base/mutex.h"
 #include "framework/base/type_name.h"
-#include "framework/scheduler/parker.h"
+#include "framework/base/parker.h"
 #include "framework/metrics/metrics.h"
 #include "framework/scheduler/scheduler.h"
 #include "framework/scheduler/turn_monitor.h"
-#include "framework/system/io_service.h"
+#include "io/io_service.h"
 #include "framework/trace/span_sink.h"
 #include "io/backend_selector.h"
 
@@ -104,7 +104,7 @@ struct ActorSystemStats {
   IoBackendStats io;  // summed over the workers' backends; zero without an I/O layer
 };
 
-// A system-wide service built on the actor system (the executor; later the I/O layer). The
+// A system-wide service built on the actor system (the executor, actors/executor). The
 // system owns it: created on first use, shut down at the start of the system's shutdown (while
 // actors still run, so it can answer them), in reverse order of creation.
 class SystemExtension {

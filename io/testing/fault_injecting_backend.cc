@@ -11,9 +11,9 @@ void FaultInjectingBackend::BindToCurrentThread() {
 
 void FaultInjectingBackend::Accept(int listen_fd, IoHandler* handler) {
   handlers_[listen_fd] = handler;
-  if (accept_error_ != 0) {
+  if (accept_errors_left_ > 0) {
+    --accept_errors_left_;
     Defer(listen_fd, handler, closes_[listen_fd], Completion{IoOp::kAccept, -accept_error_});
-    accept_error_ = 0;
     return;
   }
   inner_->Accept(listen_fd, this);

@@ -18,8 +18,11 @@ class FaultInjectingBackend final : public IoBackend, private IoHandler {
  public:
   explicit FaultInjectingBackend(std::unique_ptr<IoBackend> inner) : inner_(std::move(inner)) {}
 
-  // The next Accept's first completion is -err (more == false) instead of a connection.
-  void InjectAcceptError(int err) { accept_error_ = err; }
+  // The next `times` Accepts each end at once with -err (more == false) instead of a connection.
+  void InjectAcceptError(int err, int times = 1) {
+    accept_error_ = err;
+    accept_errors_left_ = times;
+  }
   // The next Send on any fd fails with -err (nothing is sent).
   void InjectSendError(int err) { send_error_ = err; }
   // Received bytes are delivered in chunks of at most `bytes` (0: as they come).
@@ -48,6 +51,7 @@ class FaultInjectingBackend final : public IoBackend, private IoHandler {
   std::unordered_map<int, IoHandler*> handlers_;
   std::unordered_map<int, uint64_t> closes_;  // per fd: Close() calls so far
   int accept_error_ = 0;
+  int accept_errors_left_ = 0;
   int send_error_ = 0;
   size_t split_ = 0;
 };

@@ -1,15 +1,15 @@
 // Parker: how an idle worker sleeps and how other threads wake it.
 //
 // The scheduler depends only on this interface. The default FutexParker sleeps on a futex;
-// the I/O layer supplies a Parker that sleeps inside the worker's IoBackend wait (epoll_wait /
+// io/io_service supplies a Parker that sleeps inside the worker's IoBackend wait (epoll_wait /
 // io_uring) so that one wait covers both I/O readiness and new actor work.
 //
 // Contract: Unpark() before or during Park() makes that Park() (or the next one) return
 // promptly; a wake-up is never lost. Park() may also return spuriously or at its timeout.
 //
 // Thread safety: Park() by the owning worker only; Unpark() from any thread.
-#ifndef FRAMEWORK_SCHEDULER_PARKER_H_
-#define FRAMEWORK_SCHEDULER_PARKER_H_
+#ifndef FRAMEWORK_BASE_PARKER_H_
+#define FRAMEWORK_BASE_PARKER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -54,4 +54,4 @@ class FutexParker final : public Parker {
 
 }  // namespace troupe
 
-#endif  // FRAMEWORK_SCHEDULER_PARKER_H_
+#endif  // FRAMEWORK_BASE_PARKER_H_

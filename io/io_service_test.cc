@@ -1,6 +1,6 @@
 // IoService's parkers: a worker sleeps in its own backend, and spins before parking only while
 // that backend has no sockets.
-#include "framework/system/io_service.h"
+#include "io/io_service.h"
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "framework/system/io_service.h"
+#include "io/io_service.h"
 
 #include <utility>
 

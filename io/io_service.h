@@ -8,8 +8,8 @@
 //
 // Thread safety: all methods from any thread. Backends are owned here and outlive the
 // scheduler's workers (the ActorSystem joins the workers before destroying this).
-#ifndef FRAMEWORK_SYSTEM_IO_SERVICE_H_
-#define FRAMEWORK_SYSTEM_IO_SERVICE_H_
+#ifndef IO_IO_SERVICE_H_
+#define IO_IO_SERVICE_H_
 
 #include <atomic>
 #include <memory>
@@ -18,7 +18,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "framework/scheduler/parker.h"
+#include "framework/base/parker.h"
 #include "io/backend.h"
 #include "io/backend_selector.h"
 
@@ -61,4 +61,4 @@ class IoService {
 
 }  // namespace troupe
 
-#endif  // FRAMEWORK_SYSTEM_IO_SERVICE_H_
+#endif  // IO_IO_SERVICE_H_

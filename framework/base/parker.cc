@@ -1,4 +1,4 @@
-#include "framework/scheduler/parker.h"
+#include "framework/base/parker.h"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -3,14 +3,14 @@
 // Encode writes decodes to the same frame. The first input byte picks the framer, unless the
 // build fixes it (tools/fuzz builds one target per framer: -DFUZZ_LINE_FRAMER or
 // -DFUZZ_LENGTH_PREFIXED_FRAMER). Built with libFuzzer by tools/fuzz; replayed on its seed
-// corpus by //io/tcp:framer_fuzz_test.
+// corpus by //io/framing:framer_fuzz_test.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "io/tcp/framer.h"
+#include "io/framing/framer.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "io/tcp/framer.h"
+#include "io/framing/framer.h"
 
 #include <algorithm>
 #include <cstdint>

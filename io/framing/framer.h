@@ -12,8 +12,8 @@
 // is buffered, never more than the limit.
 //
 // Thread safety: none; a framer belongs to one connection.
-#ifndef IO_TCP_FRAMER_H_
-#define IO_TCP_FRAMER_H_
+#ifndef IO_FRAMING_FRAMER_H_
+#define IO_FRAMING_FRAMER_H_
 
 #include <cstddef>
 #include <memory>
@@ -56,4 +56,4 @@ std::unique_ptr<Framer> MakeFramer(const FramingOptions& options);
 
 }  // namespace troupe
 
-#endif  // IO_TCP_FRAMER_H_
+#endif  // IO_FRAMING_FRAMER_H_
