@@ -1,5 +1,7 @@
 #include "io/backend.h"
 
+#include <unistd.h>
+
 #include <utility>
 
 namespace troupe {
@@ -13,6 +15,8 @@ void IoBackend::BindToCurrentThread() {
 }
 
 IoBackend* IoBackend::Current() { return tls_current; }
+
+void IoBackend::Discard(int fd) { ::close(fd); }
 
 void IoBackend::Post(absl::AnyInvocable<void()> fn) {
   {

@@ -23,10 +23,14 @@
 //  6. Completions are never delivered from inside the call that started the operation.
 //  7. Failures are results (-errno), never exceptions or aborts: ECONNRESET, EPIPE, EMFILE...
 //
+// Sockets come from the backend too (Listen, NewSocket, LocalAddress, SetNoDelay, Discard): the
+// kernel's by default (io/socket), an in-memory network's for io/memory's backend.
+//
 // Thread safety: operations, Poll(), PollReady() and open_fds() on the owner thread only (the
 // thread that called BindToCurrentThread(), normally a scheduler worker). Wake(), Post(),
-// IsOwnerThread() and stats() from any thread: Post() is how another thread gets an operation
-// run on the owner. It owns neither handlers nor fds; Close() closes an fd for its caller.
+// IsOwnerThread(), stats() and the socket calls from any thread: Post() is how another thread
+// gets an operation run on the owner. It owns neither handlers nor fds; Close() closes an fd
+// for its caller.
 #ifndef IO_BACKEND_H_
 #define IO_BACKEND_H_
 
@@ -41,8 +45,10 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "framework/base/mutex.h"
+#include "io/socket/socket.h"
 
 namespace troupe {
 
@@ -79,6 +85,18 @@ class IoBackend {
   virtual ~IoBackend() = default;
 
   virtual std::string_view name() const = 0;  // what it is built on: "epoll", "io_uring"
+
+  // Sockets for this backend's operations, any thread (defaults: the kernel's, io/socket).
+  // A listening socket bound to `address` (port 0: one is picked); errors as ListenTcp.
+  virtual absl::StatusOr<int> Listen(const SocketAddress& address, int backlog) {
+    return ListenTcp(address, backlog);
+  }
+  // A socket for Connect.
+  virtual absl::StatusOr<int> NewSocket(int family) { return NewTcpSocket(family); }
+  virtual absl::StatusOr<SocketAddress> LocalAddress(int fd) { return troupe::LocalAddress(fd); }
+  virtual void SetNoDelay(int fd) { troupe::SetNoDelay(fd); }
+  // Closes an fd no operation was started on (an accepted connection refused at once).
+  virtual void Discard(int fd);
 
   // Owner thread only (see the contract above).
   virtual void Accept(int listen_fd, IoHandler* handler) = 0;

@@ -230,7 +230,7 @@ void StreamCore::OnCompletion(int /*fd*/, const Completion& c) {
                      false, true);
         break;
       }
-      SetNoDelay(fd_);
+      backend_.SetNoDelay(fd_);
       StartOnOwner(std::move(events_));
       if (!out_.empty() && !sending_) Flush();
       break;

@@ -11,9 +11,9 @@ absl::StatusOr<TcpStream> ConnectTcpWith(ActorSystem& system, const SocketAddres
   if (system.io() == nullptr) {
     return absl::FailedPreconditionError("the ActorSystem was created without an I/O layer");
   }
-  absl::StatusOr<int> fd = NewTcpSocket(to.family());
-  if (!fd.ok()) return fd.status();
   IoBackend& backend = system.io()->BackendForNewSocket();
+  absl::StatusOr<int> fd = backend.NewSocket(to.family());
+  if (!fd.ok()) return fd.status();
   std::shared_ptr<StreamCore> core = StreamCore::Create(backend, system.scheduler(), *fd, options, nullptr);
   core->Run([core, to, events = std::move(events)]() mutable {
     core->ConnectOnOwner(to, std::move(events));

@@ -83,13 +83,13 @@ class ListenerCore final : public IoHandler, public std::enable_shared_from_this
  private:
   void Accepted(int fd) {
     if (counters_->open.load(std::memory_order_acquire) >= options_.max_connections || stopping_.load()) {
-      ::close(fd);  // never registered with a backend
+      backend_.Discard(fd);  // never registered with a backend
       refused_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     accepted_.fetch_add(1, std::memory_order_relaxed);
     counters_->open.fetch_add(1, std::memory_order_acq_rel);
-    SetNoDelay(fd);
+    backend_.SetNoDelay(fd);
     IoBackend& owner = system_.io()->NextBackend();
     // The stream lives on `owner`; the callback runs there (where its first calls are direct).
     IoService::RunOn(owner, [&owner, &scheduler = system_.scheduler(), fd, counters = counters_,
@@ -119,13 +119,14 @@ absl::StatusOr<std::unique_ptr<TcpListener>> TcpListener::Listen(ActorSystem& sy
   }
   absl::StatusOr<SocketAddress> address = ParseAddress(options.host, options.port);
   if (!address.ok()) return address.status();
-  absl::StatusOr<int> fd = ListenTcp(*address, options.backlog);
+  IoBackend& backend = system.io()->BackendForNewSocket();
+  absl::StatusOr<int> fd = backend.Listen(*address, options.backlog);
   if (!fd.ok()) return fd.status();
-  absl::StatusOr<SocketAddress> bound = LocalAddress(*fd);
+  absl::StatusOr<SocketAddress> bound = backend.LocalAddress(*fd);
   const int port = bound.ok() ? bound->port() : options.port;
   const std::string name = absl::StrCat(options.host, ":", port);  // its metrics' label
-  auto core = std::make_shared<internal::ListenerCore>(
-      system, system.io()->BackendForNewSocket(), *fd, std::move(options), std::move(on_accept));
+  auto core = std::make_shared<internal::ListenerCore>(system, backend, *fd, std::move(options),
+                                                       std::move(on_accept));
   core->Start();
   std::unique_ptr<TcpListener> listener(new TcpListener(std::move(core), port));
   // Its figures at every scrape of the system's metrics, while it exists.

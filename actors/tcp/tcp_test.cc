@@ -26,6 +26,7 @@
 #include "framework/testing/wait_for.h"
 #include "framework/testing/process_stats.h"
 #include "gtest/gtest.h"
+#include "io/memory/in_memory_network.h"
 #include "io/testing/fault_injecting_backend.h"
 #include "io/testing/loopback_client.h"
 
@@ -657,6 +658,63 @@ TEST(TcpFaultTest, AcceptsThatFailBackOffAndTheWaitingClientIsServed) {
     EXPECT_EQ((*listener)->stats().accepted, 1u);
     ::close(fd);
   }
+}
+
+// A whole system's TCP on the in-memory network (IoBackendOptions::factory: one backend per
+// worker on one network): an echo listener served to the network's test clients with receives
+// split into 1..3 bytes, an actor's own connect to it, a refused connect, and a reset.
+TEST(TcpOnInMemoryNetworkTest, ListenersStreamsAndConnectsRunWithoutTheKernel) {
+  auto net = InMemoryNetwork::Create({.faults = {.seed = 11, .max_chunk = 3}});
+  auto log = std::make_shared<Log>();  // the dialer may outlive this scope
+  ActorSystemOptions options;
+  options.threads = 2;
+  options.io.factory = [net](int) -> absl::StatusOr<std::unique_ptr<IoBackend>> {
+    return std::unique_ptr<IoBackend>(net->NewBackend());
+  };
+  auto system = ActorSystem::Create(options);
+  ASSERT_THAT(system, IsOk());
+  EXPECT_EQ((*system)->io()->backend_name(), "memory");
+  ActorSystem* sys = system->get();
+  Log echo_log;
+  TcpListenerOptions listen;
+  listen.host = "127.0.0.1";
+  auto listener = TcpListener::Listen(**system, listen, [sys, &echo_log](TcpStream s) {
+    ASSERT_TRUE(sys->Spawn<Conn>(std::move(s), &echo_log, Mode::kEcho).ok());
+  });
+  ASSERT_THAT(listener, IsOk());
+  const int port = (*listener)->port();
+  std::vector<int> clients;
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<int> c = net->ClientConnect(port);
+    ASSERT_THAT(c, IsOk());
+    clients.push_back(*c);
+  }
+  for (int i = 0; i < 10; ++i) {
+    const std::string text = "hello from client " + std::to_string(i);
+    ASSERT_TRUE(net->ClientSend(clients[i], text));
+    EXPECT_EQ(net->ClientRecv(clients[i], text.size()), text);
+  }
+  EXPECT_EQ((*listener)->stats().accepted, 10u);
+  // An actor connects on the same network.
+  ASSERT_TRUE(sys->Spawn<Dialer>(*ParseAddress("127.0.0.1", port), absl::Seconds(5), log).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    MutexLock l(&log->mu);
+    return log->received == "ping";
+  }));
+  // Nobody listens on port 1: the connect is refused.
+  ASSERT_TRUE(sys->Spawn<Dialer>(*ParseAddress("127.0.0.1", 1), absl::Seconds(5), log).ok());
+  ASSERT_TRUE(WaitFor([&] { return log->closed_count() == 1; }));
+  EXPECT_THAT(log->last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+  // A reset reaches the connection's actor as UNAVAILABLE.
+  const size_t closed = echo_log.closed_count();
+  net->Reset(clients[0]);
+  ASSERT_TRUE(WaitFor([&] { return echo_log.closed_count() == closed + 1; }));
+  EXPECT_THAT(echo_log.last_closed(), StatusIs(absl::StatusCode::kUnavailable));
+  for (int c : clients) net->ClientClose(c);
+  ASSERT_TRUE(WaitFor([&] { return echo_log.closed_count() == 10; }));  // the dialer's stays
+  listener->reset();
+  system->reset();
+  EXPECT_EQ(net->fds_in_use(), 0) << "every descriptor was closed";
 }
 
 TEST(TcpBackendSelectionTest, AutoFallsBackToEpollAndUringFailsClearly) {

@@ -1,6 +1,8 @@
 // The IoBackend conformance suite (the numbered contract in io/backend.h), run against every
 // backend: the epoll reactor, the io_uring proactor (skipped, saying why, where io_uring is
-// unavailable) and the fault-injecting fake wrapped around the reactor.
+// unavailable), the in-memory network's backend, and the fault-injecting fake wrapped around the
+// reactor. The other end of each connection (another process, for the kernel's backends) is a
+// Peer: real loopback sockets, or the in-memory network's test clients.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,6 +22,7 @@
 #include "framework/base/status_matchers.h"
 #include "gtest/gtest.h"
 #include "io/backend.h"
+#include "io/memory/in_memory_network.h"
 #include "io/proactor/proactor_backend.h"
 #include "io/reactor/reactor_backend.h"
 #include "io/socket/socket.h"
@@ -66,31 +69,111 @@ class Recorder : public IoHandler {
   std::function<void(int, const Completion&)> on_event;
 };
 
-using ::troupe::testing::RecvExactly;
-using ::troupe::testing::SendAll;
-
 int ConnectClient(int port) {
   const int fd = ::troupe::testing::ConnectLoopback(port);
   EXPECT_GE(fd, 0) << std::strerror(errno);
   return fd;
 }
 
-class BackendConformanceTest : public ::testing::TestWithParam<std::pair<const char*, Factory>> {
+// The suite's other end of a connection, blocking calls from any thread.
+class Peer {
+ public:
+  virtual ~Peer() = default;
+  virtual int Connect(int port) = 0;
+  virtual bool SendAll(int c, std::string_view bytes) = 0;
+  virtual std::string RecvExactly(int c, size_t n) = 0;  // fewer at the end of the stream
+  virtual void Close(int c) = 0;
+  virtual void Reset(int c) = 0;  // close, the peer seeing a reset
+  virtual void ShutdownWrite(int c) = 0;
+  // Until RestoreFds, the backend's process has no free descriptor.
+  virtual void ExhaustFds() = 0;
+  virtual void RestoreFds() = 0;
+};
+
+// Real sockets on loopback (the kernel backends).
+class KernelPeer final : public Peer {
+ public:
+  int Connect(int port) override { return ConnectClient(port); }
+  bool SendAll(int c, std::string_view bytes) override {
+    return ::troupe::testing::SendAll(c, std::string(bytes));
+  }
+  std::string RecvExactly(int c, size_t n) override {
+    return ::troupe::testing::RecvExactly(c, n);
+  }
+  void Close(int c) override { ::close(c); }
+  void Reset(int c) override {
+    linger lg{1, 0};  // close() sends RST
+    ::setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    ::close(c);
+  }
+  void ShutdownWrite(int c) override { ::shutdown(c, SHUT_WR); }
+  void ExhaustFds() override {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    // No free descriptor: the lowest free fd number becomes the soft limit.
+    const int probe = ::dup(0);
+    ::close(probe);
+    rlimit tight = saved_;
+    tight.rlim_cur = probe;
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  }
+  void RestoreFds() override { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+
+ private:
+  rlimit saved_{};
+};
+
+// The in-memory network's test clients.
+class MemoryPeer final : public Peer {
+ public:
+  explicit MemoryPeer(InMemoryNetwork& net) : net_(net) {}
+  int Connect(int port) override {
+    absl::StatusOr<int> c = net_.ClientConnect(port);
+    EXPECT_THAT(c, testing::IsOk());
+    return c.ok() ? *c : -1;
+  }
+  bool SendAll(int c, std::string_view bytes) override { return net_.ClientSend(c, bytes); }
+  std::string RecvExactly(int c, size_t n) override { return net_.ClientRecv(c, n); }
+  void Close(int c) override { net_.ClientClose(c); }
+  void Reset(int c) override {
+    net_.Reset(c);
+    net_.ClientClose(c);
+  }
+  void ShutdownWrite(int c) override { net_.ClientShutdownWrite(c); }
+  void ExhaustFds() override { net_.SetFdLimit(net_.fds_in_use()); }
+  void RestoreFds() override { net_.SetFdLimit(1 << 16); }
+
+ private:
+  InMemoryNetwork& net_;
+};
+
+struct Backend {
+  const char* name;
+  Factory make;
+  std::function<std::unique_ptr<Peer>(IoBackend&)> peer;
+};
+
+std::unique_ptr<Peer> NewKernelPeer(IoBackend&) { return std::make_unique<KernelPeer>(); }
+
+class BackendConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    auto backend = GetParam().second();
+    auto backend = GetParam().make();
     if (!backend.ok() && backend.status().code() == absl::StatusCode::kUnimplemented) {
       GTEST_SKIP() << "io_uring unavailable here: " << backend.status();
     }
     ASSERT_THAT(backend, testing::IsOk());
     backend_ = std::move(*backend);
     backend_->BindToCurrentThread();
+    peer_ = GetParam().peer(*backend_);
     auto addr = ParseAddress("127.0.0.1", 0);
-    auto fd = ListenTcp(*addr, 1024);
+    auto fd = backend_->Listen(*addr, 1024);
     ASSERT_THAT(fd, testing::IsOk());
     listen_fd_ = *fd;
-    port_ = LocalAddress(listen_fd_)->port();
+    port_ = backend_->LocalAddress(listen_fd_)->port();
   }
+  int ConnectClient(int port) { return peer_->Connect(port); }
+  bool SendAll(int c, std::string_view bytes) { return peer_->SendAll(c, bytes); }
+  std::string RecvExactly(int c, size_t n) { return peer_->RecvExactly(c, n); }
 
   void TearDown() override {
     if (backend_ != nullptr && listen_fd_ >= 0) {
@@ -125,6 +208,7 @@ class BackendConformanceTest : public ::testing::TestWithParam<std::pair<const c
   }
 
   std::unique_ptr<IoBackend> backend_;
+  std::unique_ptr<Peer> peer_;
   Recorder rec_;
   int listen_fd_ = -1;
   int port_ = 0;
@@ -145,7 +229,7 @@ TEST_P(BackendConformanceTest, AcceptReceiveSendEcho) {
   EXPECT_EQ(rec_.Last(IoOp::kSend)->result, 6);
   EXPECT_EQ(RecvExactly(client, 6), "world!");
   CloseServer(server);
-  ::close(client);
+  peer_->Close(client);
 }
 
 TEST_P(BackendConformanceTest, ManyConnectionsAcceptedContinuously) {
@@ -160,7 +244,7 @@ TEST_P(BackendConformanceTest, ManyConnectionsAcceptedContinuously) {
     backend_->Close(e.result, &rec_);
   }
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kClose) == 200; }));
-  for (int c : clients) ::close(c);
+  for (int c : clients) peer_->Close(c);
 }
 
 TEST_P(BackendConformanceTest, LargeTransfersKeepOrderBothWays) {
@@ -184,7 +268,7 @@ TEST_P(BackendConformanceTest, LargeTransfersKeepOrderBothWays) {
   EXPECT_EQ(rec_.Last(IoOp::kSend)->result, static_cast<int32_t>(big.size()));
   EXPECT_TRUE(echoed == big);
   CloseServer(server);
-  ::close(client);
+  peer_->Close(client);
 }
 
 // A worker busy with actors polls only now and then; a backend whose sends wait for a kernel
@@ -195,7 +279,7 @@ TEST_P(BackendConformanceTest, SendsWaitingOnTheKernelAskTheBusyOwnerToPoll) {
   std::string big(32 << 20, 'b');  // far more than the socket buffers hold
   iovec iov{big.data(), big.size()};
   backend_->Send(server, &iov, 1, &rec_);
-  if (std::string(GetParam().first) != "io_uring") {
+  if (std::string(GetParam().name) != "io_uring") {
     EXPECT_FALSE(backend_->WantsPoll());
   } else {
     EXPECT_TRUE(backend_->WantsPoll());  // 32 MiB waiting to be submitted
@@ -219,14 +303,14 @@ TEST_P(BackendConformanceTest, SendsWaitingOnTheKernelAskTheBusyOwnerToPoll) {
   EXPECT_EQ(rec_.Count(IoOp::kSend), 1);
   EXPECT_TRUE(echoed == big);
   CloseServer(server);
-  ::close(client);
+  peer_->Close(client);
 }
 
 TEST_P(BackendConformanceTest, PeerCloseEndsTheReceive) {
   auto [server, client] = AcceptOne();
   backend_->Recv(server, &rec_);
   ASSERT_TRUE(SendAll(client, "bye"));
-  ::close(client);
+  peer_->Close(client);
   ASSERT_TRUE(PollUntil([&] {
     const Event* e = rec_.Last(IoOp::kRecv);
     return e != nullptr && e->result == 0;
@@ -242,7 +326,7 @@ TEST_P(BackendConformanceTest, PeerCloseEndsTheReceive) {
 TEST_P(BackendConformanceTest, DataAndCloseArrivingTogetherStillEndTheReceive) {
   auto [server, client] = AcceptOne();
   ASSERT_TRUE(SendAll(client, "last words"));
-  ::close(client);
+  peer_->Close(client);
   absl::SleepFor(absl::Milliseconds(50));  // both are queued on the server's socket now
   backend_->Recv(server, &rec_);
   ASSERT_TRUE(PollUntil([&] {
@@ -262,7 +346,7 @@ TEST_P(BackendConformanceTest, CloseArrivingWhilePausedEndsTheResumedReceive) {
   ASSERT_TRUE(PollUntil([&] { return rec_.received[server] == "a"; }));
   backend_->StopRecv(server);
   ASSERT_TRUE(SendAll(client, "bc"));
-  ::close(client);
+  peer_->Close(client);
   for (int i = 0; i < 5; ++i) backend_->Poll(absl::Milliseconds(10));  // the edge comes now
   backend_->Recv(server, &rec_);
   ASSERT_TRUE(PollUntil([&] {
@@ -275,9 +359,7 @@ TEST_P(BackendConformanceTest, CloseArrivingWhilePausedEndsTheResumedReceive) {
 
 TEST_P(BackendConformanceTest, PeerResetFailsTheSend) {
   auto [server, client] = AcceptOne();
-  linger lg{1, 0};  // close() sends RST
-  ::setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  ::close(client);
+  peer_->Reset(client);
   std::string big(8 << 20, 'x');
   iovec iov{big.data(), big.size()};
   absl::SleepFor(absl::Milliseconds(20));
@@ -301,7 +383,7 @@ TEST_P(BackendConformanceTest, StopRecvPausesAndRecvResumes) {
   backend_->Recv(server, &rec_);
   ASSERT_TRUE(PollUntil([&] { return rec_.received[server] == "onetwo"; }));
   CloseServer(server);
-  ::close(client);
+  peer_->Close(client);
 }
 
 // A pause is hard (contract point 3): a handler that stops receiving from inside a completion,
@@ -314,7 +396,7 @@ TEST_P(BackendConformanceTest, NothingIsDeliveredWhilePausedWithDataInFlight) {
   for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 7 + (i >> 10));
   std::thread sender([&, client = client] {
     EXPECT_TRUE(SendAll(client, sent));
-    ::shutdown(client, SHUT_WR);
+    peer_->ShutdownWrite(client);
   });
   absl::SleepFor(absl::Milliseconds(50));  // a few MiB queued before the first receive
   bool paused = false;
@@ -354,7 +436,7 @@ TEST_P(BackendConformanceTest, NothingIsDeliveredWhilePausedWithDataInFlight) {
   sender.join();
   EXPECT_TRUE(rec_.received[server] == sent) << "received " << rec_.received[server].size();
   CloseServer(server);
-  ::close(client);
+  peer_->Close(client);
 }
 
 TEST_P(BackendConformanceTest, CloseEndsPendingOperationsWithOneCloseCompletion) {
@@ -371,13 +453,13 @@ TEST_P(BackendConformanceTest, CloseEndsPendingOperationsWithOneCloseCompletion)
   PollUntil([] { return false; }, absl::Milliseconds(50));
   ASSERT_EQ(rec_.events.size(), before + 1) << "only the kClose completion after Close()";
   EXPECT_EQ(rec_.events.back().op, IoOp::kClose);
-  ::close(client);
+  peer_->Close(client);
 }
 
 TEST_P(BackendConformanceTest, ConnectSucceedsOrReportsRefusal) {
   backend_->Accept(listen_fd_, &rec_);
   auto addr = ParseAddress("127.0.0.1", port_);
-  int fd = *NewTcpSocket(AF_INET);
+  int fd = *backend_->NewSocket(AF_INET);
   backend_->Connect(fd, addr->get(), addr->length, &rec_);
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kConnect) == 1; }));
   EXPECT_EQ(rec_.Last(IoOp::kConnect)->result, 0);
@@ -387,11 +469,11 @@ TEST_P(BackendConformanceTest, ConnectSucceedsOrReportsRefusal) {
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kClose) == 2; }));
 
   // A port nobody listens on: a fresh listener closed at once frees one.
-  auto closed = ListenTcp(*ParseAddress("127.0.0.1", 0), 1);
-  const int dead_port = LocalAddress(*closed)->port();
-  ::close(*closed);
+  auto closed = backend_->Listen(*ParseAddress("127.0.0.1", 0), 1);
+  const int dead_port = backend_->LocalAddress(*closed)->port();
+  backend_->Discard(*closed);
   auto dead = ParseAddress("127.0.0.1", dead_port);
-  int fd2 = *NewTcpSocket(AF_INET);
+  int fd2 = *backend_->NewSocket(AF_INET);
   backend_->Connect(fd2, dead->get(), dead->length, &rec_);
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kConnect) == 2; }));
   EXPECT_EQ(rec_.Last(IoOp::kConnect)->result, -ECONNREFUSED);
@@ -401,17 +483,10 @@ TEST_P(BackendConformanceTest, ConnectSucceedsOrReportsRefusal) {
 TEST_P(BackendConformanceTest, AcceptReportsFdExhaustionAndCanBeRearmed) {
   std::vector<int> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(ConnectClient(port_));
-  rlimit saved;
-  ::getrlimit(RLIMIT_NOFILE, &saved);
-  // No free descriptor: the lowest free fd number is the soft limit.
-  const int probe = ::dup(0);
-  ::close(probe);
-  rlimit tight = saved;
-  tight.rlim_cur = probe;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  peer_->ExhaustFds();
   backend_->Accept(listen_fd_, &rec_);
   const bool reported = PollUntil([&] { return rec_.Count(IoOp::kAccept) >= 1; });
-  ::setrlimit(RLIMIT_NOFILE, &saved);
+  peer_->RestoreFds();
   ASSERT_TRUE(reported);
   const Event first = rec_.events.front();
   EXPECT_EQ(first.result, -EMFILE);
@@ -423,7 +498,7 @@ TEST_P(BackendConformanceTest, AcceptReportsFdExhaustionAndCanBeRearmed) {
     if (e.op == IoOp::kAccept && e.result >= 0) backend_->Close(e.result, &rec_);
   }
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kClose) == 3; }));
-  for (int c : clients) ::close(c);
+  for (int c : clients) peer_->Close(c);
 }
 
 TEST_P(BackendConformanceTest, WakeAndPostFromAnotherThread) {
@@ -464,6 +539,14 @@ absl::StatusOr<std::unique_ptr<IoBackend>> MakeProactor() {
   return std::unique_ptr<IoBackend>(std::move(*b));
 }
 
+absl::StatusOr<std::unique_ptr<IoBackend>> MakeMemory() {
+  return std::unique_ptr<IoBackend>(InMemoryNetwork::Create()->NewBackend());
+}
+
+std::unique_ptr<Peer> NewMemoryPeer(IoBackend& backend) {
+  return std::make_unique<MemoryPeer>(static_cast<InMemoryBackend&>(backend).network());
+}
+
 absl::StatusOr<std::unique_ptr<IoBackend>> MakeFake() {
   auto inner = MakeReactor();
   if (!inner.ok()) return inner.status();
@@ -471,13 +554,14 @@ absl::StatusOr<std::unique_ptr<IoBackend>> MakeFake() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendConformanceTest,
-                         ::testing::Values(std::make_pair("epoll", Factory(MakeReactor)),
-                                           std::make_pair("io_uring", Factory(MakeProactor)),
-                                           std::make_pair("fake", Factory(MakeFake))),
+                         ::testing::Values(Backend{"epoll", MakeReactor, NewKernelPeer},
+                                           Backend{"io_uring", MakeProactor, NewKernelPeer},
+                                           Backend{"memory", MakeMemory, NewMemoryPeer},
+                                           Backend{"fake", MakeFake, NewKernelPeer}),
                          [](const auto& info) {
-                           return std::string(info.param.first == std::string("io_uring")
+                           return std::string(info.param.name == std::string("io_uring")
                                                   ? "uring"
-                                                  : info.param.first);
+                                                  : info.param.name);
                          });
 
 // The fake's own injections.
@@ -503,7 +587,7 @@ TEST(FaultInjectingBackendTest, InjectsAcceptAndSendErrorsAndSplitsReceives) {
   const int server = rec.Last(IoOp::kAccept)->result;
   fake.SplitReceives(1);
   fake.Recv(server, &rec);
-  ASSERT_TRUE(SendAll(client, "abcd"));
+  ASSERT_TRUE(::troupe::testing::SendAll(client, "abcd"));
   ASSERT_TRUE(poll_until([&] { return rec.received[server] == "abcd"; }));
   EXPECT_EQ(rec.Count(IoOp::kRecv, server), 4);
   fake.InjectSendError(ECONNRESET);

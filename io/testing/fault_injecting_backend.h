@@ -29,6 +29,13 @@ class FaultInjectingBackend final : public IoBackend, private IoHandler {
   void SplitReceives(size_t bytes) { split_ = bytes; }
 
   std::string_view name() const override { return inner_->name(); }
+  absl::StatusOr<int> Listen(const SocketAddress& address, int backlog) override {
+    return inner_->Listen(address, backlog);
+  }
+  absl::StatusOr<int> NewSocket(int family) override { return inner_->NewSocket(family); }
+  absl::StatusOr<SocketAddress> LocalAddress(int fd) override { return inner_->LocalAddress(fd); }
+  void SetNoDelay(int fd) override { inner_->SetNoDelay(fd); }
+  void Discard(int fd) override { inner_->Discard(fd); }
   void BindToCurrentThread() override;
   void Accept(int listen_fd, IoHandler* handler) override;
   void Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) override;
