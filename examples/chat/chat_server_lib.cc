@@ -66,10 +66,10 @@ int ChatServer::Stop() {
   grpc_.Shutdown();
   if (cluster_ != nullptr) return cluster_->FlushHostedRooms();
   int unsaved = 0;
-  auto rooms = system_.Ask(lobby_, AllRooms{}, absl::Seconds(10)).get();
+  auto rooms = system_.Await(system_.Ask(lobby_, AllRooms{}, absl::Seconds(10)));
   if (!rooms.ok()) return 1;
   for (const RoomRef& room : *rooms) {
-    auto saved = system_.Ask(room, FlushHistory{}, absl::Seconds(10)).get();
+    auto saved = system_.Await(system_.Ask(room, FlushHistory{}, absl::Seconds(10)));
     unsaved += !(saved.ok() && *saved);
   }
   return unsaved;

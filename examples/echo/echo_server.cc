@@ -11,10 +11,11 @@
 // --nogrpc_worker_queues serves them on gRPC's own threads instead, each call handed to a worker
 // and back.
 //
-// One EchoConnection actor per accepted connection. It owns its TcpStream: received chunks
-// arrive as TcpReceived messages and are written straight back. Backpressure is the stream's:
-// if a client stops reading, the queue passes its high-water mark, reading from that client
-// pauses, and memory stays bounded. SIGINT/SIGTERM: stop accepting, close, exit 0.
+// One EchoConnection actor per accepted connection (tcp_echo.h). It owns its TcpStream:
+// received chunks arrive as TcpReceived messages and are written straight back. Backpressure
+// is the stream's: if a client stops reading, the queue passes its high-water mark, reading
+// from that client pauses, and memory stays bounded. SIGINT/SIGTERM: stop accepting, close,
+// exit 0.
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "actors/grpc/stream_call.h"
 #include "actors/tcp/tcp_listener.h"
 #include "actors/tls/tls_flags.h"
+#include "examples/echo/tcp_echo.h"
 #include "framework/base/stop_signals.h"
 #include "framework/system/actor_system.h"
 #include "io/backend_selector.h"
@@ -57,19 +59,6 @@ ABSL_FLAG(int, grpc_queues, 0,
           "0: one for every 4 workers, at least one)");
 
 namespace {
-
-using EchoProtocol = troupe::Protocol<troupe::TcpReceived, troupe::TcpClosed>;
-
-class EchoConnection : public troupe::Actor<EchoConnection, EchoProtocol> {
- public:
-  explicit EchoConnection(troupe::TcpStream stream) : stream_(std::move(stream)) {}
-  void OnStart() override { stream_.Start(self()); }
-  void Handle(troupe::TcpReceived m) { (void)stream_.Write(std::move(m.bytes)); }
-  void Handle(troupe::TcpClosed) { ctx().Stop(); }
-
- private:
-  troupe::TcpStream stream_;
-};
 
 // The Echo service's Say: the same text back, after delay_ms.
 using EchoRpcProtocol =
@@ -178,12 +167,7 @@ int main(int argc, char** argv) {
   listen.max_connections = absl::GetFlag(FLAGS_max_connections);
   listen.stream.first_frame_timeout = absl::GetFlag(FLAGS_first_frame_timeout);
   listen.stream.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
-  auto listener = troupe::TcpListener::Listen(sys, listen, [&sys](troupe::TcpStream stream) {
-    auto spawned = sys.Spawn<EchoConnection>(std::move(stream));
-    if (!spawned.ok()) {
-      std::fprintf(stderr, "echo_server: %s\n", std::string(spawned.status().message()).c_str());
-    }
-  });
+  auto listener = troupe::examples::ServeTcpEcho(sys, listen);
   if (!listener.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", std::string(listener.status().message()).c_str());
     return 1;

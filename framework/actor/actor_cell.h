@@ -162,6 +162,7 @@ class ActorCell final : public Schedulable {
                        absl::AnyInvocable<void(absl::Status)> done);
 
   RunOutcome Run(int budget) override;
+  uint64_t stable_id() const override { return id_; }
   // Before the first run: count this actor in its type's metrics (type_metrics.h).
   void SetTypeMetrics(TypeMetrics* metrics) { type_metrics_ = metrics; }
 

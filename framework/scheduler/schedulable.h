@@ -29,6 +29,12 @@ class Schedulable {
 
   Schedulable* next_scheduled = nullptr;  // owned by the queue holding this
 
+  // A number that names this Schedulable the same way in every run of the same program (an
+  // actor's id: its system spawns in a repeatable order), unlike its address. A simulation
+  // picks among runnables by it, so a run repeats even where the code's own iteration order
+  // does not (hash maps are seeded per process). 0: none.
+  virtual uint64_t stable_id() const { return 0; }
+
   // The worker index this prefers to run on, or -1 (anywhere). Any thread; the latest call
   // wins (an actor with sockets on two workers is homed where it started the last one).
   void SetHomeWorker(int worker) {

@@ -64,6 +64,9 @@ class Scheduler {
   // Blocks the calling thread (never a worker) until `done()` holds. A scheduler whose turns
   // run on the caller's thread (the deterministic one) runs them meanwhile.
   virtual void RunUntil(const std::function<bool()>& done) = 0;
+  // True if turns run only on the thread that drives the scheduler (the deterministic one, a
+  // simulation): a caller waiting for an actor must drive it (RunUntil) instead of blocking.
+  virtual bool RunsTurnsOnCaller() const { return false; }
 
   // Worker sources (worker_source.h): polled by every worker from now on, until removed.
   // RemoveWorkerSource returns once no worker is inside any of the source's calls. A scheduler

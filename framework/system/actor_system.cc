@@ -68,8 +68,10 @@ absl::StatusOr<std::unique_ptr<ActorSystem>> ActorSystem::Create(ActorSystemOpti
   return std::unique_ptr<ActorSystem>(new ActorSystem(options, std::move(*io)));
 }
 
-ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler)
-    : core_(std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this,
+ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler,
+                         std::unique_ptr<IoService> io)
+    : io_(std::move(io)),
+      core_(std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this,
                                                    options.span_sink,
                                                    options.measured_actor_types)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });

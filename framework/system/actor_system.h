@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
@@ -120,8 +121,10 @@ class ActorSystem {
   // is unavailable); Create() returns that error instead.
   explicit ActorSystem(ActorSystemOptions options = {});
   static absl::StatusOr<std::unique_ptr<ActorSystem>> Create(ActorSystemOptions options = {});
-  // Runs on the given scheduler (tests use the deterministic one).
-  ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler);
+  // Runs on the given scheduler (tests use the deterministic one), without an I/O layer, or with
+  // the given one (a simulation: framework/testing/simulation.h).
+  ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> scheduler,
+              std::unique_ptr<IoService> io = nullptr);
   ~ActorSystem();
   ActorSystem(const ActorSystem&) = delete;
   ActorSystem& operator=(const ActorSystem&) = delete;
@@ -143,6 +146,19 @@ class ActorSystem {
     std::future<absl::StatusOr<R>> future = state->future();
     SendAsk<P>(to, std::forward<M>(msg), timeout, internal::AskStateRef<R>(state, /*adopt=*/true));
     return future;
+  }
+  // Waits for such a future from a thread that is not a worker (main, a shutdown path) and
+  // returns its value: future.get(), except that where this system's turns run on the calling
+  // thread (a simulation, the deterministic test scheduler) it runs them meanwhile, so that the
+  // answer can come at all.
+  template <typename T>
+  T Await(std::future<T> future) {
+    if (scheduler().RunsTurnsOnCaller()) {
+      scheduler().RunUntil([&future] {
+        return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+      });
+    }
+    return future.get();
   }
 
   // Sends plain message `msg` from outside the system, waiting (up to `timeout`) for room if

@@ -38,6 +38,7 @@ class DeterministicScheduler final : public Scheduler {
   bool IsWorkerThread() const override { return in_turn_; }
   void Shutdown() override { timers_.Clear(); }
   void RunUntil(const std::function<bool()>& done) override;
+  bool RunsTurnsOnCaller() const override { return true; }
   SchedulerStats stats() const override;
   int num_workers() const override { return 1; }
 

@@ -375,6 +375,57 @@ void InMemoryNetwork::ClientClose(int fd) {
   ForgetLocked(*s);
 }
 
+size_t InMemoryNetwork::ClientTrySend(int fd, std::string_view bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Socket* s = Find(fd);
+  Socket* peer = s == nullptr || s->reset ? nullptr : Get(s->peer);
+  return peer == nullptr ? 0 : PushLocked(*peer, bytes.data(), bytes.size(), NowNs());
+}
+
+std::string InMemoryNetwork::ClientTryRecv(int fd, size_t max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string got;
+  Socket* s = Find(fd);
+  if (s != nullptr && !s->reset && !s->dropped) TakeLocked(*s, max, NowNs(), &got);
+  return got;
+}
+
+size_t InMemoryNetwork::ClientReadable(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Socket* s = Find(fd);
+  return s == nullptr || s->reset || s->dropped ? 0 : ReadyBytes(*s, NowNs());
+}
+
+size_t InMemoryNetwork::ClientWritable(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Socket* s = Find(fd);
+  Socket* peer = s == nullptr || s->reset ? nullptr : Get(s->peer);
+  if (peer == nullptr) return 0;
+  return options_.buffer_bytes - std::min(options_.buffer_bytes, peer->in_bytes);
+}
+
+bool InMemoryNetwork::ClientEnded(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Socket* s = Find(fd);
+  return s == nullptr || s->reset || (s->fin && s->in.empty());
+}
+
+bool InMemoryNetwork::ClientReset(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Socket* s = Find(fd);
+  return s != nullptr && s->reset;
+}
+
+absl::Time InMemoryNetwork::NextDue() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = NowNs();
+  int64_t next = INT64_MAX;
+  for (const auto& [id, s] : sockets_) {
+    if (!s.in.empty() && s.in.front().ready_ns > now) next = std::min(next, s.in.front().ready_ns);
+  }
+  return next == INT64_MAX ? absl::InfiniteFuture() : absl::FromUnixNanos(next);
+}
+
 void InMemoryNetwork::Reset(int fd) {
   std::lock_guard<std::mutex> lock(mu_);
   if (Socket* s = Find(fd)) ResetLocked(*s);
@@ -589,6 +640,17 @@ int InMemoryBackend::DeliverReady() {
     ++delivered;
   }
   return delivered;
+}
+
+bool InMemoryBackend::HasReady() {
+  if (HasPosted() || HasDeferred()) return true;
+  std::lock_guard<std::mutex> lock(net_->mu_);
+  if (!ready_.empty()) return true;
+  const int64_t now = net_->NowNs();
+  for (const auto& [when, id] : timed_) {
+    if (when <= now) return true;
+  }
+  return false;
 }
 
 int InMemoryBackend::Settle() { return RunPosted() + DeliverDeferred() + DeliverReady(); }

@@ -92,6 +92,17 @@ class InMemoryNetwork : public std::enable_shared_from_this<InMemoryNetwork> {
   std::string ClientRecv(int fd, size_t n, absl::Duration timeout = absl::Seconds(10));
   void ClientShutdownWrite(int fd);  // the peer sees the end of the stream after the bytes sent
   void ClientClose(int fd);          // ... and the descriptor is gone
+  // The same without blocking, for a simulation's clients (one thread drives everything):
+  // what fit into the peer's buffer now (0 also when the connection is gone); the bytes
+  // readable now (up to `max`); whether nothing more will come (end of stream, reset, gone).
+  size_t ClientTrySend(int fd, std::string_view bytes);
+  std::string ClientTryRecv(int fd, size_t max);
+  bool ClientEnded(int fd);
+  size_t ClientReadable(int fd);  // bytes ClientTryRecv would return now
+  size_t ClientWritable(int fd);  // bytes ClientTrySend would take now
+  bool ClientReset(int fd);  // the connection was reset
+  // When the next delayed bytes become readable (absl::InfiniteFuture() if none wait).
+  absl::Time NextDue() const;
 
   void Reset(int fd);
   void Drop(int fd);
@@ -203,6 +214,9 @@ class InMemoryBackend final : public IoBackend {
   int PollReady() override;
 
   InMemoryNetwork& network() { return *net_; }
+  // Whether a Poll now would deliver something (posted closures, deferred or ready
+  // completions, delayed bytes now due). Owner thread.
+  bool HasReady();
 
  protected:
   void Kick() override;
