@@ -24,6 +24,7 @@ namespace {
 using ::troupe::testing::Activity;
 using ::troupe::testing::Simulation;
 using ::troupe::testing::SimulationOptions;
+using ::troupe::testing::SimulationOutcome;
 using ::troupe::testing::SimulationSeeds;
 
 struct Member {
@@ -37,12 +38,7 @@ struct Member {
   bool joined = false, quitting = false, closed = false;
 };
 
-struct Outcome {
-  uint64_t hash = 0, steps = 0;
-  std::string failure;
-};
-
-Outcome RunChat(uint64_t seed) {
+SimulationOutcome RunChat(uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto pick = [&rng](uint64_t lo, uint64_t hi) {
     return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
@@ -56,7 +52,7 @@ Outcome RunChat(uint64_t seed) {
   options.faults.reorder = pick(0, 1) == 1;
   Simulation sim(options);
   auto server = ChatServer::Start(sim.system(), {.port = 6000});
-  if (!server.ok()) return {0, 0, std::string(server.status().message())};
+  if (!server.ok()) return sim.Outcome(std::string(server.status().message()));
   InMemoryNetwork& net = sim.network();
 
   std::vector<Member> members(pick(2, 4));
@@ -65,7 +61,7 @@ Outcome RunChat(uint64_t seed) {
     m.nick = absl::StrCat("m", i);
     m.to_say = static_cast<int>(pick(1, 5));
     absl::StatusOr<int> fd = net.ClientConnect(6000);
-    if (!fd.ok()) return {0, 0, std::string(fd.status().message())};
+    if (!fd.ok()) return sim.Outcome(std::string(fd.status().message()));
     m.fd = *fd;
     m.out = absl::StrCat("/nick ", m.nick, "\n/join room\n");
   }
@@ -105,65 +101,58 @@ Outcome RunChat(uint64_t seed) {
            }
          }});
   }
-  Outcome out;
+  std::string failure;
   const bool finished = sim.RunUntil([&] {
     return std::all_of(members.begin(), members.end(), [](const Member& m) { return m.closed; });
   });
   sim.RunUntil([&] { return net.fds_in_use() == 1; });  // the listener's alone
   // The room's lines each member saw, in its order.
   std::vector<std::vector<std::string>> said(members.size());
-  for (size_t i = 0; i < members.size() && out.failure.empty(); ++i) {
+  for (size_t i = 0; i < members.size() && failure.empty(); ++i) {
     for (const std::string& line : members[i].lines) {
       if (line.rfind("[room] ", 0) == 0) said[i].push_back(line);
     }
     if (said[i].size() != total) {
-      out.failure = absl::StrCat(members[i].nick, " saw ", said[i].size(), " of ", total, " lines");
+      failure = absl::StrCat(members[i].nick, " saw ", said[i].size(), " of ", total, " lines");
     } else if (said[i] != said[0]) {
-      out.failure = absl::StrCat(members[i].nick, " saw another order than ", members[0].nick);
+      failure = absl::StrCat(members[i].nick, " saw another order than ", members[0].nick);
     } else if (std::find(members[i].lines.begin(), members[i].lines.end(), "* bye") ==
                members[i].lines.end()) {
-      out.failure = absl::StrCat(members[i].nick, " got no \"* bye\"");
+      failure = absl::StrCat(members[i].nick, " got no \"* bye\"");
     }
   }
   for (const Member& m : members) {  // each sender's lines in the order it said them
     int next = 0;
     for (const std::string& line : said[0]) {
       if (line.rfind(absl::StrCat("[room] ", m.nick, ": "), 0) != 0) continue;
-      if (out.failure.empty() && line != absl::StrCat("[room] ", m.nick, ": ", m.nick, " says ", next)) {
-        out.failure = absl::StrCat("out of order: ", line);
+      if (failure.empty() && line != absl::StrCat("[room] ", m.nick, ": ", m.nick, " says ", next)) {
+        failure = absl::StrCat("out of order: ", line);
       }
       ++next;
     }
   }
-  if (out.failure.empty() && !finished) out.failure = "the members did not finish";
-  if (out.failure.empty() && net.fds_in_use() != 1) {
-    out.failure = absl::StrCat(net.fds_in_use() - 1, " connections left open by the server");
+  if (failure.empty() && !finished) failure = "the members did not finish";
+  if (failure.empty() && net.fds_in_use() != 1) {
+    failure = absl::StrCat(net.fds_in_use() - 1, " connections left open by the server");
   }
-  out.hash = sim.trace_hash();
-  out.steps = sim.steps();
-  if (!out.failure.empty()) out.failure += " - " + sim.Describe();
   (*server)->Stop();
   server->reset();
-  return out;
+  return sim.Outcome(std::move(failure));
 }
 
 TEST(ChatSimulationTest, OneRoomOneOrderEveryLineOnceUnderEverySeed) {
   const std::vector<uint64_t> seeds = SimulationSeeds(5000);
   for (uint64_t seed : seeds) {
-    const Outcome out = RunChat(seed);
+    const SimulationOutcome out = RunChat(seed);
     ASSERT_TRUE(out.failure.empty()) << out.failure;
-    if (seeds.size() == 1) {
-      std::printf("seed %llu: %llu steps, trace hash %llu\n", static_cast<unsigned long long>(seed),
-                  static_cast<unsigned long long>(out.steps),
-                  static_cast<unsigned long long>(out.hash));
-    }
+    if (seeds.size() == 1) std::printf("%s\n", out.Summary().c_str());
   }
 }
 
 TEST(ChatSimulationTest, ASeedRepeatsItsRunStepForStep) {
   for (uint64_t seed : {3u, 99u}) {
-    const Outcome a = RunChat(seed);
-    const Outcome b = RunChat(seed);
+    const SimulationOutcome a = RunChat(seed);
+    const SimulationOutcome b = RunChat(seed);
     EXPECT_EQ(a.hash, b.hash) << "seed " << seed;
     EXPECT_EQ(a.steps, b.steps) << "seed " << seed;
   }

@@ -24,6 +24,7 @@ namespace {
 
 using ::troupe::testing::Simulation;
 using ::troupe::testing::SimulationOptions;
+using ::troupe::testing::SimulationOutcome;
 using ::troupe::testing::SimulationSeeds;
 
 constexpr int kPort = 7000;
@@ -38,13 +39,7 @@ struct Client {
   int connect_attempts = 0;
 };
 
-struct Outcome {
-  bool finished = false;
-  uint64_t hash = 0, steps = 0;
-  std::string failure;  // empty: the property held
-};
-
-Outcome RunEcho(uint64_t seed) {
+SimulationOutcome RunEcho(uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto pick = [&rng](uint64_t lo, uint64_t hi) {
     return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
@@ -62,7 +57,7 @@ Outcome RunEcho(uint64_t seed) {
   listen.host = "127.0.0.1";
   listen.port = kPort;
   auto listener = ServeTcpEcho(sim.system(), listen);
-  if (!listener.ok()) return {false, 0, 0, std::string(listener.status().message())};
+  if (!listener.ok()) return sim.Outcome(std::string(listener.status().message()));
 
   std::vector<Client> clients(pick(1, 4));
   for (Client& c : clients) {
@@ -100,8 +95,8 @@ Outcome RunEcho(uint64_t seed) {
            }
          }});
   }
-  Outcome out;
-  out.finished = sim.RunUntil([&] {
+  std::string failure;
+  const bool finished = sim.RunUntil([&] {
     for (const Client& c : clients) {
       if (!c.closed) return false;
     }
@@ -109,39 +104,33 @@ Outcome RunEcho(uint64_t seed) {
   });
   // The server side closes its ends too.
   sim.RunUntil([&] { return net.fds_in_use() == 1; });  // the listener's alone
-  for (size_t i = 0; i < clients.size() && out.failure.empty(); ++i) {
+  for (size_t i = 0; i < clients.size() && failure.empty(); ++i) {
     if (clients[i].echoed != clients[i].payload) {
-      out.failure = absl::StrCat("client ", i, " got ", clients[i].echoed.size(), " bytes back of ",
+      failure = absl::StrCat("client ", i, " got ", clients[i].echoed.size(), " bytes back of ",
                                  clients[i].payload.size(), " (or different ones)");
     }
   }
-  if (out.failure.empty() && !out.finished) out.failure = "the clients did not finish";
-  if (out.failure.empty() && net.fds_in_use() != 1) {
-    out.failure = absl::StrCat(net.fds_in_use() - 1, " connections left open by the server");
+  if (failure.empty() && !finished) failure = "the clients did not finish";
+  if (failure.empty() && net.fds_in_use() != 1) {
+    failure = absl::StrCat(net.fds_in_use() - 1, " connections left open by the server");
   }
-  out.hash = sim.trace_hash();
-  out.steps = sim.steps();
-  if (!out.failure.empty()) out.failure += " - " + sim.Describe();
   listener->reset();
-  return out;
+  return sim.Outcome(std::move(failure));
 }
 
 TEST(EchoSimulationTest, EveryClientGetsBackWhatItSentUnderEverySeed) {
   const std::vector<uint64_t> seeds = SimulationSeeds(5000);
   for (uint64_t seed : seeds) {
-    const Outcome out = RunEcho(seed);
+    const SimulationOutcome out = RunEcho(seed);
     ASSERT_TRUE(out.failure.empty()) << out.failure;
-    if (seeds.size() == 1) std::printf("seed %llu: %llu steps, trace hash %llu\n",
-                                       static_cast<unsigned long long>(seed),
-                                       static_cast<unsigned long long>(out.steps),
-                                       static_cast<unsigned long long>(out.hash));
+    if (seeds.size() == 1) std::printf("%s\n", out.Summary().c_str());
   }
 }
 
 TEST(EchoSimulationTest, ASeedRepeatsItsRunStepForStep) {
   for (uint64_t seed : {1u, 17u, 4242u}) {
-    const Outcome a = RunEcho(seed);
-    const Outcome b = RunEcho(seed);
+    const SimulationOutcome a = RunEcho(seed);
+    const SimulationOutcome b = RunEcho(seed);
     EXPECT_EQ(a.hash, b.hash) << "seed " << seed;
     EXPECT_EQ(a.steps, b.steps) << "seed " << seed;
   }
@@ -152,7 +141,7 @@ TEST(EchoSimulationTest, ASeedRepeatsItsRunStepForStep) {
 // differ): this binary rerun with SIM_SEED prints the same trace hash.
 TEST(EchoSimulationTest, ASeedRepeatsItsRunInAnotherProcess) {
   if (std::getenv("SIM_SEED") != nullptr) GTEST_SKIP() << "already the rerun";
-  const Outcome here = RunEcho(4242);
+  const SimulationOutcome here = RunEcho(4242);
   char self[4096];
   const ssize_t len = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
   ASSERT_GT(len, 0);
@@ -166,8 +155,7 @@ TEST(EchoSimulationTest, ASeedRepeatsItsRunInAnotherProcess) {
   char buffer[4096];
   for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), rerun)) > 0;) output.append(buffer, n);
   EXPECT_EQ(::pclose(rerun), 0) << output;
-  EXPECT_NE(output.find(absl::StrCat("seed 4242: ", here.steps, " steps, trace hash ", here.hash)),
-            std::string::npos)
+  EXPECT_NE(output.find(here.Summary()), std::string::npos)
       << output;
 }
 

@@ -215,6 +215,15 @@ std::string Simulation::Describe() const {
                       " (rerun: SIM_SEED=", options_.seed, ")");
 }
 
+SimulationOutcome Simulation::Outcome(std::string failure) const {
+  if (!failure.empty()) absl::StrAppend(&failure, " - ", Describe());
+  return {options_.seed, driver_->steps(), driver_->hash(), std::move(failure)};
+}
+
+std::string SimulationOutcome::Summary() const {
+  return absl::StrCat("seed ", seed, ": ", steps, " steps, trace hash ", hash);
+}
+
 std::vector<uint64_t> SimulationSeeds(uint64_t count, uint64_t first) {
   if (const char* one = std::getenv("SIM_SEED"); one != nullptr && *one != '\0') {
     return {std::strtoull(one, nullptr, 10)};

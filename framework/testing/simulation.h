@@ -50,6 +50,14 @@ struct SimulationOptions {
   ActorSystemOptions system;        // max_actors, span_sink...; threads and io are the simulation's
 };
 
+// What a simulation test's run of one seed found: its trace and, if a property failed, why.
+struct SimulationOutcome {
+  uint64_t seed = 0, steps = 0, hash = 0;
+  std::string failure;  // empty: the properties held; else ends with the run's Describe()
+  // "seed N: S steps, trace hash H", what a rerun of one seed prints.
+  std::string Summary() const;
+};
+
 // Something a simulated client does: `wants()` says whether it could act now, `act()` does one
 // step of it. Both run on the simulation's thread, until the simulation ends (its destructor
 // drops them before it shuts the system down).
@@ -80,8 +88,10 @@ class Simulation {
 
   uint64_t steps() const;
   uint64_t trace_hash() const;  // every choice made so far, hashed
-  // "seed=N steps=S time=T hash=H", for a failure's message.
+  // "seed=N steps=S time=T hash=H (rerun: SIM_SEED=N)", for a failure's message.
   std::string Describe() const;
+  // The run so far as an outcome; a non-empty `failure` gets Describe() appended.
+  SimulationOutcome Outcome(std::string failure) const;
 
  private:
   class Driver;
