@@ -1,5 +1,7 @@
 // TCP for actors, on both backends: many connections, message sizes, backpressure and limits,
-// peer resets, port conflicts, fd exhaustion, connect, framing, and the backend fallback.
+// peer resets, port conflicts, fd exhaustion, connect, framing, and the backend fallback. The
+// time limits (first frame, idle, slowloris) are tested in simulated time:
+// tcp_simulation_test.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -390,61 +392,6 @@ TEST_P(TcpTest, LineFramingDeliversLinesAndRejectsOversizedOnes) {
   ASSERT_EQ(log_.frame_errors.size(), 1u);
   EXPECT_THAT(log_.frame_errors[0], StatusIs(absl::StatusCode::kInvalidArgument));
   ::close(fd);
-}
-
-TEST_P(TcpTest, APeerThatSendsNothingIsClosedAtTheFirstFrameTimeout) {
-  TcpListenerOptions options;
-  options.stream.first_frame_timeout = absl::Milliseconds(200);
-  auto listener = Listen(Mode::kRecord, options);
-  const absl::Time start = absl::Now();
-  const int fd = Connect(listener->port());
-  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
-  const absl::Duration took = absl::Now() - start;
-  EXPECT_THAT(log_.last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_GE(took, absl::Milliseconds(190));
-  char byte;
-  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0);  // the server closed its side
-  ::close(fd);
-}
-
-TEST_P(TcpTest, ASlowlorisTricklingBytesWithoutALineIsStillClosed) {
-  TcpListenerOptions options;
-  options.stream.framing = {FramingOptions::Kind::kLine, 4096};
-  options.stream.first_frame_timeout = absl::Milliseconds(300);
-  options.stream.idle_timeout = absl::Seconds(10);
-  auto listener = Listen(Mode::kRecord, options);
-  const int fd = Connect(listener->port());
-  // One byte every 30 ms: never idle, never a complete line.
-  for (int i = 0; i < 30 && log_.closed_count() == 0; ++i) {
-    if (!SendAll(fd, "x")) break;
-    absl::SleepFor(absl::Milliseconds(30));
-  }
-  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == 1; }));
-  EXPECT_THAT(log_.last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
-  ::close(fd);
-}
-
-TEST_P(TcpTest, AnIdlePeerIsClosedAndABusyOneIsNot) {
-  TcpListenerOptions options;
-  options.stream.framing = {FramingOptions::Kind::kLine, 4096};
-  options.stream.idle_timeout = absl::Seconds(1);  // wide: these VMs pause for up to ~0.8 s
-  auto listener = Listen(Mode::kRecord, options);
-  const int idle = Connect(listener->port());
-  const int busy = Connect(listener->port());
-  ASSERT_TRUE(SendAll(idle, "hello\n"));
-  // The busy peer sends a line every 100 ms for 2.5 s: it outlives the idle one.
-  for (int i = 0; i < 25; ++i) {
-    ASSERT_TRUE(SendAll(busy, "tick\n"));
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_EQ(log_.closed_count(), 1u);
-  EXPECT_THAT(log_.last_closed(), StatusIs(absl::StatusCode::kDeadlineExceeded));
-  {
-    MutexLock l(&log_.mu);
-    EXPECT_EQ(log_.frames.size(), 26u);  // hello + 25 ticks: everything received was handled
-  }
-  ::close(idle);
-  ::close(busy);
 }
 
 std::string BigEndian32(uint32_t n) {

@@ -83,9 +83,12 @@ class Simulation::Driver final : public Scheduler {
     if (timers_.NextDeadline() <= clock_->Now()) choices.push_back(kTimers);
     if (choices.empty()) {
       // Nothing can happen until time passes: to the next timer or delayed bytes.
-      const absl::Time next = std::min(timers_.NextDeadline(),
-                                       net_ != nullptr ? net_->NextDue() : absl::InfiniteFuture());
-      if (next == absl::InfiniteFuture()) return false;
+      absl::Time next = std::min(timers_.NextDeadline(),
+                                 net_ != nullptr ? net_->NextDue() : absl::InfiniteFuture());
+      for (const Activity& a : activities_) {
+        if (a.wake_at) next = std::min(next, std::max(a.wake_at(), clock_->Now()));
+      }
+      if (next == absl::InfiniteFuture() || next <= clock_->Now()) return false;  // all quiet
       clock_->Set(next);
       Mix(kAdvance, static_cast<uint64_t>(absl::ToUnixNanos(next)));
       ++steps_;

@@ -64,6 +64,9 @@ struct SimulationOutcome {
 struct Activity {
   std::function<bool()> wants;
   std::function<void()> act;
+  // Optional: the simulated time it will want to act at next (a client that waits: the clock
+  // moves there when nothing else can happen first). Null: only when wants() says so.
+  std::function<absl::Time()> wake_at;
 };
 
 class Simulation {
