@@ -24,7 +24,7 @@
 // that lost the identity meanwhile is refused there (dead letter; asks: UNAVAILABLE). Nothing is
 // retried for you: retry is the caller's choice, for idempotent requests.
 //
-// Guarantees (see the README's Clusters section): at most one activation per identity while
+// Guarantees (see docs/clusters.md): at most one activation per identity while
 // etcd has quorum and nodes fence themselves in time (a node that cannot renew its lease stops
 // serving virtual actors before the lease can expire; a node paused past its lease checks the
 // lease before it handles anything); single_activation also holds across views that disagree.

@@ -84,7 +84,7 @@ int AskAll(troupe::ActorSystem& system, troupe::cluster::Cluster& cluster, int n
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("A troupe cluster node hosting counter virtual actors; see the "
-                               "file's comment and the README's Clusters section.");
+                               "file's comment and docs/clusters.md.");
   absl::ParseCommandLine(argc, argv);
   const std::string name = absl::GetFlag(FLAGS_name);
   if (name.empty()) {

@@ -4,7 +4,7 @@
 //   00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 //   version trace-id (16 bytes)          parent-id (8)    flags (bit 0: sampled)
 //
-// Where it comes from and goes (README, Observability): the gRPC gateway takes the `traceparent`
+// Where it comes from and goes (docs/observability.md): the gRPC gateway takes the `traceparent`
 // header of a call; a message sent while a trace is current (ScopedTrace, or inside the handler
 // of a traced message) carries it; the handler that receives it runs as a new span of the same
 // trace (its Tells and Asks inherit it); node links carry it in node.proto's
