@@ -150,11 +150,13 @@ TEST(SoakTest, ChurnAndCrashesUnderLoadKeepMemoryFlatAndLeakNoSocket) {
     }
   });
 
+  // Real time: the load runs through the warm-up before memory is first measured.
   absl::SleepFor(warmup);
   const long rss_warm = RssKiB();
   long rss_peak = rss_warm;
   const absl::Time end = absl::Now() + length - warmup;
   while (absl::Now() < end) {
+    // Real time: memory is sampled once a second while the load runs.
     absl::SleepFor(absl::Seconds(1));
     rss_peak = std::max(rss_peak, RssKiB());
   }
@@ -164,6 +166,7 @@ TEST(SoakTest, ChurnAndCrashesUnderLoadKeepMemoryFlatAndLeakNoSocket) {
   // Every connection is closed on the client side: the server side follows.
   int fds_after = OpenFds();
   for (int i = 0; i < 100 && fds_after != fds_idle; ++i) {
+    // Real time: the server closes its side of each connection on its own threads.
     absl::SleepFor(absl::Milliseconds(50));
     fds_after = OpenFds();
   }

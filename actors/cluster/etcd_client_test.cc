@@ -116,6 +116,7 @@ TEST_F(EtcdClientTest, AKeyUnderALeaseGoesWithItsLease) {
         [&](auto done) { client_->LeaseKeepAlive(lease->id(), absl::Seconds(2), done); });
     ASSERT_THAT(kept, IsOk());
     EXPECT_GT(kept->ttl(), 0);
+    // Real time: the etcd server counts the lease's 2 s TTL down on its own clock.
     absl::SleepFor(absl::Milliseconds(700));
   }
   EXPECT_EQ(Get("/leased")->kvs_size(), 1);

@@ -52,6 +52,7 @@ struct Results {
 
 void WaitUntil(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(30)) {
   const absl::Time deadline = absl::Now() + limit;
+  // Real time: the jobs run on the executor's own pool threads.
   while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   ASSERT_TRUE(done());
 }
@@ -138,6 +139,7 @@ TEST(ExecutorTest, BlockingWorkNeverStallsTheActors) {
   const absl::Duration block = absl::Seconds(1) * kScale;
   for (int i = 0; i < 4; ++i) {
     requester.Tell(Job{[block]() -> absl::StatusOr<int> {
+      // A slow job on purpose (it holds a pool thread): the actors must keep going.
       absl::SleepFor(block);
       return 1;
     }});
@@ -264,6 +266,7 @@ TEST(ExecutorTest, ShutdownCancelsQueuedWorkAndAwaitsRunningWork) {
     for (int i = 0; i < 3; ++i) r.Tell(Job{Value(10 + i)});
     WaitUntil([&] { return executor->stats().queued == 3; });
     std::thread release([&] {
+      // Real time: let Shutdown begin, and cancel the queue, while the job still runs.
       absl::SleepFor(absl::Milliseconds(100));
       gate.Notify();
     });
@@ -306,6 +309,7 @@ TEST(ExecutorTest, ShutdownGivesUpOnOverrunningWorkAtTheDeadline) {
   Results results;
   auto r = system.Spawn<Requester>(&results).value();
   r.Tell(Job{[]() -> absl::StatusOr<int> {
+    // Overruns the 100 ms shutdown deadline on purpose: Shutdown must give up on it.
     absl::SleepFor(absl::Milliseconds(1500));
     return 1;
   }});

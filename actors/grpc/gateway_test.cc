@@ -235,6 +235,7 @@ class FinishThenBlock : public Actor<FinishThenBlock, ByteSessionProtocol> {
   void Handle(GrpcReceived<grpc::ByteBuffer> m) { (void)stream_.Write(std::move(m.message)); }
   void Handle(GrpcReadsDone) {
     stream_.Finish();
+    // Holds the worker on purpose: Shutdown must still drain the call's last events.
     absl::SleepFor(absl::Milliseconds(400));
     ctx().Stop();
   }

@@ -307,6 +307,7 @@ TEST_P(StreamCallTest, ASlowActorStopsTheStreamReadingInsteadOfGrowingItsMailbox
     stream->WritesDone();
   });
   ASSERT_TRUE(WaitFor([&] { return observed_.received.load() == 8; }));
+  // Real time: reads past the credits would happen on gRPC's threads meanwhile.
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(observed_.received.load(), 8);  // the held requests' credits stop further reads
   for (auto& session : service_->sessions()) session.Tell(Release{});

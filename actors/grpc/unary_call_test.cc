@@ -171,6 +171,7 @@ TEST_P(UnaryCallTest, TheCallsDeadlineEndsAnAskThatTakesTooLong) {
   // (DEADLINE_EXCEEDED when the server saw the deadline pass; CANCELLED if a slow server saw
   // the client's cancellation first.)
   while (heard_.deadline_exceeded.load() + heard_.cancelled.load() == 0 && absl::Now() < limit) {
+    // Real time: the actor hears of the deadline through gRPC's threads.
     absl::SleepFor(absl::Milliseconds(2));
   }
   EXPECT_EQ(heard_.deadline_exceeded.load() + heard_.cancelled.load(), 1);
@@ -192,6 +193,7 @@ TEST_P(UnaryCallTest, AClientCancellationReachesTheActor) {
   context.TryCancel();
   const absl::Time limit = absl::Now() + absl::Seconds(5);
   while ((!done.load() || heard_.cancelled.load() == 0) && absl::Now() < limit) {
+    // Real time: the cancellation reaches the actor through gRPC's threads.
     absl::SleepFor(absl::Milliseconds(2));
   }
   EXPECT_TRUE(done.load());
@@ -220,6 +222,7 @@ TEST_P(UnaryCallTest, ManyDelayedCallsWaitOnTimersNotThreads) {
     });
   }
   const absl::Time limit = absl::Now() + absl::Seconds(20);
+  // Real time: the 300 ms delays are the actor's timers on the real clock.
   while (done.load() < kCalls && absl::Now() < limit) absl::SleepFor(absl::Milliseconds(5));
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(ok.load(), kCalls);

@@ -153,7 +153,7 @@ TEST_P(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
   for (int i = 0; i < 20; ++i) {
     EchoReply reply;
     ASSERT_TRUE(Say(absl::StrCat("slow", i), &reply).ok());
-    absl::SleepFor(absl::Milliseconds(5));
+    absl::SleepFor(absl::Milliseconds(5));  // the workers fall asleep meanwhile
   }
   const WorkerQueueStats idle = queues_->stats();
   EXPECT_GT(idle.handed_over, 0u);
@@ -184,9 +184,11 @@ TEST_P(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
 TEST_P(WorkerQueuesTest, AnIdleSystemPollsNothing) {
   EchoReply reply;
   ASSERT_TRUE(Say("warm", &reply).ok());
+  // Real time: the warm-up call's last events settle and the workers go to sleep.
   absl::SleepFor(absl::Milliseconds(50));
   const WorkerQueueStats before = queues_->stats();
   const double cpu = ProcessCpuSeconds();
+  // Idle for a while on purpose: workers or standbys that spin would show in the CPU.
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_LT(ProcessCpuSeconds() - cpu, 0.05) << "the workers or standbys spin while idle";
   const WorkerQueueStats after = queues_->stats();
@@ -207,6 +209,7 @@ TEST_P(WorkerQueuesTest, ShuttingDownWithCallsWaitingEndsThemAndLeaksNothing) {
       done++;
     });
   }
+  // Real time: let the clients get calls in flight before the server shuts down.
   absl::SleepFor(absl::Milliseconds(20));
   server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
   queues_->Shutdown();

@@ -254,6 +254,7 @@ TEST_F(RemoteNodeTest, APeerRestartTurnsTheMessagesSentMeanwhileIntoDeadLettersN
   // The link comes back by itself; keep sending until messages get through again.
   ASSERT_TRUE(WaitFor([&] {
     remote->Tell(MakePing(++seq));
+    // Real time: the link reconnects on its backoff timer (50 to 200 ms); pace the pings.
     absl::SleepFor(absl::Milliseconds(5));
     return Count(counter_).received() > 0;
   }));

@@ -73,6 +73,7 @@ class SlowSink : public Actor<SlowSink, SinkProtocol> {
   static constexpr MailboxLimit kMailboxLimit{10, OverflowPolicy::kReject};
   explicit SlowSink(std::shared_ptr<SinkLog> log) : log_(std::move(log)) {}
   void Handle(EchoReply) {
+    // Slow on purpose: the small mailbox fills, so the link has to pause.
     absl::SleepFor(absl::Milliseconds(1));
     ++log_->handled;
   }

@@ -536,6 +536,7 @@ TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
     ::connect(f, a->get(), a->length);
     fillers.push_back(f);
   }
+  // Real time: the kernel completes the fillers' handshakes and fills the accept queue.
   absl::SleepFor(absl::Milliseconds(50));
   auto log = std::make_shared<Log>();
   const absl::Time start = absl::Now();

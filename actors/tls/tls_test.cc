@@ -202,6 +202,7 @@ TEST_F(TlsTest, RotatedFilesServeNewConnectionsWhileOpenOnesCarryOn) {
   std::string seen;
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (seen != next_pem && absl::Now() < deadline) {
+    // Real time: gRPC's file watcher rereads the files every refresh interval.
     absl::SleepFor(absl::Milliseconds(200));
     ASSERT_TRUE(Call(Client("client"), nullptr, &seen).ok());
   }
@@ -233,6 +234,7 @@ TEST_F(TlsTest, ACaRemovedFromTheBundleStopsAdmittingItsClients) {
   grpc::Status status;
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   do {
+    // Real time: gRPC's file watcher rereads the files every refresh interval.
     absl::SleepFor(absl::Milliseconds(200));
     status = Call(*old_client);
   } while (status.ok() && absl::Now() < deadline);

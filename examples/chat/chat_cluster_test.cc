@@ -159,6 +159,7 @@ TEST_F(ChatClusterTest, ANodeThatStopsLeavesItsRoomsAndTheyAnswerOnTheOtherNode)
       ASSERT_NE(line, "<timeout>");
       if (line == absl::StrCat("* who ", room, " alice")) break;
       if (line == absl::StrCat("* who ", room, " alice bob")) {
+        // Real time: the room drops b's members after kNodeSilence on the clock; ask again.
         absl::SleepFor(absl::Milliseconds(500));
         alice.Send(absl::StrCat("/who ", room, "\n"));
       }
@@ -185,6 +186,7 @@ TEST_F(ChatClusterTest, ANickTakenWhileItsNodeWasOutOfTheClusterIsGivenUpWhenItC
     if (got == "* nick alice") break;
     ASSERT_EQ(got, "! nick alice is in use");
     ASSERT_LT(i, 50);
+    // Real time: b hears of a's departure from the hub on its own threads; try again.
     absl::SleepFor(absl::Milliseconds(100));
   }
   hub_->Heal("a");  // a joins again and claims its sessions' nicks again: this one is taken

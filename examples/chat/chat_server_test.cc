@@ -214,6 +214,7 @@ void FloodWithASlowAndAStalledReader(ChatServer& server) {
       const std::string line = slow.Line(absl::Seconds(60));
       if (line == want) {
         slow_got.fetch_add(1);
+        // A slow reader on purpose (1 ms a line): the room must pace the flooder to it.
         absl::SleepFor(absl::Milliseconds(1));
       } else if (line == "* stalled left r") {
         left = true;

@@ -195,6 +195,7 @@ TEST(AskCancelTest, CancelRacingTheReplyCompletesEachRequestExactlyOnce) {
   auto seen = system.Ask(worker, CancelledIds{}, absl::Seconds(10)).get();
   ASSERT_TRUE(seen.ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  // Real time: the callbacks run on the system's worker threads.
   while (completions.load() < kAsks && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_EQ(completions.load(), kAsks);
   EXPECT_EQ(ok.load() + cancelled, kAsks);

@@ -51,6 +51,7 @@ class Consumer : public Actor<Consumer<kPolicy, kCap>, ConsumerProtocol> {
   void Handle(Item item) {
     if (!sink_->gate_open.load()) {
       sink_->blocked = true;
+      // Blocks the worker on purpose until the test opens the gate: the mailbox fills.
       while (!sink_->gate_open.load()) absl::SleepFor(absl::Milliseconds(1));
     }
     if (item.n <= sink_->last.load()) ++sink_->out_of_order;

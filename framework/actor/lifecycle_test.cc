@@ -154,6 +154,7 @@ TEST_F(LifecycleTest, TenThousandMonitorsOnOneActorEachFireOnce) {
   target.Tell(Crash{});
   ASSERT_TRUE(WaitFor([&] { return seen_->down_count.load() == kWatchers; }));
   std::printf("10000 monitors fired in %s\n", absl::FormatDuration(absl::Now() - start).c_str());
+  // Real time: a second Down for a watcher would arrive meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(seen_->down_count.load(), kWatchers);  // once each, never twice
 }
@@ -166,9 +167,11 @@ TEST_F(LifecycleTest, ALinkPropagatesAFailureButNotANormalStop) {
   observer.Tell(Watch<TargetProtocol>{stopping});
   linked.Tell(LinkTo<TargetProtocol>{stopping});
   linked.Tell(LinkTo<TargetProtocol>{crashing});
+  // Real time: the watchers place their monitor and links on the worker threads first.
   absl::SleepFor(absl::Milliseconds(20));
   stopping.Tell(Stop{});
   ASSERT_TRUE(WaitFor([&] { return seen_->down_count.load() == 1; }));
+  // Real time: a stop that did propagate would take `linked` down meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_FALSE(linked.stopped());  // a normal stop does not propagate
   crashing.Tell(Crash{});
@@ -179,6 +182,7 @@ TEST_F(LifecycleTest, AnActorThatTrapsExitsReceivesExitAndLives) {
   auto trapper = system_.Spawn<Trapper>(seen_).value();
   auto target = system_.Spawn<Target>().value();
   trapper.Tell(LinkTo<TargetProtocol>{target});
+  // Real time: the trapper places its link on a worker thread first.
   absl::SleepFor(absl::Milliseconds(20));
   target.Tell(Fail{});
   ASSERT_TRUE(WaitFor([&] {
@@ -190,6 +194,7 @@ TEST_F(LifecycleTest, AnActorThatTrapsExitsReceivesExitAndLives) {
     EXPECT_EQ(seen_->exits[0].actor_id, target.id());
     EXPECT_EQ(seen_->exits[0].reason.code(), absl::StatusCode::kDataLoss);
   }
+  // Real time: an exit that was not trapped would stop the trapper meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_FALSE(trapper.stopped());
 }
@@ -200,6 +205,7 @@ TEST_F(LifecycleTest, AFailingLinkedPeerTakesTheOtherSideDownWithAReason) {
   auto target = system_.Spawn<Target>().value();
   observer.Tell(Watch<TargetProtocol>{target});
   linked.Tell(LinkTo<TargetProtocol>{target});
+  // Real time: the monitor and the link are placed on the worker threads first.
   absl::SleepFor(absl::Milliseconds(20));
   // The link is both ways: failing `linked` (through its link to `target`) is checked above;
   // here `target` fails and the observer sees target's own reason.

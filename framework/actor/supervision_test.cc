@@ -152,6 +152,7 @@ TEST_F(SupervisionTest, OneForAllRestartsEverySupervisedSibling) {
   ASSERT_TRUE(WaitFor([&] { return journal_->starts.load() == 3; }));
   b.Tell(Boom{});
   ASSERT_TRUE(WaitFor([&] { return journal_->starts.load() == 6; }));
+  // Real time: a restart too many would show up meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(journal_->starts.load(), 6);
   EXPECT_EQ(system_.stats().restarts, 3u);
@@ -165,6 +166,7 @@ TEST_F(SupervisionTest, RestForOneRestartsTheFailedChildAndThoseStartedAfterIt) 
   ASSERT_TRUE(WaitFor([&] { return journal_->starts.load() == 3; }));
   b.Tell(Boom{});
   ASSERT_TRUE(WaitFor([&] { return journal_->starts.load() == 5; }));
+  // Real time: a restart too many (of a, say) would show up meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   int a_starts = 0, b_starts = 0, c_starts = 0;
   for (const std::string& e : journal_->Events()) {

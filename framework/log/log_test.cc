@@ -81,6 +81,7 @@ TEST(LogTest, RateLimitedPerCallSiteAndSaysWhatItSuppressed) {
                                                        absl::Now()))));
   for (int i = 0; i < 20; ++i) LogLimited(limit, absl::LogSeverity::kWarning, "flood", {{"i", i}});
   EXPECT_EQ(capture.lines().size(), 5u);
+  // Real time: LogLimit's window is a second of the wall clock; wait for the next one.
   absl::SleepFor(absl::Seconds(1));
   LogLimited(limit, absl::LogSeverity::kWarning, "flood", {{"i", 20}});
   std::vector<std::string> lines = capture.lines();

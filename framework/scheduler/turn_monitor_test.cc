@@ -30,6 +30,7 @@ TEST(TurnMonitorTest, AQuietWorkerHasEveryTurnTimed) {
   // ~200 turns a second, well under the target: the watchdog sets one in 1.
   ASSERT_TRUE(testing::WaitFor([&] {
     monitor.EndTurn(w, monitor.BeginTurn(w, &s));
+    // Real time: the watchdog thread measures the turn rate on the clock.
     absl::SleepFor(absl::Milliseconds(5));
     return monitor.timing_every(0) == 1;
   }));

@@ -41,6 +41,7 @@ struct CountingTask final : Schedulable {
 
 void WaitFor(const std::atomic<int>& counter, int target) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  // Real time: the tasks run on the scheduler's worker threads.
   while (counter.load() < target && absl::Now() < deadline) absl::SleepFor(absl::Microseconds(200));
   ASSERT_EQ(counter.load(), target);
 }
@@ -179,8 +180,10 @@ TEST(WorkStealingSchedulerTest, IdleSchedulerUsesNearlyNoCpu) {
   warmup.done = &done;
   scheduler.Schedule(&warmup);
   WaitFor(done, 1);
+  // Real time: after the warm-up the workers spin a while before they park.
   absl::SleepFor(absl::Milliseconds(50));
   const double before = ProcessCpuSeconds();
+  // Idle for a second on purpose: spinning workers would show in the CPU time.
   absl::SleepFor(absl::Seconds(1));
   const double used = ProcessCpuSeconds() - before;
   // Busy-spinning workers would burn ~2 s here.
@@ -217,6 +220,7 @@ TEST(WorkStealingSchedulerTest, WorkersParkInTheSuppliedParkerAndAreWokenThrough
        }});
   EXPECT_EQ(created.load(), 2);
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  // Real time: the idle workers park on their own threads.
   while (parks.load() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_GE(parks.load(), 2);  // both idle workers sleep in our parker
   const int unparks_before = unparks.load();
@@ -379,16 +383,18 @@ TEST(WorkerSourceTest, ItemsArrivingWhileTheWorkerSleepsAreHandledOnTheWorker) {
     if (i % 20 == 0) absl::SleepFor(absl::Milliseconds(2));  // let the worker park in between
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  // Real time: the worker handles the items on its own thread.
   while (source.handled() < 200 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_EQ(source.handled(), 200);
   EXPECT_GT(scheduler.stats().parks, 0u);  // it did sleep, and every item still got through
   // Idle: the worker sleeps instead of polling in a loop.
   const uint64_t polls = source.polls();
-  absl::SleepFor(absl::Milliseconds(100));
+  absl::SleepFor(absl::Milliseconds(100));  // idle on purpose: a spinning poll shows
   EXPECT_LT(source.polls() - polls, 10u);
   scheduler.RemoveWorkerSource(&source);
   const uint64_t after = source.polls();
   source.Add();
+  // Real time: a poll of the removed source would show up meanwhile.
   absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(source.polls(), after);  // removed: never called again
   scheduler.Shutdown();
@@ -462,6 +468,7 @@ TEST(WorkerSourceTest, WorkASourceMakesRunnableRunsOnItsWorkerAndWakesNoOther) {
   for (int i = 1; i <= kItems; ++i) {
     source.Add();
     WaitFor(done, i);  // one at a time: worker 0 wakes, runs it, parks again
+    // Real time: worker 0 parks again before the next item.
     absl::SleepFor(absl::Microseconds(300));
   }
   EXPECT_EQ(off_worker_0.load(), 0);

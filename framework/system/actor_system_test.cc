@@ -176,6 +176,7 @@ TEST(ActorSystemTest, IdleWorkersStealWork) {
   auto fanner = system.Spawn<Fanner>(&done).value();
   fanner.Tell(FanOut{100});
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  // Real time: the busy actors run on the system's worker threads.
   while (done.load() < 100 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   ASSERT_EQ(done.load(), 100);
   EXPECT_GE(system.stats().scheduler.steals, 1u);
@@ -187,8 +188,10 @@ TEST(ActorSystemTest, AnIdleSystemUsesNearlyNoCpu) {
   auto sink = system.Spawn<Sink>(1, 1000, &report).value();
   for (int i = 0; i < 1000; ++i) sink.Tell(Numbered{0, i});
   ASSERT_TRUE(report.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // Real time: after the last message the workers spin a while before they park.
   absl::SleepFor(absl::Milliseconds(50));
   const double before = ProcessCpuSeconds();
+  // Idle for a second on purpose: spinning workers would show in the CPU time.
   absl::SleepFor(absl::Seconds(1));
   const double used = ProcessCpuSeconds() - before;
   EXPECT_LT(used, 0.05) << "an idle system used " << used << " s of CPU in 1 s";
@@ -248,6 +251,7 @@ TEST(ActorSystemTest, CallbackAsksCompleteOnceWithTheReplyOrTheDeadline) {
     calls.fetch_add(1);
   });
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  // Real time: replies come from worker threads, the 30 ms deadline from a real timer.
   while (calls.load() < 101 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   absl::SleepFor(absl::Milliseconds(50));  // nothing runs twice
   EXPECT_EQ(calls.load(), 101);
@@ -315,6 +319,7 @@ TEST(ActorSystemTest, ShutdownWithMessagesInFlightLosesNothingUnaccounted) {
   {
     ActorSystem system({.threads = 2});
     for (int t = 0; t < 8; ++t) system.Spawn<Table>(&handled, &sent).value().Tell(Serve{4});
+    // Real time: the tables get going, so messages are in flight at the shutdown.
     absl::SleepFor(absl::Milliseconds(100));
     EXPECT_GT(handled.load(), 0u);
     const absl::Time start = absl::Now();
@@ -330,6 +335,7 @@ TEST(ActorSystemTest, DestroyingASystemWithLiveBusyActorsIsClean) {
   std::atomic<uint64_t> handled{0}, sent{0};
   auto system = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 2});
   for (int t = 0; t < 4; ++t) system->Spawn<Table>(&handled, &sent).value().Tell(Serve{2});
+  // Real time: the tables get going, so the system is destroyed with busy actors.
   absl::SleepFor(absl::Milliseconds(20));
   system.reset();  // no hang; ASan reports any leak
   SUCCEED();
@@ -347,6 +353,7 @@ class Recorder : public Actor<Recorder, Protocol<Block>> {
  public:
   Recorder(std::string name, std::shared_ptr<StopOrder> order)
       : name_(std::move(name)), order_(std::move(order)) {}
+  // Blocks its worker on purpose: a shutdown is to meet an actor stuck in a handler.
   void Handle(Block b) { absl::SleepFor(b.for_how_long); }
   void OnStop() override {
     MutexLock lock(&order_->mu);

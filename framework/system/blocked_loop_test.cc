@@ -27,6 +27,7 @@ struct Done {};
 
 class Sleeper : public Actor<Sleeper, Protocol<Block, Quick, Request<Done, bool>>> {
  public:
+  // Blocks its worker on purpose: the watchdog is to report the slow turn.
   void Handle(Block m) { absl::SleepFor(m.how_long); }  // what a handler must never do
   void Handle(Quick) {}
   bool Handle(Done) { return true; }
@@ -88,6 +89,7 @@ TEST(BlockedLoopTest, AHandlerBlockedFor2SecondsIsReportedWhileItIsStillBlocked)
   // The second report comes when the turn ends, just after Done's reply went out.
   std::vector<Reports::Seen> seen = reports.Get();
   for (int i = 0; i < 200 && seen.size() < 2; ++i) {
+    // Real time: that report is filed on another thread as the turn ends.
     absl::SleepFor(absl::Milliseconds(10));
     seen = reports.Get();
   }
@@ -117,6 +119,7 @@ struct Spin {
 class Spinner : public Actor<Spinner, Protocol<Spin, Block, Request<Done, bool>>> {
  public:
   void Handle(Spin m) { SpinInStuckStackTest(m.release); }
+  // Stuck in a sleep on purpose: the watchdog's stack signal must not harm it.
   void Handle(Block m) { absl::SleepFor(m.how_long); }
   bool Handle(Done) { return true; }
 };
@@ -187,6 +190,7 @@ TEST(SystemMetricsTest, KnownWorkShowsInTheExactCounts) {
   std::vector<ActorRef<Protocol<Block, Quick, Request<Done, bool>>>> actors;
   for (int i = 0; i < 7; ++i) actors.push_back(system.Spawn<Sleeper>().value());
   actors[0].Stop();
+  // Real time: the actor stops on a worker thread.
   while (!actors[0].stopped()) absl::SleepFor(absl::Milliseconds(1));
   actors[0].Tell(Quick{});  // a dead letter: stopped
   actors[0].Tell(Quick{});

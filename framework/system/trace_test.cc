@@ -122,6 +122,7 @@ TEST(TraceTest, UntracedMessagesHaveNoTrace) {
   ASSERT_TRUE(chain.Ran());
   for (const auto& t : chain.first_seen.Get()) EXPECT_FALSE(t.has_value());
   for (const auto& t : chain.last_seen.Get()) EXPECT_FALSE(t.has_value());
+  // Real time: a span recorded by mistake would arrive from a worker thread meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_TRUE(chain.spans->Get().empty());
 }
@@ -139,6 +140,7 @@ TEST(TraceTest, AnUnsampledTraceTravelsButRecordsNoSpans) {
     EXPECT_EQ(t->trace_id, root.trace_id);
     EXPECT_FALSE(t->sampled());
   }
+  // Real time: a span recorded by mistake would arrive from a worker thread meanwhile.
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_TRUE(chain.spans->Get().empty());
 }

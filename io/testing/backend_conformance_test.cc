@@ -362,6 +362,7 @@ TEST_P(BackendConformanceTest, PeerResetFailsTheSend) {
   peer_->Reset(client);
   std::string big(8 << 20, 'x');
   iovec iov{big.data(), big.size()};
+  // Real time: on loopback the kernel needs a moment to deliver the RST to the server.
   absl::SleepFor(absl::Milliseconds(20));
   backend_->Send(server, &iov, 1, &rec_);
   ASSERT_TRUE(PollUntil([&] { return rec_.Count(IoOp::kSend) == 1; }));
@@ -504,6 +505,7 @@ TEST_P(BackendConformanceTest, AcceptReportsFdExhaustionAndCanBeRearmed) {
 TEST_P(BackendConformanceTest, WakeAndPostFromAnotherThread) {
   std::atomic<bool> ran{false};
   std::thread other([&] {
+    // Real time: the owner is asleep in Poll by then, so Post has to wake it.
     absl::SleepFor(absl::Milliseconds(30));
     backend_->Post([&] { ran = true; });
   });
