@@ -112,7 +112,8 @@ struct GrpcServerOptions {
   // With worker queues: how many (queue i is polled by worker i; at most one a worker). 0: one
   // for every 4 workers, at least one. The calls of one client connection spread over every
   // queue, and each queue's events reach the others' workers through gRPC's shared poller (a
-  // thread hop): on 2 cores one queue serves a unary call in 17 us of CPU, two in 37 (docs/benchmarks.md).
+  // thread hop): on 2 cores one queue serves a unary call in 17 us of CPU, two in 37
+  // (docs/benchmarks.md).
   int worker_queue_count = 0;
 };
 

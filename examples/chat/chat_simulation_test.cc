@@ -48,7 +48,8 @@ SimulationOutcome RunChat(uint64_t seed) {
   options.workers = static_cast<int>(pick(1, 3));
   options.buffer_bytes = pick(32, 2048);
   options.faults.max_chunk = pick(0, 1) ? pick(1, 16) : 0;
-  options.faults.max_delay = absl::Microseconds(static_cast<int64_t>(pick(0, 1) ? pick(1, 500) : 0));
+  options.faults.max_delay =
+      absl::Microseconds(static_cast<int64_t>(pick(0, 1) ? pick(1, 500) : 0));
   options.faults.reorder = pick(0, 1) == 1;
   Simulation sim(options);
   auto server = ChatServer::Start(sim.system(), {.port = 6000});
@@ -125,7 +126,8 @@ SimulationOutcome RunChat(uint64_t seed) {
     int next = 0;
     for (const std::string& line : said[0]) {
       if (line.rfind(absl::StrCat("[room] ", m.nick, ": "), 0) != 0) continue;
-      if (failure.empty() && line != absl::StrCat("[room] ", m.nick, ": ", m.nick, " says ", next)) {
+      const std::string want = absl::StrCat("[room] ", m.nick, ": ", m.nick, " says ", next);
+      if (failure.empty() && line != want) {
         failure = absl::StrCat("out of order: ", line);
       }
       ++next;

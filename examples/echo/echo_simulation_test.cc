@@ -49,7 +49,8 @@ SimulationOutcome RunEcho(uint64_t seed) {
   options.workers = static_cast<int>(pick(1, 3));
   options.buffer_bytes = pick(64, 4096);  // small buffers: back-pressure in most runs
   options.faults.max_chunk = pick(0, 1) ? pick(1, 64) : 0;
-  options.faults.max_delay = absl::Microseconds(static_cast<int64_t>(pick(0, 1) ? pick(1, 2000) : 0));
+  options.faults.max_delay =
+      absl::Microseconds(static_cast<int64_t>(pick(0, 1) ? pick(1, 2000) : 0));
   options.faults.reorder = pick(0, 1) == 1;
   options.faults.refuse_connect = pick(0, 3) == 0 ? 0.3 : 0.0;
   Simulation sim(options);

@@ -27,6 +27,7 @@ struct Seen {
   std::vector<Down> downs;
   std::vector<Exit> exits;
   std::atomic<int> down_count{0};
+  std::atomic<int> placed{0};  // monitors and links placed (they take effect at once)
   void Add(Down d) {
     MutexLock lock(&mu);
     downs.push_back(std::move(d));
@@ -70,8 +71,14 @@ using WatcherProtocol = Protocol<Watch<TargetProtocol>, LinkTo<TargetProtocol>, 
 class Watcher : public Actor<Watcher, WatcherProtocol> {
  public:
   explicit Watcher(std::shared_ptr<Seen> seen) : seen_(std::move(seen)) {}
-  void Handle(Watch<TargetProtocol> m) { MonitorActor(m.target); }
-  void Handle(LinkTo<TargetProtocol> m) { LinkActor(m.target); }
+  void Handle(Watch<TargetProtocol> m) {
+    MonitorActor(m.target);
+    ++seen_->placed;
+  }
+  void Handle(LinkTo<TargetProtocol> m) {
+    LinkActor(m.target);
+    ++seen_->placed;
+  }
   void Handle(Down d) { seen_->Add(std::move(d)); }
 
  private:
@@ -82,7 +89,10 @@ using TrapperProtocol = Protocol<LinkTo<TargetProtocol>, Exit>;
 class Trapper : public Actor<Trapper, TrapperProtocol> {
  public:
   explicit Trapper(std::shared_ptr<Seen> seen) : seen_(std::move(seen)) {}
-  void Handle(LinkTo<TargetProtocol> m) { LinkActor(m.target); }
+  void Handle(LinkTo<TargetProtocol> m) {
+    LinkActor(m.target);
+    ++seen_->placed;
+  }
   void Handle(Exit e) { seen_->Add(std::move(e)); }
 
  private:
@@ -161,14 +171,15 @@ TEST_F(LifecycleTest, TenThousandMonitorsOnOneActorEachFireOnce) {
 
 TEST_F(LifecycleTest, ALinkPropagatesAFailureButNotANormalStop) {
   auto observer = system_.Spawn<Watcher>(seen_).value();
-  auto linked = system_.Spawn<Watcher>(std::make_shared<Seen>()).value();
+  auto linked_seen = std::make_shared<Seen>();
+  auto linked = system_.Spawn<Watcher>(linked_seen).value();
   auto stopping = system_.Spawn<Target>().value();
   auto crashing = system_.Spawn<Target>().value();
   observer.Tell(Watch<TargetProtocol>{stopping});
   linked.Tell(LinkTo<TargetProtocol>{stopping});
   linked.Tell(LinkTo<TargetProtocol>{crashing});
-  // Real time: the watchers place their monitor and links on the worker threads first.
-  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(
+      WaitFor([&] { return seen_->placed.load() == 1 && linked_seen->placed.load() == 2; }));
   stopping.Tell(Stop{});
   ASSERT_TRUE(WaitFor([&] { return seen_->down_count.load() == 1; }));
   // Real time: a stop that did propagate would take `linked` down meanwhile.
@@ -182,8 +193,7 @@ TEST_F(LifecycleTest, AnActorThatTrapsExitsReceivesExitAndLives) {
   auto trapper = system_.Spawn<Trapper>(seen_).value();
   auto target = system_.Spawn<Target>().value();
   trapper.Tell(LinkTo<TargetProtocol>{target});
-  // Real time: the trapper places its link on a worker thread first.
-  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(WaitFor([&] { return seen_->placed.load() == 1; }));
   target.Tell(Fail{});
   ASSERT_TRUE(WaitFor([&] {
     MutexLock lock(&seen_->mu);
@@ -201,12 +211,13 @@ TEST_F(LifecycleTest, AnActorThatTrapsExitsReceivesExitAndLives) {
 
 TEST_F(LifecycleTest, AFailingLinkedPeerTakesTheOtherSideDownWithAReason) {
   auto observer = system_.Spawn<Watcher>(seen_).value();
-  auto linked = system_.Spawn<Watcher>(std::make_shared<Seen>()).value();
+  auto linked_seen = std::make_shared<Seen>();
+  auto linked = system_.Spawn<Watcher>(linked_seen).value();
   auto target = system_.Spawn<Target>().value();
   observer.Tell(Watch<TargetProtocol>{target});
   linked.Tell(LinkTo<TargetProtocol>{target});
-  // Real time: the monitor and the link are placed on the worker threads first.
-  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(
+      WaitFor([&] { return seen_->placed.load() == 1 && linked_seen->placed.load() == 1; }));
   // The link is both ways: failing `linked` (through its link to `target`) is checked above;
   // here `target` fails and the observer sees target's own reason.
   target.Tell(Crash{});

@@ -16,6 +16,7 @@
 #include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
+#include "framework/testing/wait_for.h"
 
 namespace troupe {
 namespace {
@@ -319,9 +320,8 @@ TEST(ActorSystemTest, ShutdownWithMessagesInFlightLosesNothingUnaccounted) {
   {
     ActorSystem system({.threads = 2});
     for (int t = 0; t < 8; ++t) system.Spawn<Table>(&handled, &sent).value().Tell(Serve{4});
-    // Real time: the tables get going, so messages are in flight at the shutdown.
-    absl::SleepFor(absl::Milliseconds(100));
-    EXPECT_GT(handled.load(), 0u);
+    // The tables get going, so messages are in flight at the shutdown.
+    ASSERT_TRUE(::troupe::testing::WaitFor([&] { return handled.load() > 1000; }));
     const absl::Time start = absl::Now();
     system.Shutdown();
     EXPECT_LT(absl::Now() - start, absl::Seconds(5));
@@ -335,8 +335,8 @@ TEST(ActorSystemTest, DestroyingASystemWithLiveBusyActorsIsClean) {
   std::atomic<uint64_t> handled{0}, sent{0};
   auto system = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 2});
   for (int t = 0; t < 4; ++t) system->Spawn<Table>(&handled, &sent).value().Tell(Serve{2});
-  // Real time: the tables get going, so the system is destroyed with busy actors.
-  absl::SleepFor(absl::Milliseconds(20));
+  // The tables get going, so the system is destroyed with busy actors.
+  ASSERT_TRUE(::troupe::testing::WaitFor([&] { return handled.load() > 100; }));
   system.reset();  // no hang; ASan reports any leak
   SUCCEED();
 }
@@ -345,6 +345,7 @@ TEST(ActorSystemTest, DestroyingASystemWithLiveBusyActorsIsClean) {
 struct StopOrder {
   Mutex mu;
   std::vector<std::string> names;
+  std::atomic<bool> blocking{false};  // a Block handler has started
 };
 struct Block {
   absl::Duration for_how_long;
@@ -354,7 +355,10 @@ class Recorder : public Actor<Recorder, Protocol<Block>> {
   Recorder(std::string name, std::shared_ptr<StopOrder> order)
       : name_(std::move(name)), order_(std::move(order)) {}
   // Blocks its worker on purpose: a shutdown is to meet an actor stuck in a handler.
-  void Handle(Block b) { absl::SleepFor(b.for_how_long); }
+  void Handle(Block b) {
+    order_->blocking = true;
+    absl::SleepFor(b.for_how_long);
+  }
   void OnStop() override {
     MutexLock lock(&order_->mu);
     order_->names.push_back(name_);
@@ -384,7 +388,7 @@ TEST(ActorSystemTest, AnActorPastItsShutdownDeadlineDoesNotHoldUpTheOthers) {
   ASSERT_TRUE(system.Spawn<Recorder>("first", order).ok());
   auto stuck = system.Spawn<Recorder>("stuck", order).value();
   stuck.Tell(Block{absl::Milliseconds(500)});
-  absl::SleepFor(absl::Milliseconds(20));  // it is inside the handler now
+  ASSERT_TRUE(::troupe::testing::WaitFor([&] { return order->blocking.load(); }));
   const absl::Time start = absl::Now();
   system.Shutdown(absl::Milliseconds(50));
   // "first" was stopped after the 50 ms deadline, while "stuck" was still blocked.

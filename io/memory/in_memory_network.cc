@@ -532,7 +532,8 @@ void InMemoryBackend::Connect(int fd, const sockaddr* addr, socklen_t /*len*/,
   s->kind = InMemoryNetwork::Socket::Kind::kStream;
   s->connect_pending = true;
   auto it = net_->listeners_.find(PortOf(addr));
-  InMemoryNetwork::Socket* listener = it == net_->listeners_.end() ? nullptr : net_->Get(it->second);
+  InMemoryNetwork::Socket* listener =
+      it == net_->listeners_.end() ? nullptr : net_->Get(it->second);
   if (listener == nullptr || listener->backlog.size() >= listener->backlog_max ||
       net_->Chance(net_->options_.faults.refuse_connect)) {
     ++net_->stats_.refused;
@@ -605,7 +606,8 @@ int InMemoryBackend::DeliverReady() {
           ++t;
           continue;
         }
-        if (InMemoryNetwork::Socket* s = net_->Get(timed_[t].second); s != nullptr && s->owner == this) {
+        InMemoryNetwork::Socket* s = net_->Get(timed_[t].second);
+        if (s != nullptr && s->owner == this) {
           net_->Wake(*s);
         }
         timed_[t] = timed_.back();
