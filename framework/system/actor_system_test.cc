@@ -261,7 +261,8 @@ TEST(ActorSystemTest, CallbackAsksCompleteOnceWithTheReplyOrTheDeadline) {
 }
 
 // Ping-pong pairs keep messages in flight while the system shuts down: the shutdown finishes,
-// and every message sent was either handled or counted as a dead letter.
+// and every message sent (Serve, Partner, Hit: each counted when sent and when handled) was
+// either handled or counted as a dead letter.
 struct Hit {
   int hops_left;
 };
@@ -274,7 +275,10 @@ class Player : public Actor<Player, PlayerProtocol> {
  public:
   Player(std::atomic<uint64_t>* handled, std::atomic<uint64_t>* sent)
       : handled_(handled), sent_(sent) {}
-  void Handle(Partner p) { partner_ = std::move(p.ref); }
+  void Handle(Partner p) {
+    handled_->fetch_add(1, std::memory_order_relaxed);
+    partner_ = std::move(p.ref);
+  }
   void Handle(Hit h) {
     handled_->fetch_add(1, std::memory_order_relaxed);
     if (h.hops_left > 0) {
@@ -299,8 +303,10 @@ class Table : public Actor<Table, TableProtocol> {
   Table(std::atomic<uint64_t>* handled, std::atomic<uint64_t>* sent)
       : handled_(handled), sent_(sent) {}
   void Handle(Serve s) {
+    handled_->fetch_add(1, std::memory_order_relaxed);
     auto a = ctx().Spawn<Player>(handled_, sent_).value();
     auto b = ctx().Spawn<Player>(handled_, sent_).value();
+    sent_->fetch_add(2, std::memory_order_relaxed);
     a.Tell(Partner{b});
     b.Tell(Partner{a});
     for (int i = 0; i < s.balls; ++i) {
@@ -319,7 +325,10 @@ TEST(ActorSystemTest, ShutdownWithMessagesInFlightLosesNothingUnaccounted) {
   uint64_t dead = 0;
   {
     ActorSystem system({.threads = 2});
-    for (int t = 0; t < 8; ++t) system.Spawn<Table>(&handled, &sent).value().Tell(Serve{4});
+    for (int t = 0; t < 8; ++t) {
+      sent.fetch_add(1);
+      system.Spawn<Table>(&handled, &sent).value().Tell(Serve{4});
+    }
     // The tables get going, so messages are in flight at the shutdown.
     ASSERT_TRUE(::troupe::testing::WaitFor([&] { return handled.load() > 1000; }));
     const absl::Time start = absl::Now();
