@@ -227,6 +227,16 @@ std::string SimulationOutcome::Summary() const {
   return absl::StrCat("seed ", seed, ": ", steps, " steps, trace hash ", hash);
 }
 
+std::string FirstFailure(uint64_t count, const std::function<SimulationOutcome(uint64_t)>& run) {
+  const std::vector<uint64_t> seeds = SimulationSeeds(count);
+  for (uint64_t seed : seeds) {
+    SimulationOutcome out = run(seed);
+    if (!out.failure.empty()) return std::move(out.failure);
+    if (seeds.size() == 1) std::printf("%s\n", out.Summary().c_str());
+  }
+  return "";
+}
+
 std::vector<uint64_t> SimulationSeeds(uint64_t count, uint64_t first) {
   if (const char* one = std::getenv("SIM_SEED"); one != nullptr && *one != '\0') {
     return {std::strtoull(one, nullptr, 10)};

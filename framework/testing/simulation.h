@@ -110,6 +110,10 @@ class Simulation {
 // them: a soak, tools/sim_soak).
 std::vector<uint64_t> SimulationSeeds(uint64_t count, uint64_t first = 1);
 
+// Runs `run` for each of SimulationSeeds(count) until one fails; returns that failure, or ""
+// when every seed held. A single seed (SIM_SEED) prints its Summary() on stdout.
+std::string FirstFailure(uint64_t count, const std::function<SimulationOutcome(uint64_t)>& run);
+
 }  // namespace troupe::testing
 
 #endif  // FRAMEWORK_TESTING_SIMULATION_H_
