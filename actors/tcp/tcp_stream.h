@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "actors/tcp/tcp_messages.h"
 #include "framework/actor/actor_ref.h"
+#include "framework/actor/record_hooks.h"
 #include "io/framing/framer.h"
 
 namespace troupe {
@@ -78,15 +79,19 @@ class ActorStreamEvents final : public StreamEvents {
                 "a TCP stream's owner must accept TcpReceived and TcpClosed");
   explicit ActorStreamEvents(ActorRef<P> owner) : owner_(std::move(owner)) {}
   void Received(uint64_t id, std::string_view bytes, ReceiveCredit credit) override {
+    internal::ScopedExternalSend input;  // from outside the actors, in a recorded run too
     owner_.Tell(TcpReceived{id, std::string(bytes), std::move(credit)});
   }
   void FrameError(uint64_t id, absl::Status status) override {
+    internal::ScopedExternalSend input;
     if constexpr (P::template kAccepts<TcpFrameError>) owner_.Tell(TcpFrameError{id, status});
   }
   void Writable(uint64_t id) override {
+    internal::ScopedExternalSend input;
     if constexpr (P::template kAccepts<TcpWritable>) owner_.Tell(TcpWritable{id});
   }
   void Closed(uint64_t id, absl::Status status) override {
+    internal::ScopedExternalSend input;
     owner_.Tell(TcpClosed{id, std::move(status)});
   }
   void SetHomeWorker(int worker) override {

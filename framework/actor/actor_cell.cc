@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "framework/actor/actor.h"
 #include "framework/actor/cell_signals.h"
+#include "framework/actor/record_codec.h"
 #include "framework/actor/system_core.h"
 #include "framework/base/describe_exception.h"
 #include "framework/message/envelope_trace.h"
@@ -15,6 +17,14 @@
 #include "absl/time/clock.h"
 
 namespace troupe::internal {
+namespace {
+
+// A stop from outside (the system shutting down) is part of a recorded run's input.
+std::string EncodeStop(const StopSignal&) { return ""; }
+absl::StatusOr<StopSignal> DecodeStop(std::string_view) { return StopSignal{}; }
+TROUPE_RECORD_CODEC(StopSignal, EncodeStop, DecodeStop);
+
+}  // namespace
 
 void FailFromCoroutine(ActorCell* owner, std::exception_ptr error) {
   owner->FailFromCoroutine(std::move(error));
@@ -69,6 +79,7 @@ Mailbox::PushResult ActorCell::Push(Envelope* e) {
 }
 
 bool ActorCell::Enqueue(Envelope* e) {
+  NoteSender(e, id_);  // a recorded run: which actor sent it, and its how-manieth send to us
   // Sent while a trace is current (a traced handler's sends, a gateway call): it carries it.
   if (const TraceContext* trace = CurrentTrace();
       trace != nullptr && e->priority() == Priority::kUser) {
@@ -131,6 +142,7 @@ void ActorCell::RequestStop() {
 void ActorCell::AddWatcher(Watcher watcher) {
   auto* e = static_cast<MessageEnvelope<Watcher>*>(
       MakeSystemEnvelope<Watcher>(kWatchTag, std::move(watcher)));
+  NoteSender(e, id_);
   switch (Push(e)) {
     case Mailbox::PushResult::kQueued:
       return;  // handled in a turn, or by Terminate if the actor stops first
@@ -296,6 +308,21 @@ void ActorCell::DeliverMeasured(Envelope* e) {
 }
 
 RunOutcome ActorCell::Run(int budget) {
+  return track_ == nullptr ? RunTurn<false>(budget) : RunTurn<true>(budget);
+}
+
+// A recorded or replayed actor's next message: the hooks choose (record_hooks.h).
+Envelope* ActorCell::NextTracked() {
+  return track_->hooks->Next(
+      *track_, [this] { return suspended_ ? mailbox_.PopSystem() : PopUser(); },
+      [this] { return PopUser(); });
+}
+
+template <bool kTracked>
+RunOutcome ActorCell::RunTurn(int budget) {
+  // A tracked actor's sends (including its stop's) carry their origin while its turn runs.
+  [[maybe_unused]] std::optional<ScopedSendingTrack> sending;
+  if constexpr (kTracked) sending.emplace(track_);
   TurnActivity* activity = CurrentTurnActivity();  // the blocked-loop detector's view of us
   if (activity != nullptr) activity->SetActor(type_name_, id_);
   if (!started_) {
@@ -312,7 +339,12 @@ RunOutcome ActorCell::Run(int budget) {
   if (!stop_requested_) {
     for (int i = 0; i < budget; ++i) {
       // A suspended actor (failed, awaiting its supervisor) takes system messages only.
-      Envelope* e = suspended_ ? mailbox_.PopSystem() : PopUser();
+      Envelope* e;
+      if constexpr (kTracked) {
+        e = NextTracked();
+      } else {
+        e = suspended_ ? mailbox_.PopSystem() : PopUser();
+      }
       if (e == nullptr) {
         if (mailbox_.TryMarkIdle()) return RunOutcome::kIdle;
         continue;  // a producer raced with us: keep going
@@ -329,6 +361,9 @@ RunOutcome ActorCell::Run(int budget) {
     }
   }
   if (stop_requested_) {
+    if constexpr (kTracked) {
+      for (Envelope* held : track_->hooks->Stopped(*track_)) system_->Undeliverable(held, id_);
+    }
     Terminate();
     Unref();  // the cell's own reference: it may be freed now
     return RunOutcome::kDone;

@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "framework/base/mutex.h"
 #include "framework/actor/lifecycle.h"
+#include "framework/actor/record_hooks.h"
 #include "framework/actor/type_metrics.h"
 #include "framework/mailbox/mailbox.h"
 #include "framework/message/envelope.h"
@@ -163,6 +164,8 @@ class ActorCell final : public Schedulable {
 
   RunOutcome Run(int budget) override;
   uint64_t stable_id() const override { return id_; }
+  // Before the first run, in a recorded or replayed system (record_hooks.h).
+  void SetTrack(ActorTrack* track) { track_ = track; }
   // Before the first run: count this actor in its type's metrics (type_metrics.h).
   void SetTypeMetrics(TypeMetrics* metrics) { type_metrics_ = metrics; }
 
@@ -191,6 +194,9 @@ class ActorCell final : public Schedulable {
   ~ActorCell();
   void Destroy();
   void DestroyBehavior();
+  template <bool kTracked>
+  RunOutcome RunTurn(int budget);
+  Envelope* NextTracked();
   void Deliver(Envelope* e);
   void DeliverTraced(Envelope* e);
   void DeliverMeasured(Envelope* e);
@@ -242,6 +248,7 @@ class ActorCell final : public Schedulable {
   uint32_t generation_ = 0;
   MailboxLimit limit_;
   TypeMetrics* type_metrics_ = nullptr;  // set before the first run, then read-only
+  ActorTrack* track_ = nullptr;          // likewise; recorded or replayed systems only
   std::atomic<int64_t> queued_{0};  // counted user messages in the mailbox (bounded only)
   absl::Status exit_reason_;        // written before the mailbox closes, read after
   // What few actors use, behind one pointer (allocated when first needed: before the first run

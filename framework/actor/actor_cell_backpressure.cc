@@ -22,8 +22,10 @@ void ActorCell::EnqueueWhenRoom(Envelope* e, absl::Duration timeout,
                     : absl::ResourceExhaustedError("the target actor's mailbox is full"));
     return;
   }
-  // The sender's trace goes with the message, also when it is queued later by the consumer.
+  // The sender's trace (and its origin, in a recorded run) go with the message, also when it
+  // is queued later by the consumer.
   if (const TraceContext* trace = CurrentTrace(); trace != nullptr) AttachTrace(e, *trace);
+  NoteSender(e, id_);
   auto waiter = std::make_shared<RoomWaiter>(RoomWaiter{e, std::move(done)});
   enum { kRoomNow, kStopped, kWaiting } outcome;
   {

@@ -349,7 +349,9 @@ void SendRequest(ActorCell* target, uint32_t tag, M&& msg, absl::Duration timeou
   AskState<R>* raw = state.get();
   if (timeout != absl::InfiniteDuration()) {
     raw->SetTimer(
-        scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(), [state, timeout] {
+        scheduler.AddTimer(scheduler.Now() + timeout, absl::ZeroDuration(),
+                           [state, timeout, origin = ReserveOriginToSelf()] {
+          ScopedReservedOrigin as_asked(origin);  // a recorded run: the asker's, as if sent now
           state->Cancel(
               absl::DeadlineExceededError("no reply within " + absl::FormatDuration(timeout)));
         }));

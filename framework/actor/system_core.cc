@@ -28,12 +28,14 @@ void RecordUnaddressed(std::string_view type_name) {
 
 SystemCore::SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade,
                        std::shared_ptr<SpanSink> span_sink,
-                       const std::vector<std::string>& measured_types)
+                       const std::vector<std::string>& measured_types,
+                       std::shared_ptr<RecordHooks> record)
     : owned_scheduler_(std::move(scheduler)),
       scheduler_(owned_scheduler_.get()),
       max_actors_(max_actors),
       facade_(facade),
       span_sink_(std::move(span_sink)),
+      record_(std::move(record)),
       measured_types_(measured_types.begin(), measured_types.end()),
       measure_all_types_(measured_types_.contains("*")) {}
 
@@ -71,9 +73,16 @@ absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
   // Everything the cell is set up with happens before anyone (a shutdown) can send to it.
   auto make_cell = [&] {
     ActorCell* cell;
+    uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    // A recorded or replayed actor: a replay gives it the id it had in the recorded run (its
+    // handlers may key their state by ids), matched by who spawned it and when.
+    ActorTrack* track = nullptr;
+    if (record_ != nullptr) {
+      track = record_->Spawned(id, *type_name, tls_sending_track);
+      id = track->key;
+    }
     try {
-      cell = ActorCell::Create(shared_from_this(), scheduler_, parent,
-                               next_id_.fetch_add(1, std::memory_order_relaxed), type_name,
+      cell = ActorCell::Create(shared_from_this(), scheduler_, parent, id, type_name,
                                behavior.size, behavior.align, behavior.construct);
     } catch (...) {
       live_.fetch_sub(1, std::memory_order_acq_rel);  // the actor's constructor threw
@@ -82,6 +91,7 @@ absl::StatusOr<CellRef> SystemCore::Spawn(BehaviorFactory behavior,
     if (behavior.restart) cell->SetRestartable(std::move(behavior.restart));
     if (behavior.limit.capacity != 0) cell->SetMailboxLimit(behavior.limit);
     if (type_metrics != nullptr) cell->SetTypeMetrics(type_metrics);
+    if (track != nullptr) cell->SetTrack(track);
     return cell;
   };
   ActorCell* cell;

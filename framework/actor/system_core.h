@@ -27,6 +27,7 @@
 #include "framework/actor/type_metrics.h"
 #include "framework/base/mutex.h"
 #include "framework/scheduler/scheduler.h"
+#include "framework/actor/record_hooks.h"
 #include "framework/trace/span_sink.h"
 
 namespace troupe {
@@ -40,9 +41,12 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   // Owns `scheduler`: it lives as long as any cell of this system, so late sends stay safe.
   // `span_sink` (may be null) receives the spans of sampled traces (framework/trace).
   // `measured_types`: actor type names measured per type as if they opted in ("*": all).
+  // `record` (may be null): a recorder or replayer; every actor then gets a track
+  // (record_hooks.h).
   SystemCore(std::unique_ptr<Scheduler> scheduler, size_t max_actors, ActorSystem* facade,
              std::shared_ptr<SpanSink> span_sink = nullptr,
-             const std::vector<std::string>& measured_types = {});
+             const std::vector<std::string>& measured_types = {},
+             std::shared_ptr<RecordHooks> record = nullptr);
 
   Scheduler& scheduler() const { return *scheduler_; }
   DeadLetters& dead_letters() { return dead_letters_; }
@@ -114,6 +118,7 @@ class SystemCore : public std::enable_shared_from_this<SystemCore> {
   const size_t max_actors_;
   ActorSystem* const facade_;
   const std::shared_ptr<SpanSink> span_sink_;
+  const std::shared_ptr<RecordHooks> record_;
   const absl::flat_hash_set<std::string> measured_types_;
   const bool measure_all_types_;
   DeadLetters dead_letters_;

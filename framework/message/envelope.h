@@ -57,8 +57,8 @@ inline constexpr uint32_t kLinkFailedTag = 0xFFF6;    // system: a linked actor 
 // 16 bytes, so that an envelope with an 8-byte message is a 32-byte allocation: a flood of
 // messages is memory-bound, and this is a third less memory than a 24-byte header. The info
 // pointer (8-aligned static data, below 2^48 in every Linux user address space), the tag (16
-// bits), the priority (1 bit) and whether a trace context travels with it (1 bit) share one
-// word.
+// bits), the priority (1 bit), whether a trace context travels with it (1 bit) and whether it
+// carries an origin of a recorded run (1 bit, envelope_origin.h) share one word.
 struct Envelope {
   Envelope* next = nullptr;  // intrusive link; owned by the queue the envelope is in
 
@@ -75,6 +75,11 @@ struct Envelope {
   // A trace context travels with this envelope (envelope_trace.h keeps it beside, by address).
   bool traced() const { return (meta_ & kTracedBit) != 0; }
   void set_traced(bool traced) { meta_ = traced ? (meta_ | kTracedBit) : (meta_ & ~kTracedBit); }
+  // It carries its origin in a recorded run (envelope_origin.h keeps it beside, by address).
+  bool has_origin() const { return (meta_ & kOriginBit) != 0; }
+  void set_has_origin(bool has) { meta_ = has ? (meta_ | kOriginBit) : (meta_ & ~kOriginBit); }
+  // Something is kept beside it (a trace or an origin): DestroyEnvelope must drop it.
+  bool has_side_data() const { return (meta_ & (kTracedBit | kOriginBit)) != 0; }
 
 #ifndef TROUPE_SANITIZED
   // Envelopes (every subclass) come from per-thread slabs (envelope_slab.h).
@@ -101,6 +106,7 @@ struct Envelope {
  private:
   static constexpr int kTagShift = 48;
   static constexpr uint64_t kTracedBit = 2;
+  static constexpr uint64_t kOriginBit = 4;
   static constexpr uint64_t kInfoMask = ((uint64_t{1} << kTagShift) - 1) & ~uint64_t{7};
   uint64_t meta_ = 0;
 };
@@ -120,11 +126,11 @@ struct MessageEnvelope final : Envelope {
 };
 
 namespace internal {
-void DropEnvelopeTrace(Envelope* e);  // envelope_trace.cc
+void DropEnvelopeSideData(Envelope* e);  // envelope_origin.cc
 }  // namespace internal
 
 inline void DestroyEnvelope(Envelope* e) {
-  if (e->traced()) internal::DropEnvelopeTrace(e);
+  if (e->has_side_data()) internal::DropEnvelopeSideData(e);
   e->info()->destroy(e);
 }
 

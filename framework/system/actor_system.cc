@@ -58,7 +58,8 @@ ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<IoService> 
     : io_(std::move(io)),
       core_(std::make_shared<internal::SystemCore>(MakeScheduler(options, io_.get()),
                                                    options.max_actors, this, options.span_sink,
-                                                   options.measured_actor_types)) {
+                                                   options.measured_actor_types,
+                                                   options.recorder)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
 }
 
@@ -73,7 +74,8 @@ ActorSystem::ActorSystem(ActorSystemOptions options, std::unique_ptr<Scheduler> 
     : io_(std::move(io)),
       core_(std::make_shared<internal::SystemCore>(std::move(scheduler), options.max_actors, this,
                                                    options.span_sink,
-                                                   options.measured_actor_types)) {
+                                                   options.measured_actor_types,
+                                                   options.recorder)) {
   collector_ = metrics_.AddCollector([this](metrics::Collection& out) { CollectMetrics(out); });
 }
 

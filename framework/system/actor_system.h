@@ -93,6 +93,9 @@ struct ActorSystemOptions {
   // if they declared kTypeMetrics (framework/actor/type_metrics.h), by their names as the
   // metrics show them (kTypeName); "*" measures every type.
   std::vector<std::string> measured_actor_types;
+  // Records the run for a replay (framework/record/recorder.h: `options.recorder = recorder`),
+  // or, in a replay, the replayer (framework/testing/replay.h). Set it before spawning.
+  std::shared_ptr<internal::RecordHooks> recorder;
 };
 
 struct ActorSystemStats {
