@@ -20,12 +20,15 @@
 #include "absl/time/time.h"
 #include "bench/savina_driver.h"
 #include "framework/base/notification.h"
+#include "framework/record/recorder.h"
 #include "framework/system/actor_system.h"
 
 ABSL_FLAG(std::string, io, "auto",
           "the workers' I/O layer: auto, epoll, uring, or none (park on a futex)");
 ABSL_FLAG(bool, turn_timing, true,
           "time every turn (metrics, blocked-loop detector); false: the A/B's other side");
+ABSL_FLAG(bool, record, false,
+          "record the run (framework/record: the recorder's cost; the recording is dropped)");
 ABSL_FLAG(int, spin_us, 50, "how long an idle worker spins before parking (ActorSystemOptions)");
 
 namespace troupe::bench {
@@ -298,6 +301,7 @@ double RunOnce(std::string_view name, int64_t n, int threads) {
   const std::string io = absl::GetFlag(FLAGS_io);
   options.io.kind = io == "none" ? IoBackendKind::kNone : ParseIoBackendKind(io).value();
   options.io.log_choice = false;
+  if (absl::GetFlag(FLAGS_record)) options.recorder = std::make_shared<Recorder>();
   ActorSystem system(options);
   double seconds = 0;
   if (name == "pingpong") seconds = PingPong(system, n);

@@ -3,6 +3,8 @@
 // the recorded order and writes the recorded bytes, and the replay's clients - which send
 // nothing: the members' lines come from the recording - receive exactly what the real
 // clients received. Replayed under several seeds and worker counts, the same every time.
+// (tests/chat_record_e2e_test.py does the same with the binaries: chat_server --record, then
+// chat_replay.)
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -10,18 +12,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "examples/chat/chat_replay.h"
 #include "examples/chat/chat_server_lib.h"
 #include "examples/chat/chat_test_client.h"
 #include "framework/base/status_matchers.h"
 #include "framework/record/recorder.h"
-#include "framework/testing/replay.h"
 #include "gtest/gtest.h"
 
 namespace troupe::chat {
 namespace {
 
 using ::troupe::testing::IsOk;
-using ::troupe::testing::Replay;
 
 constexpr int kMembers = 3;
 constexpr int kLinesEach = 3;
@@ -93,30 +94,24 @@ TEST(ChatReplayTest, AReplayedRunHandlesAndWritesWhatTheRecordedRunDid) {
   EXPECT_NE(received[0].find("* bye"), std::string::npos) << received[0];
   std::printf("recorded: %s\n", recording.Summary().c_str());
   ASSERT_GT(recording.output_bytes(), 0u);
-
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    Replay replay(recording, {.seed = seed, .workers = 1 + static_cast<int>(seed % 3)});
-    auto server = ChatServer::Start(replay.system(), {.port = 7000});
-    ASSERT_THAT(server, IsOk());
-    InMemoryNetwork& net = replay.simulation().network();
-    std::vector<int> fds;
-    for (int i = 0; i < kMembers; ++i) {
-      absl::StatusOr<int> fd = net.ClientConnect(7000);
-      ASSERT_THAT(fd, IsOk());
-      fds.push_back(*fd);
-    }
-    // The members connect, as in the recorded run, before the server stops listening.
-    ASSERT_TRUE(replay.simulation().RunUntil(
-        [&] { return (*server)->connections_served() == static_cast<uint64_t>(kMembers); }));
-    (*server)->Stop();  // its requests to the lobby and rooms, as in the recorded run
-    server->reset();
-    ASSERT_THAT(replay.Finish(), IsOk()) << "seed " << seed;
-    replay.simulation().RunUntil([] { return false; });  // the last bytes onto the network
-    std::vector<std::string> replayed;
-    for (int fd : fds) replayed.push_back(net.ClientTryRecv(fd, 1 << 20));
-    std::sort(replayed.begin(), replayed.end());
-    EXPECT_EQ(replayed, received) << "seed " << seed;
+    absl::StatusOr<std::vector<std::string>> replayed =
+        ReplayChat(recording, {.seed = seed, .workers = 1 + static_cast<int>(seed % 3)});
+    ASSERT_THAT(replayed, IsOk()) << "seed " << seed;
+    EXPECT_EQ(*replayed, received) << "seed " << seed;
   }
+}
+
+// A recording of another program (no chat server in it) is refused, not replayed into a hang.
+TEST(ChatReplayTest, RefusesARecordingWithoutAChatServer) {
+  auto recorder = std::make_shared<Recorder>();
+  {
+    ActorSystemOptions options;
+    options.threads = 1;
+    options.recorder = recorder;
+    ActorSystem system(options);
+  }
+  EXPECT_EQ(ReplayChat(recorder->Finish()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The chat server: rooms as actors over TCP (and gRPC), with persistent history.
 //
 //   bazel run -c opt //examples/chat:chat_server -- --port=7070 [--grpc_port=7071]
-//       [--backend=epoll|uring|auto] [--threads=T] [--history_dir=DIR]
+//       [--backend=epoll|uring|auto] [--threads=T] [--history_dir=DIR] [--record=FILE]
 //   ... --cluster=chat --etcd=127.0.0.1:2379 --node_name=a [--node_listen=HOST:PORT]
 //       (one node of a chat cluster; tools/demo cluster starts etcd and three of them)
 //
@@ -9,6 +9,8 @@
 // messages), one Lobby actor (nicks, the room directory, private messages). The line protocol
 // is in examples/chat/README.md. SIGINT/SIGTERM: stop accepting, write every room's pending
 // history, exit 0 (in a cluster: then leave it, so its rooms move to the other nodes at once).
+// --record=FILE: the run is recorded and written to FILE at exit; chat_replay_test replays it
+// (CHAT_RECORDING=FILE, docs/simulation.md).
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "actors/cluster/etcd_flags.h"
 #include "actors/metrics/metrics_flags.h"
+#include "framework/record/record_flags.h"
 #include "framework/trace/trace_flags.h"
 #include "actors/cluster/etcd_membership.h"
 #include "actors/tls/tls_flags.h"
@@ -109,6 +112,21 @@ int main(int argc, char** argv) {
   }
   options.span_sink = *spans;
   options.measured_actor_types = troupe::MeasuredActorTypesFromFlags();
+  auto recorder = troupe::RecorderFromFlags();
+  if (!recorder.ok()) {
+    std::fprintf(stderr, "chat_server: %s\n", recorder.status().ToString().c_str());
+    return 1;
+  }
+  if (*recorder && (absl::GetFlag(FLAGS_grpc_port) >= 0 || !absl::GetFlag(FLAGS_history_dir).empty() ||
+                    !absl::GetFlag(FLAGS_cluster).empty())) {
+    // A replay runs on one simulated thread: gRPC's threads, the history files' executor and
+    // the cluster's node links cannot run in it.
+    std::fprintf(stderr,
+                 "chat_server: --record replays the TCP chat only: leave out --grpc_port, "
+                 "--history_dir and --cluster\n");
+    return 1;
+  }
+  options.recorder = *recorder;
   absl::StatusOr<std::unique_ptr<troupe::ActorSystem>> system =
       troupe::ActorSystem::Create(options);
   if (!system.ok()) {
@@ -170,5 +188,11 @@ int main(int argc, char** argv) {
                unsaved == 0 ? "" : ", some rooms' history NOT saved");
   if (*cluster) (*cluster)->Leave();
   sys.Shutdown();
+  absl::StatusOr<std::string> recorded = troupe::WriteRecordingFromFlags(recorder->get());
+  if (!recorded.ok()) {
+    std::fprintf(stderr, "chat_server: %s\n", recorded.status().ToString().c_str());
+    return 1;
+  }
+  if (!recorded->empty()) std::fprintf(stderr, "chat_server: recorded %s\n", recorded->c_str());
   return unsaved == 0 ? 0 : 1;
 }

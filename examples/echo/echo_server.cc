@@ -1,6 +1,7 @@
 // A raw TCP echo server built from actors: every byte a client sends comes back, in order.
 //
 //   bazel run -c opt //examples/echo:echo_server -- --port=7000 --backend=auto --threads=0
+//       [--record=FILE]   (the run recorded for a replay, written at exit: docs/simulation.md)
 //
 // With --grpc_port, the Echo gRPC service (proto/echo.proto) is served by actors too: Say is an
 // ask to an EchoRpc actor, answered after delay_ms by a timer (never a sleeping thread); a call
@@ -23,6 +24,7 @@
 
 #include "absl/flags/flag.h"
 #include "actors/metrics/metrics_flags.h"
+#include "framework/record/record_flags.h"
 #include "framework/trace/trace_flags.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -155,6 +157,12 @@ int main(int argc, char** argv) {
   }
   options.span_sink = *spans;
   options.measured_actor_types = troupe::MeasuredActorTypesFromFlags();
+  auto recorder = troupe::RecorderFromFlags();
+  if (!recorder.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", recorder.status().ToString().c_str());
+    return 1;
+  }
+  options.recorder = *recorder;
   auto system = troupe::ActorSystem::Create(options);
   if (!system.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", std::string(system.status().message()).c_str());
@@ -219,5 +227,11 @@ int main(int argc, char** argv) {
       stderr, "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept)\n",
       static_cast<unsigned long long>(io.completions), static_cast<unsigned long long>(io.syscalls),
       static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits));
+  absl::StatusOr<std::string> recorded = troupe::WriteRecordingFromFlags(recorder->get());
+  if (!recorded.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", recorded.status().ToString().c_str());
+    return 1;
+  }
+  if (!recorded->empty()) std::fprintf(stderr, "echo_server: recorded %s\n", recorded->c_str());
   return 0;
 }

@@ -346,6 +346,9 @@ RunOutcome ActorCell::RunTurn(int budget) {
         e = suspended_ ? mailbox_.PopSystem() : PopUser();
       }
       if (e == nullptr) {
+        if constexpr (kTracked) {
+          if (track_->hooks->RetryLater(*track_)) return RunOutcome::kYield;
+        }
         if (mailbox_.TryMarkIdle()) return RunOutcome::kIdle;
         continue;  // a producer raced with us: keep going
       }

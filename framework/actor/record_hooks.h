@@ -112,6 +112,9 @@ class RecordHooks {
   // while the actor is suspended (system messages only for `pop`).
   virtual Envelope* Next(ActorTrack& track, absl::FunctionRef<Envelope*()> pop,
                          absl::FunctionRef<Envelope*()> pop_any) = 0;
+  // After Next() returned null: true to stay runnable (the hooks will have something soon, a
+  // replay's next input once its I/O has settled) instead of waiting for an arrival.
+  virtual bool RetryLater(ActorTrack&) { return false; }
   virtual void Output(ActorTrack& track, std::string_view bytes) = 0;
   // The actor stops: the envelopes the hooks still hold for it (they become dead letters).
   virtual std::vector<Envelope*> Stopped(ActorTrack& track) = 0;

@@ -1,6 +1,7 @@
 #include "framework/testing/replay.h"
 
 #include <deque>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -17,7 +18,8 @@ namespace troupe::testing {
 // back until their turn comes.
 class Replay::Replayer final : public internal::RecordHooks {
  public:
-  explicit Replayer(Recording recording) : recording_(std::move(recording)) {
+  Replayer(Recording recording, std::function<bool()> io_settled)
+      : recording_(std::move(recording)), io_settled_(std::move(io_settled)) {
     const record::Recording& proto = recording_.proto();
     for (const record::ActorLog& log : proto.actors()) {
       by_spawn_[{log.spawner(), log.spawn_index()}] = &log;
@@ -90,6 +92,10 @@ class Replay::Replayer final : public internal::RecordHooks {
                               std::string(e->info()->name)));
       }
     } else {
+      // An input from outside comes once what the actors wrote has reached the network, as it
+      // had in the recorded run (a client answers what it has read).
+      actor.awaiting_settled_io = !io_settled_();
+      if (actor.awaiting_settled_io) return nullptr;
       const internal::RecordCodec* codec = internal::FindRecordCodec(type);
       absl::StatusOr<Envelope*> made =
           codec != nullptr ? codec->decode(want.content(), want.tag())
@@ -105,6 +111,10 @@ class Replay::Replayer final : public internal::RecordHooks {
     }
     if (++actor.at == actor.log->handled_size()) --unfinished_;
     return e;
+  }
+
+  bool RetryLater(internal::ActorTrack& track) override {
+    return static_cast<Actor&>(track).awaiting_settled_io;
   }
 
   void Output(internal::ActorTrack& track, std::string_view bytes) override {
@@ -192,6 +202,7 @@ class Replay::Replayer final : public internal::RecordHooks {
     std::deque<Held> held;
     std::string output;
     bool output_diverged = false, stopped = false;
+    bool awaiting_settled_io = false;  // its next input waits for the network to settle
   };
 
   // " (N held back: T from actor S's send #Q, ...)", the first few.
@@ -215,6 +226,7 @@ class Replay::Replayer final : public internal::RecordHooks {
   }
 
   const Recording recording_;
+  const std::function<bool()> io_settled_;
   Mutex mu_;  // spawns (the simulation spawns from its one thread, but Spawn may be called anywhere)
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, const record::ActorLog*> by_spawn_;
   std::deque<Actor> actors_;
@@ -225,7 +237,8 @@ class Replay::Replayer final : public internal::RecordHooks {
 };
 
 Replay::Replay(Recording recording, SimulationOptions options)
-    : replayer_(std::make_shared<Replayer>(std::move(recording))) {
+    : replayer_(std::make_shared<Replayer>(std::move(recording),
+                                           [this] { return simulation_->IoSettled(); })) {
   options.system.recorder = replayer_;
   simulation_ = std::make_unique<Simulation>(std::move(options));
 }

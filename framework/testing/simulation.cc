@@ -114,6 +114,12 @@ class Simulation::Driver final : public Scheduler {
 
   uint64_t steps() const { return steps_; }
   uint64_t hash() const { return hash_; }
+  bool IoSettled() const {
+    for (InMemoryBackend* b : backends_) {
+      if (b->HasReady()) return false;
+    }
+    return true;
+  }
 
  private:
   enum : int { kTurn = 0, kTimers = 1, kAdvance = 2, kBackend = 16, kActivity = 1 << 20 };
@@ -210,6 +216,7 @@ bool Simulation::RunUntil(const std::function<bool()>& done) {
 }
 
 uint64_t Simulation::steps() const { return driver_->steps(); }
+bool Simulation::IoSettled() const { return driver_->IoSettled(); }
 uint64_t Simulation::trace_hash() const { return driver_->hash(); }
 
 std::string Simulation::Describe() const {

@@ -90,6 +90,8 @@ class Simulation {
   bool RunUntil(const std::function<bool()>& done);
 
   uint64_t steps() const;
+  // No backend has completions to deliver (what was written has reached the network).
+  bool IoSettled() const;
   uint64_t trace_hash() const;  // every choice made so far, hashed
   // "seed=N steps=S time=T hash=H (rerun: SIM_SEED=N)", for a failure's message.
   std::string Describe() const;
