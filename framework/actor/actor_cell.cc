@@ -307,22 +307,19 @@ void ActorCell::DeliverMeasured(Envelope* e) {
   type_metrics_->handled.Add();
 }
 
-RunOutcome ActorCell::Run(int budget) {
-  return track_ == nullptr ? RunTurn<false>(budget) : RunTurn<true>(budget);
-}
-
 // A recorded or replayed actor's next message: the hooks choose (record_hooks.h).
 Envelope* ActorCell::NextTracked() {
-  return track_->hooks->Next(
-      *track_, [this] { return suspended_ ? mailbox_.PopSystem() : PopUser(); },
+  ActorTrack* track = extras_->track;
+  return track->hooks->Next(
+      *track, [this] { return suspended_ ? mailbox_.PopSystem() : PopUser(); },
       [this] { return PopUser(); });
 }
 
 template <bool kTracked>
-RunOutcome ActorCell::RunTurn(int budget) {
+inline RunOutcome ActorCell::RunTurn(int budget) {
   // A tracked actor's sends (including its stop's) carry their origin while its turn runs.
   [[maybe_unused]] std::optional<ScopedSendingTrack> sending;
-  if constexpr (kTracked) sending.emplace(track_);
+  if constexpr (kTracked) sending.emplace(extras_->track);
   TurnActivity* activity = CurrentTurnActivity();  // the blocked-loop detector's view of us
   if (activity != nullptr) activity->SetActor(type_name_, id_);
   if (!started_) {
@@ -347,7 +344,7 @@ RunOutcome ActorCell::RunTurn(int budget) {
       }
       if (e == nullptr) {
         if constexpr (kTracked) {
-          if (track_->hooks->RetryLater(*track_)) return RunOutcome::kYield;
+          if (extras_->track->hooks->RetryLater(*extras_->track)) return RunOutcome::kYield;
         }
         if (mailbox_.TryMarkIdle()) return RunOutcome::kIdle;
         continue;  // a producer raced with us: keep going
@@ -365,13 +362,18 @@ RunOutcome ActorCell::RunTurn(int budget) {
   }
   if (stop_requested_) {
     if constexpr (kTracked) {
-      for (Envelope* held : track_->hooks->Stopped(*track_)) system_->Undeliverable(held, id_);
+      ActorTrack* track = extras_->track;
+      for (Envelope* held : track->hooks->Stopped(*track)) system_->Undeliverable(held, id_);
     }
     Terminate();
     Unref();  // the cell's own reference: it may be freed now
     return RunOutcome::kDone;
   }
   return RunOutcome::kYield;
+}
+
+RunOutcome ActorCell::Run(int budget) {
+  return track() == nullptr ? RunTurn<false>(budget) : RunTurn<true>(budget);
 }
 
 // How an actor stops, from its own (last) turn:

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/base/thread_annotations.h"
@@ -165,7 +166,7 @@ class ActorCell final : public Schedulable {
   RunOutcome Run(int budget) override;
   uint64_t stable_id() const override { return id_; }
   // Before the first run, in a recorded or replayed system (record_hooks.h).
-  void SetTrack(ActorTrack* track) { track_ = track; }
+  void SetTrack(ActorTrack* track) { extras().track = track; }
   // Before the first run: count this actor in its type's metrics (type_metrics.h).
   void SetTypeMetrics(TypeMetrics* metrics) { type_metrics_ = metrics; }
 
@@ -195,7 +196,7 @@ class ActorCell final : public Schedulable {
   void Destroy();
   void DestroyBehavior();
   template <bool kTracked>
-  RunOutcome RunTurn(int budget);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE RunOutcome RunTurn(int budget);
   Envelope* NextTracked();
   void Deliver(Envelope* e);
   void DeliverTraced(Envelope* e);
@@ -248,22 +249,24 @@ class ActorCell final : public Schedulable {
   uint32_t generation_ = 0;
   MailboxLimit limit_;
   TypeMetrics* type_metrics_ = nullptr;  // set before the first run, then read-only
-  ActorTrack* track_ = nullptr;          // likewise; recorded or replayed systems only
   std::atomic<int64_t> queued_{0};  // counted user messages in the mailbox (bounded only)
   absl::Status exit_reason_;        // written before the mailbox closes, read after
   // What few actors use, behind one pointer (allocated when first needed: before the first run
-  // for `restart` and `room`, which other threads read; in the owner's turns for the rest).
+  // for `restart`, `room` and `track`, which other threads read or every turn tests; in the
+  // owner's turns for the rest).
   struct Extras {
     std::vector<Watcher> watchers;
     std::unique_ptr<BehaviorMaker> restart;  // a supervised child
     std::unique_ptr<RoomWaiters> room;       // kBackpressure only
     std::optional<SupervisorState> supervision;  // once a child failed or options were set
+    ActorTrack* track = nullptr;  // a recorded or replayed system's (set before the first run)
   };
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
   }
   RoomWaiters& room() const { return *extras_->room; }  // kBackpressure only
+  ActorTrack* track() const { return extras_ ? extras_->track : nullptr; }
   bool backpressure() const { return limit_.policy == OverflowPolicy::kBackpressure; }
   std::unique_ptr<Extras> extras_;
 };

@@ -335,7 +335,8 @@ struct RequestEnvelope final : Envelope {
             ? absl::ResourceExhaustedError("the target actor's mailbox is full")
             : absl::NotFoundError("the target actor has stopped"));
   }
-  static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, &Undeliverable};
+  static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, &Undeliverable,
+                                     &SlabAllocated<RequestEnvelope>};
 };
 
 // Sends request `msg` (tag `tag`) to `target`; `state` completes with DEADLINE_EXCEEDED if

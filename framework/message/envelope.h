@@ -36,7 +36,20 @@ struct alignas(8) MessageInfo {
   // Called before destroy() when the envelope could not be delivered (dead letter): fails a
   // pending request so the asker hears why at once. Null for plain messages.
   void (*undeliverable)(Envelope*, UndeliverableReason);
+  // Whether envelopes of this type come from a slab (envelope_slab.h), where data kept beside
+  // them has a slot of its own (SlabSideSlot). Null: no.
+  bool (*slab_allocated)() = nullptr;
 };
+
+// For MessageInfo::slab_allocated of an envelope type E (Envelope's operator new below).
+template <typename E>
+bool SlabAllocated() {
+#ifdef TROUPE_SANITIZED
+  return false;
+#else
+  return sizeof(E) <= internal::kMaxSlabAllocation && alignof(E) <= 16;
+#endif
+}
 
 enum class Priority : uint8_t {
   kUser = 0,
@@ -122,7 +135,8 @@ struct MessageEnvelope final : Envelope {
   T payload;
 
   static void Destroy(Envelope* e) { delete static_cast<MessageEnvelope*>(e); }
-  static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, nullptr};
+  static constexpr MessageInfo kInfo{kTypeName<T>, &Destroy, nullptr,
+                                     &SlabAllocated<MessageEnvelope>};
 };
 
 namespace internal {

@@ -1,8 +1,9 @@
 // Where a message came from, in a recorded (or replayed) run: the sending actor's key in the
 // recording and how many messages that actor had sent to the receiver, this one included. The same message
 // gets the same origin in the recorded run and in its replay, so a replay can hand an actor
-// its messages in the recorded order (framework/record). Kept beside the envelope
-// (envelope_side_table.h): envelopes of systems that do not record pay one bit test.
+// its messages in the recorded order (framework/record). Kept beside the envelope - in its
+// slab's side slot (envelope_slab.h), else in a table (envelope_side_table.h) - so envelopes of
+// systems that do not record pay one bit test.
 //
 // Ownership: the entry belongs to the envelope: TakeOrigin() removes it when the envelope is
 // handled, DestroyEnvelope() when it is destroyed otherwise.
@@ -26,7 +27,7 @@ struct MessageOrigin {
 void AttachOrigin(Envelope* e, MessageOrigin origin);
 // Removes and returns the origin `e` carries ({0, 0}: none, an outside sender).
 MessageOrigin TakeOrigin(Envelope* e);
-// Envelopes carrying an origin now (for tests: none may be left behind).
+// Envelopes carrying an origin in the table now (for tests: none may be left behind).
 size_t OriginEnvelopesInFlight();
 
 }  // namespace troupe::internal

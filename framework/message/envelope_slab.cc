@@ -23,6 +23,7 @@ constexpr size_t kMaxFreeSlabs = 64;  // 4 MiB kept for reuse
 
 struct alignas(64) SlabHeader {
   std::atomic<int64_t> live;
+  std::atomic<void*> side;  // SlabSideSlot's mirror, or null
 };
 constexpr size_t kHeaderSize = sizeof(SlabHeader);
 
@@ -34,6 +35,7 @@ std::mutex g_free_mu;
 std::vector<void*>* g_free_slabs = new std::vector<void*>();  // never destroyed
 
 void Recycle(SlabHeader* slab) {
+  std::free(slab->side.exchange(nullptr, std::memory_order_acquire));
   {
     std::lock_guard<std::mutex> lock(g_free_mu);
     if (g_free_slabs->size() < kMaxFreeSlabs) {
@@ -59,6 +61,7 @@ SlabHeader* NewSlab() {
   }
   auto* slab = new (mem) SlabHeader;
   slab->live.store(kActiveBias, std::memory_order_relaxed);
+  slab->side.store(nullptr, std::memory_order_relaxed);
   return slab;
 }
 
@@ -111,6 +114,22 @@ void SlabFree(void* p) {
 }
 
 void SlabRetireCurrent() { Retire(tls_slab); }
+
+void* SlabSideSlot(void* p) {
+  SlabHeader* slab = SlabOf(p);
+  void* side = slab->side.load(std::memory_order_acquire);
+  if (side == nullptr) {
+    void* mine = std::aligned_alloc(16, kSlabSize);
+    if (mine == nullptr) throw std::bad_alloc();
+    if (slab->side.compare_exchange_strong(side, mine, std::memory_order_acq_rel)) {
+      side = mine;
+    } else {
+      std::free(mine);  // another thread's came first; `side` is it
+    }
+  }
+  return static_cast<char*>(side) +
+         (reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab));
+}
 
 size_t SlabFreeListSize() {
   std::lock_guard<std::mutex> lock(g_free_mu);

@@ -15,7 +15,7 @@
 // than kMaxSize, or over-aligned, use operator new. Under the sanitizers (TROUPE_SANITIZED)
 // Envelope bypasses this so ASan sees each envelope; the allocator itself is tested directly.
 //
-// Thread safety: Allocate() and Free() from any thread.
+// Thread safety: Allocate(), Free() and SideSlot() from any thread.
 #ifndef FRAMEWORK_MESSAGE_ENVELOPE_SLAB_H_
 #define FRAMEWORK_MESSAGE_ENVELOPE_SLAB_H_
 
@@ -34,6 +34,12 @@ void SlabFree(void* p);
 void SlabRetireCurrent();
 // Empty slabs kept for reuse (for tests).
 size_t SlabFreeListSize();
+// 16 bytes of side data for the block at `p` (from SlabAllocate, 16-byte aligned, at least 16
+// bytes): a slab that needs them gets a second 64 KiB mirroring it, allocated on first use and
+// freed with the slab, so the slot of a block is at the block's offset in it. No lock, no
+// lookup: what a recorded run keeps beside each envelope (envelope_origin.h) goes here. The
+// block's owner uses its slot, like the block itself; a slot holds garbage until written.
+void* SlabSideSlot(void* p);
 
 }  // namespace troupe::internal
 

@@ -43,6 +43,31 @@ TEST(EnvelopeSlabTest, ALiveBlockKeepsItsSlabUntilFreed) {
   EXPECT_EQ(SlabFreeListSize(), before + 1);
 }
 
+// Each block has a side slot of its own: neighbours' slots do not overlap, a slot keeps what was
+// written to it while the block lives (also across threads), and a recycled slab gives its
+// mirror back.
+TEST(EnvelopeSlabTest, EveryBlockHasASideSlotOfItsOwn) {
+  SlabRetireCurrent();
+  std::vector<char*> blocks;
+  for (int i = 0; i < 100; ++i) blocks.push_back(static_cast<char*>(SlabAllocate(16 + 16 * (i % 3))));
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    auto* slot = static_cast<uint64_t*>(SlabSideSlot(blocks[i]));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(slot) % 16, 0u);
+    slot[0] = i;
+    slot[1] = ~i;
+  }
+  std::thread reader([&] {
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      const auto* slot = static_cast<const uint64_t*>(SlabSideSlot(blocks[i]));
+      EXPECT_EQ(slot[0], i);
+      EXPECT_EQ(slot[1], ~i);
+      SlabFree(blocks[i]);
+    }
+  });
+  reader.join();
+  SlabRetireCurrent();  // the slab is empty: recycled, its mirror freed (ASan: no leak)
+}
+
 // A producer allocates, a consumer frees (every actor message): no block is handed out twice
 // while live (each carries its sequence number), and every slab is recycled exactly once.
 TEST(EnvelopeSlabTest, ProducerConsumerAcrossThreads) {

@@ -10,6 +10,8 @@ namespace troupe {
 internal::ActorTrack* Recorder::Spawned(uint64_t id, std::string_view type,
                                         internal::ActorTrack* spawner) {
   MutexLock lock(&mu_);
+  // A timer's stand-in (ScopedReservedOrigin) spawns as if from outside.
+  if (spawner != nullptr && spawner->hooks == nullptr) spawner = nullptr;
   Actor& actor = actors_.emplace_back();
   actor.key = id;
   actor.hooks = this;

@@ -30,6 +30,8 @@ class Replay::Replayer final : public internal::RecordHooks {
   internal::ActorTrack* Spawned(uint64_t, std::string_view type,
                                 internal::ActorTrack* spawner) override {
     MutexLock lock(&mu_);
+    // A timer's stand-in (ScopedReservedOrigin) spawns as if from outside.
+    if (spawner != nullptr && spawner->hooks == nullptr) spawner = nullptr;
     Actor& actor = actors_.emplace_back();
     actor.hooks = this;
     actor.type = std::string(type);
