@@ -7,14 +7,11 @@ must exit 0 and its replayed clients must have received exactly what the real me
 truncated recording is refused (exit 2)."""
 import os, re, select, signal, socket, subprocess, sys, tempfile, time
 
+from e2e import fail, procs
+
 server_bin, replay_bin = sys.argv[1], sys.argv[2]
 tmp = os.environ.get("TEST_TMPDIR", tempfile.mkdtemp())
 recording = os.path.join(tmp, "chat.rec")
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    sys.exit(1)
 
 
 class Member:
@@ -51,6 +48,7 @@ class Member:
 
 server = subprocess.Popen([server_bin, "--port=0", "--threads=2", f"--record={recording}"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+procs.append(server)  # fail() stops it
 m = re.match(r"chat on port (\d+)", server.stdout.readline())
 if not m:
     fail("chat_server did not start: " + server.stderr.read())
