@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "framework/actor/record_codec.h"
 #include "framework/actor/record_hooks.h"
-#include "framework/base/mutex.h"
 
 namespace troupe::testing {
 
 // The replay's hooks: per actor, its recorded log and how far it got, and the messages held
-// back until their turn comes.
+// back until their turn comes. Everything runs on the simulation's one thread (spawns too), so
+// nothing here is locked.
 class Replay::Replayer final : public internal::RecordHooks {
  public:
   Replayer(Recording recording, std::function<bool()> io_settled)
@@ -29,7 +29,6 @@ class Replay::Replayer final : public internal::RecordHooks {
 
   internal::ActorTrack* Spawned(uint64_t, std::string_view type,
                                 internal::ActorTrack* spawner) override {
-    MutexLock lock(&mu_);
     // A timer's stand-in (ScopedReservedOrigin) spawns as if from outside.
     if (spawner != nullptr && spawner->hooks == nullptr) spawner = nullptr;
     Actor& actor = actors_.emplace_back();
@@ -229,7 +228,6 @@ class Replay::Replayer final : public internal::RecordHooks {
 
   const Recording recording_;
   const std::function<bool()> io_settled_;
-  Mutex mu_;  // spawns (the simulation spawns from its one thread, but Spawn may be called anywhere)
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, const record::ActorLog*> by_spawn_;
   std::deque<Actor> actors_;
   uint64_t outside_spawns_ = 0;
