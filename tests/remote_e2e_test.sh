@@ -13,6 +13,38 @@ dev_certs=$2
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# finish PID SECS WHAT [LOG...]: waits for PID and returns its exit status; if it is still
+# running after SECS, prints the end of each LOG (what it wrote) and what each of its threads is
+# doing (every stack with gdb when installed, else each thread's name and wait channel), kills
+# it and fails, so a hang fails at once with its evidence instead of at the test's timeout.
+finish() {
+  local pid=$1 secs=$2 what=$3 tid log status=0
+  shift 3
+  for _ in $(seq $((secs * 10))); do
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2> /dev/null; then
+    echo "$what: still running after ${secs}s" >&2
+    for log in "$@"; do
+      echo "-- the end of $log:" >&2
+      tail -20 "$log" >&2 || true
+    done
+    echo "-- its threads:" >&2
+    if command -v gdb > /dev/null; then
+      gdb -p "$pid" -batch -ex "thread apply all bt" 2>&1 | grep -v '^\[New LWP' >&2 || true
+    else
+      for tid in /proc/"$pid"/task/*; do
+        echo "  $(cat "$tid/comm" 2> /dev/null) $(cat "$tid/wchan" 2> /dev/null)" >&2
+      done
+    fi
+    kill -KILL "$pid" 2> /dev/null || true
+    fail "$what hung"
+  fi
+  wait "$pid" || status=$?
+  return "$status"
+}
+
 start_server() {  # start_server PORT OUT [FLAGS...]: sets server_pid and port
   local at=$1 out=$2
   shift 2
@@ -30,7 +62,7 @@ start_server() {  # start_server PORT OUT [FLAGS...]: sets server_pid and port
 stop_server() {  # stop_server OUT: sets received (what its counter got, in order, once)
   kill -TERM "$server_pid"
   local status=0
-  wait "$server_pid" || status=$?
+  finish "$server_pid" 30 "the serving node, stopping ($1)" "$1" "$1.err" || status=$?
   (( status == 0 )) || fail "the serving node exited with $status on SIGTERM"
   received=$(sed -n 's/^counter: received \([0-9]*\), out of order 0, duplicates 0.*/\1/p' "$1")
 }
@@ -39,7 +71,8 @@ json() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" "$2"; }
 
 start_server 0 "$TEST_TMPDIR/s1" || fail "the serving node did not start: $(cat "$TEST_TMPDIR/s1.err")"
 "$node" --peer="127.0.0.1:$port" --threads=1 --pings=3 --messages=100000 \
-  > "$TEST_TMPDIR/flood" || fail "100,000 Pings: $(cat "$TEST_TMPDIR/flood")"
+  > "$TEST_TMPDIR/flood" &
+finish $! 90 "the flood client" "$TEST_TMPDIR/flood" || fail "100,000 Pings: $(cat "$TEST_TMPDIR/flood")"
 grep -q '"received": 100000, "out_of_order": 0, "duplicates": 0' "$TEST_TMPDIR/flood" \
   || fail "not all in order: $(cat "$TEST_TMPDIR/flood")"
 echo "ok: $(tail -1 "$TEST_TMPDIR/flood")"
@@ -57,7 +90,7 @@ before=$received
 [[ -n "$before" ]] || fail "the first incarnation reported: $(cat "$TEST_TMPDIR/s2")"
 sleep 1
 start_server "$port" "$TEST_TMPDIR/s3" || fail "the serving node did not restart on $port"
-wait "$client_pid" || fail "the client failed: $(cat "$TEST_TMPDIR/paced")"
+finish "$client_pid" 60 "the paced client" "$TEST_TMPDIR/paced" || fail "the client failed: $(cat "$TEST_TMPDIR/paced")"
 out="$TEST_TMPDIR/paced"
 sent=$(json sent "$out"); dead=$(json dead_letters "$out"); after=$(json peer_received "$out")
 [[ $(json peer_duplicates "$out") == 0 ]] || fail "duplicates: $(cat "$out")"
@@ -78,14 +111,16 @@ tls() { echo "--tls_cert=$certs/$1.pem --tls_key=$certs/$1.key --tls_ca=$certs/c
 start_server 0 "$TEST_TMPDIR/secure" --name=node-b $(tls node-b) \
   --allow=spiffe://troupe.local/node-a || fail "the TLS node did not start: $(cat "$TEST_TMPDIR/secure.err")"
 "$node" --name=node-a --peer="127.0.0.1:$port" $(tls node-a) --tls_identity=node-b --threads=1 \
-  --pings=3 --messages=10000 > "$TEST_TMPDIR/a" 2>&1 || fail "node-a over TLS: $(cat "$TEST_TMPDIR/a")"
+  --pings=3 --messages=10000 > "$TEST_TMPDIR/a" 2>&1 &
+finish $! 60 "node-a over TLS" "$TEST_TMPDIR/a" || fail "node-a over TLS: $(cat "$TEST_TMPDIR/a")"
 grep -q '"received": 10000, "out_of_order": 0, "duplicates": 0' "$TEST_TMPDIR/a" \
   || fail "node-a's Pings over TLS: $(cat "$TEST_TMPDIR/a")"
 refused() {  # refused NAME CERT EXPECTED: a ping as NAME with CERT's files fails, saying EXPECTED
   local name=$1 cert=$2 expected=$3 flags=""
   [[ -n "$cert" ]] && flags=$(tls "$cert")
-  if "$node" --name="$name" --peer="127.0.0.1:$port" $flags --threads=1 --pings=1 \
-      > "$TEST_TMPDIR/refused" 2>&1; then
+  "$node" --name="$name" --peer="127.0.0.1:$port" $flags --threads=1 --pings=1 \
+    > "$TEST_TMPDIR/refused" 2>&1 &
+  if finish $! 60 "$name with ${cert:-no} certificate" "$TEST_TMPDIR/refused"; then
     fail "$name with ${cert:-no} certificate got in: $(cat "$TEST_TMPDIR/refused")"
   fi
   grep -q "$expected" "$TEST_TMPDIR/refused" \
