@@ -72,7 +72,8 @@ json() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" "$2"; }
 start_server 0 "$TEST_TMPDIR/s1" || fail "the serving node did not start: $(cat "$TEST_TMPDIR/s1.err")"
 "$node" --peer="127.0.0.1:$port" --threads=1 --pings=3 --messages=100000 \
   > "$TEST_TMPDIR/flood" &
-finish $! 90 "the flood client" "$TEST_TMPDIR/flood" || fail "100,000 Pings: $(cat "$TEST_TMPDIR/flood")"
+finish $! 90 "the flood client" "$TEST_TMPDIR/flood" \
+  || fail "100,000 Pings: $(cat "$TEST_TMPDIR/flood")"
 grep -q '"received": 100000, "out_of_order": 0, "duplicates": 0' "$TEST_TMPDIR/flood" \
   || fail "not all in order: $(cat "$TEST_TMPDIR/flood")"
 echo "ok: $(tail -1 "$TEST_TMPDIR/flood")"
@@ -90,7 +91,8 @@ before=$received
 [[ -n "$before" ]] || fail "the first incarnation reported: $(cat "$TEST_TMPDIR/s2")"
 sleep 1
 start_server "$port" "$TEST_TMPDIR/s3" || fail "the serving node did not restart on $port"
-finish "$client_pid" 60 "the paced client" "$TEST_TMPDIR/paced" || fail "the client failed: $(cat "$TEST_TMPDIR/paced")"
+finish "$client_pid" 60 "the paced client" "$TEST_TMPDIR/paced" \
+  || fail "the client failed: $(cat "$TEST_TMPDIR/paced")"
 out="$TEST_TMPDIR/paced"
 sent=$(json sent "$out"); dead=$(json dead_letters "$out"); after=$(json peer_received "$out")
 [[ $(json peer_duplicates "$out") == 0 ]] || fail "duplicates: $(cat "$out")"

@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "actors/grpc/grpc_status.h"
 #include "actors/tls/credentials.h"
 #include "framework/base/notification.h"
+#include "framework/log/log.h"
 
 namespace troupe::internal {
 
@@ -123,7 +125,8 @@ void Link::Connect() {
     call_context_ = std::make_shared<grpc::ClientContext>();
     call = new Call(shared_from_this(), call_context_);
     call_ = call;
-    call_done_ = call->done();
+    std::erase_if(calls_done_, [](const auto& done) { return done->HasBeenNotified(); });
+    calls_done_.push_back(call->done());
     writing_ = true;  // the Hello
     closing_ = false;
     hold_released_ = false;
@@ -315,18 +318,23 @@ LinkStats Link::stats() const {
 
 void Link::Shutdown() {
   std::shared_ptr<grpc::ClientContext> context;
-  std::shared_ptr<Notification> done;
+  std::vector<std::shared_ptr<Notification>> calls_done;
   {
     MutexLock lock(&mu_);
     state_ = State::kShutdown;
     retry_timer_.Cancel();
-    if (call_ != nullptr) {
-      context = call_context_;
-      done = call_done_;
-    }
+    if (call_ != nullptr) context = call_context_;
+    calls_done = calls_done_;  // also streams already over whose OnDone is still running
   }
   if (context) context->TryCancel();  // safe even if the call has just ended: we share it
-  if (done) done->WaitForNotificationWithTimeout(absl::Seconds(10));
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  for (const auto& done : calls_done) {
+    if (!done->WaitForNotificationWithTimeout(give_up - absl::Now())) {
+      Log(absl::LogSeverity::kWarning, "a link's stream did not end in 10 s after shutdown",
+          {{"peer", options_.address}});
+      break;
+    }
+  }
 }
 
 }  // namespace troupe::internal

@@ -109,7 +109,12 @@ class Link : public std::enable_shared_from_this<Link> {
   State state_ ABSL_GUARDED_BY(mu_) = State::kConnecting;
   Call* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live stream; null once its OnDone ran
   std::shared_ptr<grpc::ClientContext> call_context_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Notification> call_done_ ABSL_GUARDED_BY(mu_);
+  // Each stream's "OnDone has finished" (those not yet seen finished). A stream's OnDone runs on
+  // past OnCallDone (which clears call_) while it holds a reference to this Link; Shutdown waits
+  // for every one, so that the Link's last reference, and its channel, never go on a gRPC
+  // thread after the node is gone (the process could be exiting: gRPC's callback threads then
+  // free their queue twice).
+  std::vector<std::shared_ptr<Notification>> calls_done_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;        // a write is in progress on call_
   bool closing_ ABSL_GUARDED_BY(mu_) = false;        // call_ has ended; no more writes
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;  // call_'s hold was released

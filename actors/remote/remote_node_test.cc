@@ -20,6 +20,8 @@
 
 #include "absl/time/clock.h"
 #include "actors/remote/testing/ping_counter.h"
+#include "actors/remote/link.h"
+#include "framework/base/notification.h"
 #include "framework/base/status_matchers.h"
 #include "framework/testing/wait_for.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -285,6 +287,30 @@ TEST_F(RemoteNodeTest, AnUnreachableNodeFailsAsksAndReportsDown) {
   EXPECT_GE(client_->stats().dead_letters, 1u);
   EXPECT_THAT(client_->Monitor(counter_, client_system_.Spawn<Watcher>(downs).value()),
               StatusIs(absl::StatusCode::kNotFound));  // a local actor
+}
+
+// A link's stream that ended runs on in its OnDone (on a gRPC thread, holding the Link) after
+// it has told the down watchers. Shutdown waits for that, so once it returns no gRPC thread
+// holds the Link: the last reference, and the channel with it, goes here. (Without the wait, a
+// process exiting right after a refused connection raced gRPC's callback threads, which freed
+// their queue twice under ASan; the watcher's pause below holds that window open.)
+TEST(LinkTest, ShutdownWaitsUntilAnEndedStreamHasLetGoOfTheLink) {
+  ActorSystem system(ActorSystemOptions{.threads = 1});
+  std::shared_ptr<internal::Link> link =
+      internal::Link::Create(system, {.address = "127.0.0.1:1", .local_node = "client"});
+  Notification down, shutting_down;
+  link->AddDownWatcher([&](const absl::Status&) {
+    if (down.HasBeenNotified()) return;  // once (the retries fail too)
+    down.Notify();
+    shutting_down.WaitForNotification();
+    absl::SleepFor(absl::Milliseconds(100));  // the stream's OnDone is still to finish
+  });
+  ASSERT_TRUE(down.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  shutting_down.Notify();
+  link->Shutdown();
+  std::weak_ptr<internal::Link> weak = link;
+  link.reset();
+  EXPECT_TRUE(weak.expired()) << "a gRPC thread still holds the link after Shutdown";
 }
 
 // Forwards one TCP connection at a time between a loopback port and `to_port`, until told to
