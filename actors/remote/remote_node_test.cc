@@ -295,16 +295,39 @@ TEST_F(RemoteNodeTest, AnUnreachableNodeFailsAsksAndReportsDown) {
 // process exiting right after a refused connection raced gRPC's callback threads, which freed
 // their queue twice under ASan; the watcher's pause below holds that window open.)
 TEST(LinkTest, ShutdownWaitsUntilAnEndedStreamHasLetGoOfTheLink) {
+  // A peer that takes the TCP connection but never speaks HTTP/2: the link stays connecting
+  // until the test drops it, so the watcher is in place before the stream fails (a watcher
+  // added to a link already down runs at once, on the adding thread).
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+
   ActorSystem system(ActorSystemOptions{.threads = 1});
-  std::shared_ptr<internal::Link> link =
-      internal::Link::Create(system, {.address = "127.0.0.1:1", .local_node = "client"});
+  std::shared_ptr<internal::Link> link = internal::Link::Create(
+      system, {.address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port)),
+               .local_node = "client"});
+  const std::thread::id test_thread = std::this_thread::get_id();
   Notification down, shutting_down;
   link->AddDownWatcher([&](const absl::Status&) {
-    if (down.HasBeenNotified()) return;  // once (the retries fail too)
+    if (down.HasBeenNotified()) return;  // once
     down.Notify();
+    if (std::this_thread::get_id() == test_thread) {
+      ADD_FAILURE() << "the link was down before its watcher was added";
+      return;
+    }
     shutting_down.WaitForNotification();
     absl::SleepFor(absl::Milliseconds(100));  // the stream's OnDone is still to finish
   });
+  pollfd pending{listener, POLLIN, 0};
+  ASSERT_EQ(::poll(&pending, 1, 10000), 1) << "the link did not connect";
+  ::close(::accept(listener, nullptr, nullptr));
+  ::close(listener);  // the stream fails now, and every reconnect is refused
+
   ASSERT_TRUE(down.WaitForNotificationWithTimeout(absl::Seconds(10)));
   shutting_down.Notify();
   link->Shutdown();
