@@ -107,7 +107,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   mutable Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kConnecting;
-  Call* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live stream; null once its OnDone ran
+  Call* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live stream; null from its OnCallDone on
   std::shared_ptr<grpc::ClientContext> call_context_ ABSL_GUARDED_BY(mu_);
   // Each stream's "OnDone has finished" (those not yet seen finished). A stream's OnDone runs on
   // past OnCallDone (which clears call_) while it holds a reference to this Link; Shutdown waits

@@ -331,21 +331,19 @@ void ProactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* hand
 }
 
 void ProactorBackend::SubmitSend(int fd, FdState& st) {
+  iovec* chunks = st.send.rest();
+  const size_t count = std::min<size_t>(st.send.rest_count(), IOV_MAX);
+  for (size_t i = 0; i < count; ++i) unsubmitted_send_bytes_ += chunks[i].iov_len;
   io_uring_sqe* sqe = ring_->Sqe();
-  if (st.send.rest_count() == 1) {
+  if (count == 1) {
     // One chunk (a reply, most often): IORING_OP_SEND spares the kernel sendmsg's copy and
     // check of the message header and iovec array.
-    const iovec& chunk = *st.send.rest();
-    io_uring_prep_send(sqe, fd, chunk.iov_base, chunk.iov_len, MSG_NOSIGNAL);
-    unsubmitted_send_bytes_ += chunk.iov_len;
+    io_uring_prep_send(sqe, fd, chunks[0].iov_base, chunks[0].iov_len, MSG_NOSIGNAL);
   } else {
     st.msg = msghdr{};
-    st.msg.msg_iov = st.send.rest();
-    st.msg.msg_iovlen = std::min<size_t>(st.send.rest_count(), IOV_MAX);
+    st.msg.msg_iov = chunks;
+    st.msg.msg_iovlen = count;
     io_uring_prep_sendmsg(sqe, fd, &st.msg, MSG_NOSIGNAL);
-    for (size_t i = 0; i < st.msg.msg_iovlen; ++i) {
-      unsubmitted_send_bytes_ += st.msg.msg_iov[i].iov_len;
-    }
   }
   io_uring_sqe_set_data64(sqe, UserData(fd, kSendReq));
   st.send_armed = true;
