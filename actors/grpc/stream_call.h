@@ -95,8 +95,7 @@ template <typename Req, typename Resp>
 class StreamOperations {
  public:
   virtual void StartRead(Req* buffer) = 0;
-  // `options` carries the buffer hint when more replies are queued behind this one (see Pump).
-  virtual void StartWrite(const Resp* reply, grpc::WriteOptions options) = 0;
+  virtual void StartWrite(const Resp* reply) = 0;
   virtual void Finish(grpc::Status status) = 0;
 
  protected:
@@ -324,7 +323,6 @@ class StreamCallCore final : public CreditSink,
       Op op;
       Reactor* reactor;
       const Resp* write = nullptr;
-      grpc::WriteOptions write_options;
       grpc::ServerContextBase* context = nullptr;
       grpc::Status finish;
       std::optional<absl::Status> tell;
@@ -347,11 +345,6 @@ class StreamCallCore final : public CreditSink,
           case Op::kWrite:
             writing_ = true;
             write = &writes_.front();  // deque: stays put while later replies are queued
-            // More replies wait behind this one: gRPC may hold it back (no sendmsg of its own)
-            // until the last of them, which goes without the hint and flushes them all. The
-            // next operation after a hinted write is always a write or the finish (or the call
-            // is over), so nothing is held back for good.
-            if (writes_.size() > 1) write_options.set_buffer_hint();
             break;
           case Op::kFinish:
             finished_ = true;
@@ -374,7 +367,7 @@ class StreamCallCore final : public CreditSink,
           reactor->StartRead(&read_buffer_);
           break;
         case Op::kWrite:
-          reactor->StartWrite(write, write_options);
+          reactor->StartWrite(write);
           break;
         case Op::kFinish:
           reactor->Finish(finish);
@@ -421,9 +414,7 @@ class StreamReactorBase : public GrpcReactor, public StreamOperations<Req, Resp>
       : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
   const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
 
-  void StartWrite(const Resp* reply, grpc::WriteOptions options) override {
-    GrpcReactor::StartWrite(reply, options);
-  }
+  void StartWrite(const Resp* reply) override { GrpcReactor::StartWrite(reply); }
   void Finish(grpc::Status status) override { GrpcReactor::Finish(status); }
   void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
   void OnCancel() override { core_->OnCancel(); }
