@@ -137,54 +137,54 @@ class StreamCallCore final : public CreditSink,
 
   // --- the actor's side ---
   absl::Status Start(Sink sink) {
-    {
-      MutexLock lock(&mu_);
-      if (sink_) return absl::FailedPreconditionError("the stream was already started");
-      sink_ = std::make_shared<Sink>(std::move(sink));
-      if (cancelled_.has_value()) {
-        NotifyCancelledLater(*cancelled_);
-      }
+    mu_.Lock();
+    if (sink_) {
+      mu_.Unlock();
+      return absl::FailedPreconditionError("the stream was already started");
     }
-    Pump();
+    sink_ = std::make_shared<Sink>(std::move(sink));
+    if (cancelled_.has_value()) NotifyCancelledLater(*cancelled_);
+    PumpAndUnlock();
     return absl::OkStatus();
   }
   absl::Status Write(Resp reply) {
     absl::Status result;
-    {
-      MutexLock lock(&mu_);
-      if (finish_.has_value() || cancelled_.has_value()) {
-        return absl::FailedPreconditionError("the call is over");
-      }
-      if (writes_.size() >= options_.max_queued_writes) {
-        result = absl::ResourceExhaustedError("the client does not read its replies");
-        finish_ = ToGrpcStatus(result);
-        DropQueuedLocked();
-      } else {
-        writes_.push_back(std::move(reply));
-        if (writes_.size() > options_.high_water_writes) over_high_water_ = true;
-      }
+    mu_.Lock();
+    if (finish_.has_value() || cancelled_.has_value()) {
+      mu_.Unlock();
+      return absl::FailedPreconditionError("the call is over");
     }
-    Pump();
+    if (writes_.size() >= options_.max_queued_writes) {
+      result = absl::ResourceExhaustedError("the client does not read its replies");
+      finish_ = ToGrpcStatus(result);
+      DropQueuedLocked();
+    } else {
+      writes_.push_back(std::move(reply));
+      if (writes_.size() > options_.high_water_writes) over_high_water_ = true;
+    }
+    PumpAndUnlock();
     return result;
   }
   void Finish(const absl::Status& status) {
-    {
-      MutexLock lock(&mu_);
-      if (finish_.has_value()) return;
-      finish_ = ToGrpcStatus(status);
+    mu_.Lock();
+    if (finish_.has_value()) {
+      mu_.Unlock();
+      return;
     }
-    Pump();
+    finish_ = ToGrpcStatus(status);
+    PumpAndUnlock();
   }
   // Ends the call now, dropping the replies not yet written (even one gRPC is stuck writing to a
   // client that does not read): the pump cancels the call, then finishes it.
   void Cancel() {
-    {
-      MutexLock lock(&mu_);
-      if (cancelled_.has_value() || finished_) return;
-      cancel_requested_ = true;
-      DropQueuedLocked();
+    mu_.Lock();
+    if (cancelled_.has_value() || finished_) {
+      mu_.Unlock();
+      return;
     }
-    Pump();
+    cancel_requested_ = true;
+    DropQueuedLocked();
+    PumpAndUnlock();
   }
   size_t queued_writes() const {
     MutexLock lock(&mu_);
@@ -210,54 +210,44 @@ class StreamCallCore final : public CreditSink,
     std::shared_ptr<Sink> sink;
     {
       MutexLock lock(&mu_);
-      sink = sink_;
       if (!ok) {
         reads_done_ = true;
         // A failed read is a half-close, unless the call was cancelled (OnCancel may come later).
         if (context_ != nullptr && context_->IsCancelled()) CancelLocked(CancelReason(*context_));
       }
-      if (cancelled_.has_value()) sink = nullptr;
+      if (!cancelled_.has_value()) sink = sink_;
+      if (sink && ok) ++unprocessed_;  // until the message's credit comes back
     }
     if (sink && ok) {
       Req message = std::move(read_buffer_);
       read_buffer_ = Req();
-      {
-        MutexLock lock(&mu_);
-        ++unprocessed_;
-      }
       sink->received(
           GrpcReceived<Req>{id_, std::move(message), Credit(this->shared_from_this(), 1)});
     } else if (sink) {
       sink->reads_done(GrpcReadsDone{id_});
     }
-    {
-      MutexLock lock(&mu_);
-      reading_ = false;
-    }
-    Pump();
+    mu_.Lock();
+    reading_ = false;
+    PumpAndUnlock();
   }
   void OnWriteDone(bool ok) {
-    {
-      MutexLock lock(&mu_);
-      writing_ = false;
-      if (!writes_.empty()) writes_.pop_front();
-      if (ok) ++writes_done_;
-      if (over_high_water_ && writes_.size() <= options_.high_water_writes / 2) {
-        over_high_water_ = false;
-        writable_to_tell_ = true;
-      }
-      if (!ok && !cancelled_.has_value()) {
-        CancelLocked(absl::UnavailableError("a reply could not be written: the stream is broken"));
-      }
+    mu_.Lock();
+    writing_ = false;
+    if (!writes_.empty()) writes_.pop_front();
+    if (ok) ++writes_done_;
+    if (over_high_water_ && writes_.size() <= options_.high_water_writes / 2) {
+      over_high_water_ = false;
+      writable_to_tell_ = true;
     }
-    Pump();
+    if (!ok && !cancelled_.has_value()) {
+      CancelLocked(absl::UnavailableError("a reply could not be written: the stream is broken"));
+    }
+    PumpAndUnlock();
   }
   void OnCancel() {
-    {
-      MutexLock lock(&mu_);
-      CancelLocked(CancelReason(*context_));
-    }
-    Pump();
+    mu_.Lock();
+    CancelLocked(CancelReason(*context_));
+    PumpAndUnlock();
   }
   void OnDone() {
     std::shared_ptr<Sink> sink;  // released outside the lock: it holds the actor's reference
@@ -268,11 +258,9 @@ class StreamCallCore final : public CreditSink,
     sink = std::move(sink_);
   }
   void ReturnCredit(size_t amount) override {
-    {
-      MutexLock lock(&mu_);
-      unprocessed_ -= amount;
-    }
-    Pump();
+    mu_.Lock();
+    unprocessed_ -= amount;
+    PumpAndUnlock();
   }
 
  private:
@@ -313,55 +301,59 @@ class StreamCallCore final : public CreditSink,
     return Op::kNone;
   }
 
-  void Pump() {
-    {
-      MutexLock lock(&mu_);
-      if (pumping_) return;  // the pumping thread re-checks after its current operation
-      pumping_ = true;
+  // Called with mu_ held, right after the caller's change of state; returns with it released.
+  // Unless another thread is pumping (it re-checks the state after its current operation, so it
+  // sees this change), becomes the pumping thread: starts the operations the state calls for,
+  // one at a time and outside the lock, until none is left. So a change costs one critical
+  // section when it starts nothing, and one more per operation it starts.
+  void PumpAndUnlock() ABSL_UNLOCK_FUNCTION(mu_) {
+    if (pumping_) {
+      mu_.Unlock();
+      return;
     }
+    pumping_ = true;
     for (;;) {
-      Op op;
-      Reactor* reactor;
+      // mu_ is held here.
+      std::optional<absl::Status> tell = std::exchange(cancel_to_tell_, std::nullopt);
+      const bool writable = std::exchange(writable_to_tell_, false) && !cancelled_.has_value();
+      const Op op = NextLocked();
+      Reactor* const reactor = reactor_;
       const Resp* write = nullptr;
       grpc::ServerContextBase* context = nullptr;
       grpc::Status finish;
-      std::optional<absl::Status> tell;
-      bool writable;
-      std::shared_ptr<Sink> sink;
-      {
-        MutexLock lock(&mu_);
-        tell = std::exchange(cancel_to_tell_, std::nullopt);
-        writable = std::exchange(writable_to_tell_, false) && !cancelled_.has_value();
-        sink = sink_;
-        op = NextLocked();
-        reactor = reactor_;
-        switch (op) {
-          case Op::kNone:
-            if (!tell.has_value() && !writable) pumping_ = false;
-            break;
-          case Op::kRead:
-            reading_ = true;
-            break;
-          case Op::kWrite:
-            writing_ = true;
-            write = &writes_.front();  // deque: stays put while later replies are queued
-            break;
-          case Op::kFinish:
-            finished_ = true;
-            finish = *finish_;
-            break;
-          case Op::kCancel:
-            cancel_requested_ = false;
-            context = context_;
-            break;
-        }
+      switch (op) {
+        case Op::kNone:
+          if (!tell.has_value() && !writable) {
+            pumping_ = false;
+            mu_.Unlock();
+            return;
+          }
+          break;
+        case Op::kRead:
+          reading_ = true;
+          break;
+        case Op::kWrite:
+          writing_ = true;
+          write = &writes_.front();  // deque: stays put while later replies are queued
+          break;
+        case Op::kFinish:
+          finished_ = true;
+          finish = *finish_;
+          break;
+        case Op::kCancel:
+          cancel_requested_ = false;
+          context = context_;
+          break;
       }
+      // The sink is copied only to tell it something: it is released outside the lock (it holds
+      // the actor's reference) and OnDone may drop the core's meanwhile.
+      std::shared_ptr<Sink> sink = tell.has_value() || writable ? sink_ : nullptr;
+      mu_.Unlock();
       if (tell.has_value() && sink && sink->cancelled)
         sink->cancelled(GrpcCallCancelled{id_, *tell});
       if (writable && sink && sink->writable) sink->writable(GrpcWritable{id_});
       switch (op) {
         case Op::kNone:
-          if (!tell.has_value() && !writable) return;
           break;
         case Op::kRead:
           reactor->StartRead(&read_buffer_);
@@ -376,6 +368,8 @@ class StreamCallCore final : public CreditSink,
           context->TryCancel();  // OnCancel follows, then the pump finishes the call
           break;
       }
+      sink.reset();
+      mu_.Lock();
     }
   }
 
