@@ -29,7 +29,7 @@ namespace troupe::internal {
 class ByteTransport {
  public:
   virtual void StartRead(grpc::ByteBuffer* buffer) = 0;
-  virtual void StartWrite(const grpc::ByteBuffer* buffer) = 0;
+  virtual void StartWrite(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) = 0;
   virtual void Finish(grpc::Status status) = 0;
   // The scheduler worker whose completion queue carries the call's events (worker queues), or
   // -1 (gRPC's threads): the actor serving the stream is homed there.
@@ -64,14 +64,14 @@ class TypedOverBytes final : public StreamOperations<Req, Resp>, public ByteStre
     target_ = buffer;
     transport_->StartRead(&in_);
   }
-  void StartWrite(const Resp* reply) override {
+  void StartWrite(const Resp* reply, grpc::WriteOptions options) override {
     if constexpr (std::is_same_v<Resp, grpc::ByteBuffer>) {
-      transport_->StartWrite(reply);
+      transport_->StartWrite(reply, options);
     } else {
       bool own = false;
       out_.Clear();
       (void)grpc::SerializationTraits<Resp>::Serialize(*reply, &out_, &own);
-      transport_->StartWrite(&out_);
+      transport_->StartWrite(&out_, options);
     }
   }
   void Finish(grpc::Status status) override { transport_->Finish(std::move(status)); }

@@ -107,8 +107,8 @@ class ByteStreamReactor final : public grpc::ServerGenericBidiReactor,
   void StartRead(grpc::ByteBuffer* buffer) override {
     grpc::ServerGenericBidiReactor::StartRead(buffer);
   }
-  void StartWrite(const grpc::ByteBuffer* buffer) override {
-    grpc::ServerGenericBidiReactor::StartWrite(buffer);
+  void StartWrite(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override {
+    grpc::ServerGenericBidiReactor::StartWrite(buffer, options);
   }
   void Finish(grpc::Status status) override { grpc::ServerGenericBidiReactor::Finish(status); }
   void OnReadDone(bool ok) override { reactions_->OnReadDone(ok); }
@@ -190,8 +190,8 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
   void StartRead(grpc::ByteBuffer* buffer) override {
     Start([&] { stream_.Read(buffer, &stream_read_); });
   }
-  void StartWrite(const grpc::ByteBuffer* buffer) override {
-    Start([&] { stream_.Write(*buffer, &stream_write_); });
+  void StartWrite(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override {
+    Start([&] { stream_.Write(*buffer, options, &stream_write_); });
   }
   void Finish(grpc::Status status) override {
     Ended(status);

@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -95,7 +96,7 @@ template <typename Req, typename Resp>
 class StreamOperations {
  public:
   virtual void StartRead(Req* buffer) = 0;
-  virtual void StartWrite(const Resp* reply) = 0;
+  virtual void StartWrite(const Resp* reply, grpc::WriteOptions options) = 0;
   virtual void Finish(grpc::Status status) = 0;
 
  protected:
@@ -233,6 +234,9 @@ class StreamCallCore final : public CreditSink,
   void OnWriteDone(bool ok) {
     mu_.Lock();
     writing_ = false;
+    // An unhinted write completes once everything before it has passed flow control.
+    if (!write_hinted_) hinted_bytes_ = 0;
+    metadata_sent_ = true;
     if (!writes_.empty()) writes_.pop_front();
     if (ok) ++writes_done_;
     if (over_high_water_ && writes_.size() <= options_.high_water_writes / 2) {
@@ -265,6 +269,30 @@ class StreamCallCore final : public CreditSink,
 
  private:
   enum class Op { kNone, kRead, kWrite, kFinish, kCancel };
+
+  // Whether `reply` (at the front of the queue) goes with gRPC's buffer hint, so that a burst of
+  // replies leaves in one sendmsg at the write that follows instead of one each. gRPC holds a
+  // hinted message back, and completes its write at once, while the stream's unsent bytes stay
+  // under the transport's write buffer (64 KiB by default); past that a hinted write would wait
+  // for flow control with no flush to come. So a write is hinted only
+  //  - if another reply waits behind it: that write, or the finish if the replies are dropped
+  //    (trailing metadata always flushes), sends it;
+  //  - while the hinted bytes since the last unhinted write completed (which left nothing
+  //    unsent) stay under kMaxHintedBytes: a hinted write never waits on a slow reader;
+  //  - never for the call's first write, which carries the initial metadata: gRPC completes it
+  //    only once that is sent, and a hinted one is not (the client would wait forever).
+  bool HintLocked(const Resp& reply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writes_.size() < 2 || !metadata_sent_) return false;
+    size_t bytes = kGrpcMessageHeaderBytes;
+    if constexpr (std::is_same_v<Resp, grpc::ByteBuffer>) {
+      bytes += reply.Length();
+    } else {
+      bytes += reply.ByteSizeLong();
+    }
+    if (hinted_bytes_ + bytes > kMaxHintedBytes) return false;
+    hinted_bytes_ += bytes;
+    return true;
+  }
 
   void CancelLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (cancelled_.has_value() || reactor_ == nullptr) return;
@@ -319,6 +347,7 @@ class StreamCallCore final : public CreditSink,
       const Op op = NextLocked();
       Reactor* const reactor = reactor_;
       const Resp* write = nullptr;
+      grpc::WriteOptions write_options;
       grpc::ServerContextBase* context = nullptr;
       grpc::Status finish;
       switch (op) {
@@ -335,6 +364,8 @@ class StreamCallCore final : public CreditSink,
         case Op::kWrite:
           writing_ = true;
           write = &writes_.front();  // deque: stays put while later replies are queued
+          write_hinted_ = HintLocked(*write);
+          if (write_hinted_) write_options.set_buffer_hint();
           break;
         case Op::kFinish:
           finished_ = true;
@@ -359,7 +390,7 @@ class StreamCallCore final : public CreditSink,
           reactor->StartRead(&read_buffer_);
           break;
         case Op::kWrite:
-          reactor->StartWrite(write);
+          reactor->StartWrite(write, write_options);
           break;
         case Op::kFinish:
           reactor->Finish(finish);
@@ -397,6 +428,12 @@ class StreamCallCore final : public CreditSink,
   bool writable_to_tell_ ABSL_GUARDED_BY(mu_) = false;
   bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t writes_done_ ABSL_GUARDED_BY(mu_) = 0;       // replies gRPC has written
+  // A quarter of gRPC's default write buffer; the message header is gRPC's length prefix.
+  static constexpr size_t kMaxHintedBytes = 16 * 1024;
+  static constexpr size_t kGrpcMessageHeaderBytes = 5;
+  bool metadata_sent_ ABSL_GUARDED_BY(mu_) = false;  // with the first write, never hinted
+  bool write_hinted_ ABSL_GUARDED_BY(mu_) = false;  // the write in flight went with the hint
+  size_t hinted_bytes_ ABSL_GUARDED_BY(mu_) = 0;    // hinted since the last unhinted completed
 };
 
 // What both reactors share: the core, the write side, cancellation and the end of the call.
@@ -408,7 +445,9 @@ class StreamReactorBase : public GrpcReactor, public StreamOperations<Req, Resp>
       : core_(std::make_shared<StreamCallCore<Req, Resp>>(this, context, options)) {}
   const std::shared_ptr<StreamCallCore<Req, Resp>>& core() const { return core_; }
 
-  void StartWrite(const Resp* reply) override { GrpcReactor::StartWrite(reply); }
+  void StartWrite(const Resp* reply, grpc::WriteOptions options) override {
+    GrpcReactor::StartWrite(reply, options);
+  }
   void Finish(grpc::Status status) override { GrpcReactor::Finish(status); }
   void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
   void OnCancel() override { core_->OnCancel(); }
