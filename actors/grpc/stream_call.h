@@ -17,15 +17,17 @@
 // request and half-closed: GrpcReceived<Req> (the request), then GrpcReadsDone.
 //
 // The owning actor's Protocol lists GrpcReceived<Req> and GrpcReadsDone; GrpcCallCancelled and
-// GrpcWritable are sent only if listed. Messages arrive in order both ways. Flow control: a request counts as
-// unprocessed until its GrpcReceived message is destroyed (handled, or dropped); past
-// max_unprocessed the stream stops reading, so a slow actor slows the client through HTTP/2's
-// window instead of growing a mailbox. Replies queue in the stream; past high_water_writes it
-// also stops reading (a client that does not read its replies slows itself down) until they
-// drain to half of it (then GrpcWritable), and a write past max_queued_writes ends the call with
-// RESOURCE_EXHAUSTED. Deadline expiry and client
-// cancellation reach the actor as GrpcCallCancelled; writes after that are dropped. An actor that
-// drops its GrpcStream without finishing ends the call with ABORTED.
+// GrpcWritable are sent only if listed. Messages arrive in order both ways. Flow control: a
+// request counts as unprocessed until its GrpcReceived message is destroyed (handled, or
+// dropped); past max_unprocessed the stream stops reading, so a slow actor slows the client
+// through HTTP/2's window instead of growing a mailbox. Replies queue in the stream and are
+// written one at a time; a burst of them leaves the socket together (each but the last with
+// gRPC's buffer hint, within bounds: see HintLocked), not a sendmsg each. Past high_water_writes
+// queued replies it also stops reading (a client that does not read its replies slows itself
+// down) until they drain to half of it (then GrpcWritable), and a write past max_queued_writes
+// ends the call with RESOURCE_EXHAUSTED. Deadline expiry and client cancellation reach the actor
+// as GrpcCallCancelled; writes after that are dropped. An actor that drops its GrpcStream
+// without finishing ends the call with ABORTED.
 //
 // Thread safety: GrpcStream is owned by one actor (move-only); its methods may be called from
 // any thread. No gRPC thread ever waits for the actor.
