@@ -29,6 +29,7 @@ namespace troupe::internal {
 class ByteTransport {
  public:
   virtual void StartRead(grpc::ByteBuffer* buffer) = 0;
+  // `options` as the core's pump chose them (its buffer hint: StreamCallCore::HintLocked).
   virtual void StartWrite(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) = 0;
   virtual void Finish(grpc::Status status) = 0;
   // The scheduler worker whose completion queue carries the call's events (worker queues), or

@@ -98,6 +98,7 @@ template <typename Req, typename Resp>
 class StreamOperations {
  public:
   virtual void StartRead(Req* buffer) = 0;
+  // `options` carries gRPC's buffer hint for a reply with more queued behind it (HintLocked).
   virtual void StartWrite(const Resp* reply, grpc::WriteOptions options) = 0;
   virtual void Finish(grpc::Status status) = 0;
 
@@ -236,9 +237,6 @@ class StreamCallCore final : public CreditSink,
   void OnWriteDone(bool ok) {
     mu_.Lock();
     writing_ = false;
-    // An unhinted write completes once everything before it has passed flow control.
-    if (!write_hinted_) hinted_bytes_ = 0;
-    metadata_sent_ = true;
     if (!writes_.empty()) writes_.pop_front();
     if (ok) ++writes_done_;
     if (over_high_water_ && writes_.size() <= options_.high_water_writes / 2) {
@@ -279,21 +277,28 @@ class StreamCallCore final : public CreditSink,
   // for flow control with no flush to come. So a write is hinted only
   //  - if another reply waits behind it: that write, or the finish if the replies are dropped
   //    (trailing metadata always flushes), sends it;
-  //  - while the hinted bytes since the last unhinted write completed (which left nothing
-  //    unsent) stay under kMaxHintedBytes: a hinted write never waits on a slow reader;
-  //  - never for the call's first write, which carries the initial metadata: gRPC completes it
-  //    only once that is sent, and a hinted one is not (the client would wait forever).
+  //  - while the hinted bytes since the last unhinted write stay under kMaxHintedBytes: a
+  //    hinted write never waits on a slow reader. Writes go one at a time, so the next one starts
+  //    only once an unhinted write has completed, that is once nothing before it is unsent: the
+  //    count starts again at every unhinted write;
+  //  - never for the call's first write (none has completed yet), which carries the initial
+  //    metadata: gRPC completes it only once that is sent, and a hinted one is not (the client
+  //    would wait forever). A failed write ends the call, so writes_done_ counts every write.
   bool HintLocked(const Resp& reply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writes_.size() < 2 || !metadata_sent_) return false;
     size_t bytes = kGrpcMessageHeaderBytes;
-    if constexpr (std::is_same_v<Resp, grpc::ByteBuffer>) {
-      bytes += reply.Length();
-    } else {
-      bytes += reply.ByteSizeLong();
+    if (writes_.size() >= 2 && writes_done_ > 0) {
+      if constexpr (std::is_same_v<Resp, grpc::ByteBuffer>) {
+        bytes += reply.Length();
+      } else {
+        bytes += reply.ByteSizeLong();
+      }
+      if (hinted_bytes_ + bytes <= kMaxHintedBytes) {
+        hinted_bytes_ += bytes;
+        return true;
+      }
     }
-    if (hinted_bytes_ + bytes > kMaxHintedBytes) return false;
-    hinted_bytes_ += bytes;
-    return true;
+    hinted_bytes_ = 0;
+    return false;
   }
 
   void CancelLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -366,8 +371,7 @@ class StreamCallCore final : public CreditSink,
         case Op::kWrite:
           writing_ = true;
           write = &writes_.front();  // deque: stays put while later replies are queued
-          write_hinted_ = HintLocked(*write);
-          if (write_hinted_) write_options.set_buffer_hint();
+          if (HintLocked(*write)) write_options.set_buffer_hint();
           break;
         case Op::kFinish:
           finished_ = true;
@@ -433,9 +437,7 @@ class StreamCallCore final : public CreditSink,
   // A quarter of gRPC's default write buffer; the message header is gRPC's length prefix.
   static constexpr size_t kMaxHintedBytes = 16 * 1024;
   static constexpr size_t kGrpcMessageHeaderBytes = 5;
-  bool metadata_sent_ ABSL_GUARDED_BY(mu_) = false;  // with the first write, never hinted
-  bool write_hinted_ ABSL_GUARDED_BY(mu_) = false;  // the write in flight went with the hint
-  size_t hinted_bytes_ ABSL_GUARDED_BY(mu_) = 0;    // hinted since the last unhinted completed
+  size_t hinted_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // hinted since the last unhinted write
 };
 
 // What both reactors share: the core, the write side, cancellation and the end of the call.
