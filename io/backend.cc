@@ -40,15 +40,21 @@ int IoBackend::RunPosted() {
 }
 
 int IoBackend::DeliverDeferred() {
+  // A handler that ends up here again delivers nothing: what it deferred waits for the next call.
+  if (deferred_.empty() || in_delivery_) return 0;
+  in_delivery_ = true;
+  // Completions deferred meanwhile go to the emptied vector of the last call (both keep their
+  // capacity: no allocation per completion).
+  delivering_.swap(deferred_);
   int delivered = 0;
-  for (size_t n = deferred_.size(); n > 0 && !deferred_.empty(); --n) {
-    const Deferred d = deferred_.front();
-    deferred_.pop_front();
+  for (const Deferred& d : delivering_) {
     if (!DeferredStillWanted(d)) continue;
     Count(completions_);
     d.handler->OnCompletion(d.fd, d.completion);
     ++delivered;
   }
+  delivering_.clear();
+  in_delivery_ = false;
   return delivered;
 }
 

@@ -39,7 +39,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -190,7 +189,9 @@ class IoBackend {
   Mutex posted_mu_;
   std::vector<absl::AnyInvocable<void()>> posted_ ABSL_GUARDED_BY(posted_mu_);
   std::atomic<bool> has_posted_{false};
-  std::deque<Deferred> deferred_;  // owner thread only
+  // Owner thread only: the completions waiting, and those DeliverDeferred is delivering.
+  std::vector<Deferred> deferred_, delivering_;
+  bool in_delivery_ = false;
 };
 
 }  // namespace troupe
