@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -137,20 +138,21 @@ class GrpcGateway::GenericService final : public grpc::CallbackGenericService {
 };
 
 // A call on the worker queues (GrpcServerOptions::worker_queues), on the async generic API:
-// requested on worker w's queue; once matched, a unary method reads its one request, asks the
-// route, writes the reply and finishes; a stream method carries a typed stream (byte_stream.h),
-// this being its transport. Every event runs on worker w (a unary ask's reply on the actor's
-// worker, usually w too: the actor was made runnable there). References: one per operation in
-// flight and one for the done notification (from the call's match on); the last one ends the
-// stream and deletes the call.
+// requested on queue i; once matched, a unary method reads its one request, asks the route,
+// writes the reply and finishes; a stream method carries a typed stream (byte_stream.h), this
+// being its transport. Every event runs on a worker that polls queue i (a unary ask's reply on
+// the actor's worker, usually that one too: the actor was made runnable there). A queue several
+// workers poll may give them two of a call's events at once: events_mu_ makes them take turns.
+// References: one per operation in flight and one for the done notification (from the call's
+// match on); the last one ends the stream and deletes the call.
 class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::ByteTransport {
  public:
-  static void Request(GrpcGateway* gateway, int w) {
+  static void Request(GrpcGateway* gateway, int queue) {
     WorkerQueues::OpGuard guard(*gateway->worker_queues_);
     if (!guard || !gateway->worker_queues_->accepting()) return;
-    auto* call = new QueuedCall(gateway, w);
+    auto* call = new QueuedCall(gateway, queue);
     call->context_.AsyncNotifyWhenDone(&call->done_);
-    grpc::ServerCompletionQueue* cq = gateway->worker_queues_->queue(w);
+    grpc::ServerCompletionQueue* cq = gateway->worker_queues_->queue(queue);
     gateway->async_generic_->RequestCall(&call->context_, &call->stream_, cq, cq, call);
   }
 
@@ -161,7 +163,9 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
       return;
     }
     refs_.fetch_add(1, std::memory_order_relaxed);  // the done notification's
-    Request(gateway_, w_);                          // the next caller
+    Request(gateway_, queue_);                      // the next caller
+    // Held while the call is set up: its first operations may complete on another worker.
+    std::unique_lock<std::mutex> events(events_mu_);
     // What the gateway's interceptor does on gRPC's threads, done here: an interceptor makes
     // gRPC run every batch of every call through its machinery (1.1 us a streamed message).
     // The caller's traceparent gives way to the gateway's span of the call in the call's
@@ -182,6 +186,7 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
       refs_.fetch_add(1, std::memory_order_relaxed);
       stream_reactions_ = it->second.stream(this, &context_);
     }
+    events.unlock();
     Unref();  // the request's
   }
 
@@ -197,7 +202,8 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     Ended(status);
     if (!Start([&] { stream_.Finish(status, &stream_finished_); })) Unref();  // the stream's
   }
-  int home_worker() const override { return w_; }  // queue w is worker w's
+  // The worker that polls the call's queue, if only one does: it runs every event of the call.
+  int home_worker() const override { return gateway_->worker_queues_->sole_worker(queue_); }
 
  private:
   // A tag for one kind of operation: its completion runs `reaction`.
@@ -206,7 +212,10 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     using Reaction = void (QueuedCall::*)(bool ok);
     OpTag(QueuedCall* call, Reaction reaction) : call_(call), reaction_(reaction) {}
     void Proceed(bool ok) override {
-      (call_->*reaction_)(ok);
+      {
+        std::lock_guard<std::mutex> events(call_->events_mu_);
+        (call_->*reaction_)(ok);
+      }
       call_->Unref();
     }
 
@@ -215,7 +224,7 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     const Reaction reaction_;
   };
 
-  QueuedCall(GrpcGateway* gateway, int w) : gateway_(gateway), w_(w) {
+  QueuedCall(GrpcGateway* gateway, int queue) : gateway_(gateway), queue_(queue) {
     gateway_->queued_calls_.fetch_add(1, std::memory_order_relaxed);
   }
   ~QueuedCall() { gateway_->queued_calls_.fetch_sub(1, std::memory_order_release); }
@@ -285,7 +294,7 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
     Start([this] {
       // Made here, not with every call: an Alarm costs an allocation and gRPC's timer setup.
       read_failure_alarm_ = std::make_unique<grpc::Alarm>();
-      read_failure_alarm_->Set(gateway_->worker_queues_->queue(w_),
+      read_failure_alarm_->Set(gateway_->worker_queues_->queue(queue_),
                                absl::ToChronoTime(absl::Now() + absl::Milliseconds(1)),
                                &read_failure_check_);
     });
@@ -319,7 +328,10 @@ class GrpcGateway::QueuedCall final : public WorkerQueueTag, public internal::By
   }
 
   GrpcGateway* const gateway_;
-  const int w_;
+  const int queue_;
+  // Taken by each of the call's events (OpTag) and by its setup: two workers polling its queue
+  // may get two of them at once, and the reactions below assume one at a time.
+  std::mutex events_mu_;
   grpc::GenericServerContext context_;
   grpc::GenericServerAsyncReaderWriter stream_{&context_};
   OpTag unary_read_{this, &QueuedCall::UnaryRequestRead};

@@ -21,9 +21,10 @@
 // limits (message size, concurrent streams per connection, handshake, keepalive and idle
 // timeouts) are set explicitly in GrpcServerOptions.
 //
-// Where calls run (GrpcServerOptions::worker_queues): by default on one gRPC completion queue
-// per troupe worker, which that worker polls (worker_queues.h): a call's arrival, the actor's
-// turn and the reply run on one thread. That mode serves every method added by name
+// Where calls run (GrpcServerOptions::worker_queues): by default on gRPC completion queues
+// troupe's workers poll (worker_queues.h; one for every 4 workers, each polled by its share of
+// them): a call's arrival, the actor's turn and the reply run on the worker that polled it. That
+// mode serves every method added by name
 // (AddUnary, AddStream). A typed callback service (AddService) brings gRPC's own threads, which
 // would poll the same sockets and take the calls elsewhere: with one, the gateway serves every
 // call on gRPC's callback threads, handing each to the actor's worker and back (logged at Start;
@@ -109,11 +110,11 @@ struct GrpcServerOptions {
   // Serve calls from completion queues the workers drive (see above). Unset: yes, unless a
   // typed service was added.
   std::optional<bool> worker_queues;
-  // With worker queues: how many (queue i is polled by worker i; at most one a worker). 0: one
+  // With worker queues: how many (worker w polls queue w % count; at most one a worker). 0: one
   // for every 4 workers, at least one. The calls of one client connection spread over every
   // queue, and each queue's events reach the others' workers through gRPC's shared poller (a
-  // thread hop): on 2 cores one queue serves a unary call in 17 us of CPU, two in 37
-  // (docs/benchmarks.md).
+  // thread hop): on 2 cores one queue both workers poll serves a unary call in 13 us of CPU,
+  // two queues in 37 (docs/benchmarks.md).
   int worker_queue_count = 0;
 };
 

@@ -69,8 +69,14 @@ class ByteEcho : public Actor<ByteEcho, ByteSessionProtocol> {
   Where* const where_;
 };
 
-// Every case twice: calls on gRPC's threads, and on the workers' completion queues.
-class GatewayTest : public ::testing::TestWithParam<bool> {
+// Where the calls run: every case three times.
+enum class Served {
+  kGrpcThreads,     // worker_queues = false
+  kSharedQueue,     // worker queues, the default on 2 workers: one queue both poll
+  kQueuePerWorker,  // worker queues, worker_queue_count = 2: each worker its own
+};
+
+class GatewayTest : public ::testing::TestWithParam<Served> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(
@@ -85,7 +91,10 @@ class GatewayTest : public ::testing::TestWithParam<bool> {
                                })
                     .ok());
     auto port = gateway_.Start(
-        {.address = "127.0.0.1:0", .max_message_bytes = 64 << 10, .worker_queues = GetParam()});
+        {.address = "127.0.0.1:0",
+         .max_message_bytes = 64 << 10,
+         .worker_queues = GetParam() != Served::kGrpcThreads,
+         .worker_queue_count = GetParam() == Served::kQueuePerWorker ? 2 : 0});
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
     stub_ = Echo::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
@@ -143,9 +152,9 @@ TEST_P(GatewayTest, AGenericStreamKeepsOrder) {
   }
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
-  // On worker queues the stream's actor is homed at its call's worker (and ran there); on
-  // gRPC's threads it has no home.
-  if (GetParam()) {
+  // With a queue per worker the stream's actor is homed at its call's worker (and ran there);
+  // on a queue both workers poll, or on gRPC's threads, it has no home.
+  if (GetParam() == Served::kQueuePerWorker) {
     EXPECT_GE(where_.home.load(), 0);
     EXPECT_EQ(where_.worker.load(), where_.home.load());
   } else {
@@ -290,9 +299,20 @@ TEST_P(GatewayTest, BadMethodNamesAndATakenPortAreClearErrors) {
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
-INSTANTIATE_TEST_SUITE_P(Served, GatewayTest, ::testing::Bool(), [](const auto& info) {
-  return std::string(info.param ? "WorkerQueues" : "GrpcThreads");
-});
+INSTANTIATE_TEST_SUITE_P(Served, GatewayTest,
+                         ::testing::Values(Served::kGrpcThreads, Served::kSharedQueue,
+                                           Served::kQueuePerWorker),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Served::kGrpcThreads:
+                               return std::string("GrpcThreads");
+                             case Served::kSharedQueue:
+                               return std::string("SharedQueue");
+                             case Served::kQueuePerWorker:
+                               return std::string("QueuePerWorker");
+                           }
+                           return std::string();
+                         });
 
 }  // namespace
 }  // namespace troupe

@@ -1,8 +1,9 @@
 // WorkerQueues on a real gRPC server (the async Echo service) and a real ActorSystem: each call's
-// events and the actor turn answering it run on one worker, whether the call arrives while the
-// worker is busy (it polls) or asleep (the standby hands it over); an idle system polls
-// nothing; shutting down with calls still waiting for their actor neither hangs nor leaks
-// (ASan in CI).
+// events run on a worker that polls its queue (the queue's only one, or either of two sharing
+// it), whether the call arrives while the workers are busy (they poll) or asleep (the standby
+// hands it over); a queue two workers share goes on serving its calls while either worker is
+// stuck in a long turn; an idle system polls nothing; shutting down with calls still waiting
+// for their actor neither hangs nor leaks (ASan in CI).
 #include "actors/grpc/worker_queues.h"
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "framework/base/mutex.h"
+#include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
 #include "framework/base/status_matchers.h"
 #include "framework/system/actor_system.h"
@@ -42,9 +44,36 @@ class Echoer : public Actor<Echoer, Protocol<Request<EchoRequest, EchoReply>>> {
   }
 };
 
+// Holds worker `worker` until released (or 30 s pass): a turn stuck in a computation. Homed
+// there by the test; a turn that still finds itself elsewhere (the cell was already runnable
+// on the other worker) sends the message again, which goes home.
+struct Stick {
+  int worker;
+  Notification* started;
+  std::atomic<bool>* release;
+};
+class Sticker : public Actor<Sticker, Protocol<Stick>> {
+ public:
+  void Handle(Stick stick) {
+    if (ctx().system().scheduler().CurrentWorker() != stick.worker) {
+      self().Tell(stick);
+      return;
+    }
+    stick.started->Notify();
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (!stick.release->load() && absl::Now() < give_up) {
+    }
+  }
+};
+
 struct Seen {
   Mutex mu;
-  std::vector<std::pair<int, int>> proceed_and_turn ABSL_GUARDED_BY(mu);  // worker ids
+  // Per call: the worker that polled its queue's only worker (-1: shared), the worker that
+  // handled the call's arrival, the worker the actor's turn ran on.
+  struct Call {
+    int sole_worker, proceed, turn;
+  };
+  std::vector<Call> calls ABSL_GUARDED_BY(mu);
 };
 
 // One Say call on the async API, its tags on queue `w`.
@@ -52,10 +81,15 @@ class SayCall final : public WorkerQueueTag {
  public:
   SayCall(Echo::AsyncService* service, WorkerQueues* queues, int w, ActorSystem* system,
           ActorRef<Protocol<Request<EchoRequest, EchoReply>>> actor, Seen* seen)
-      : service_(service), queues_(queues), w_(w), system_(system), actor_(actor), seen_(seen),
+      : service_(service),
+        queues_(queues),
+        w_(w),
+        system_(system),
+        actor_(actor),
+        seen_(seen),
         responder_(&context_) {
-    service_->RequestSay(&context_, &request_, &responder_, queues_->queue(w_),
-                         queues_->queue(w_), this);
+    service_->RequestSay(&context_, &request_, &responder_, queues_->queue(w_), queues_->queue(w_),
+                         this);
   }
   void Proceed(bool ok) override {
     if (!ok || finishing_) {
@@ -78,12 +112,12 @@ class SayCall final : public WorkerQueueTag {
         reply_ = *reply;
         const std::string text = reply_.text();
         MutexLock lock(&seen_->mu);
-        seen_->proceed_and_turn.emplace_back(proceed_worker_,
-                                             std::stoi(text.substr(text.rfind('@') + 1)));
+        seen_->calls.push_back({queues_->sole_worker(w_), proceed_worker_,
+                                std::stoi(text.substr(text.rfind('@') + 1))});
       }
-      responder_.Finish(reply_, reply.ok() ? grpc::Status::OK
-                                           : grpc::Status(grpc::StatusCode::UNAVAILABLE, "no"),
-                        this);
+      responder_.Finish(
+          reply_, reply.ok() ? grpc::Status::OK : grpc::Status(grpc::StatusCode::UNAVAILABLE, "no"),
+          this);
     });
   }
 
@@ -102,21 +136,21 @@ class SayCall final : public WorkerQueueTag {
   bool finishing_ = false;
 };
 
-// Every case with a queue per worker, and with one queue for the two workers.
-class WorkerQueuesTest : public ::testing::TestWithParam<int> {
+// Two workers and `queues` completion queues (2: one each; 1: both poll it).
+class WorkerQueuesFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void Start(int queues) {
     system_ = std::make_unique<ActorSystem>(ActorSystemOptions{.threads = 2});
     echoer_ = system_->Spawn<Echoer>().value();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
     std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
-    for (int i = 0; i < GetParam(); ++i) cqs.push_back(builder.AddCompletionQueue());
+    for (int i = 0; i < queues; ++i) cqs.push_back(builder.AddCompletionQueue());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     queues_ = std::make_unique<WorkerQueues>(system_->scheduler(), std::move(cqs));
-    for (int w = 0; w < GetParam(); ++w) {
+    for (int w = 0; w < queues; ++w) {
       for (int i = 0; i < 4; ++i) {
         new SayCall(&service_, queues_.get(), w, system_.get(), echoer_, &seen_);
       }
@@ -130,9 +164,10 @@ class WorkerQueuesTest : public ::testing::TestWithParam<int> {
     if (queues_) queues_->Shutdown();
   }
 
-  grpc::Status Say(const std::string& text, EchoReply* reply) {
+  grpc::Status Say(const std::string& text, EchoReply* reply,
+                   absl::Duration deadline = absl::Seconds(10)) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     EchoRequest request;
     request.set_text(text);
     return stub_->Say(&context, request, reply);
@@ -146,6 +181,12 @@ class WorkerQueuesTest : public ::testing::TestWithParam<int> {
   std::unique_ptr<WorkerQueues> queues_;
   std::unique_ptr<Echo::Stub> stub_;
   Seen seen_;
+};
+
+// Every case with a queue per worker, and with one queue for the two workers.
+class WorkerQueuesTest : public WorkerQueuesFixture, public ::testing::WithParamInterface<int> {
+ protected:
+  void SetUp() override { Start(GetParam()); }
 };
 
 TEST_P(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
@@ -173,11 +214,13 @@ TEST_P(WorkerQueuesTest, EveryCallRunsOnAWorkerAsleepOrBusy) {
   const WorkerQueueStats busy = queues_->stats();
   EXPECT_GT(busy.polled - idle.polled, 1600u / 2);  // most events polled, not handed over
   MutexLock lock(&seen_.mu);
-  ASSERT_EQ(seen_.proceed_and_turn.size(), 1620u);
-  for (const auto& [proceed, turn] : seen_.proceed_and_turn) {
-    EXPECT_GE(proceed, 0) << "a call's event was handled off the workers";
-    EXPECT_LT(proceed, GetParam()) << "a call's event was handled by a worker without a queue";
-    EXPECT_GE(turn, 0);
+  ASSERT_EQ(seen_.calls.size(), 1620u);
+  for (const Seen::Call& call : seen_.calls) {
+    EXPECT_GE(call.proceed, 0) << "a call's event was handled off the workers";
+    if (call.sole_worker >= 0) {
+      EXPECT_EQ(call.proceed, call.sole_worker) << "an event was handled off its queue's worker";
+    }
+    EXPECT_GE(call.turn, 0);
   }
 }
 
@@ -221,6 +264,42 @@ TEST_P(WorkerQueuesTest, ShuttingDownWithCallsWaitingEndsThemAndLeaksNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Queues, WorkerQueuesTest, ::testing::Values(2, 1),
                          [](const auto& info) { return absl::StrCat(info.param, "Queues"); });
+
+// One queue both workers poll, and one of them stuck in a long turn (StuckWorker0: the worker
+// that would be the queue's only one with a queue per worker): the other serves every call
+// meanwhile - while awake it polls, while asleep the standby hands it the calls once the stuck
+// one has not polled for a while.
+class SharedQueueTest : public WorkerQueuesFixture, public ::testing::WithParamInterface<int> {
+ protected:
+  void SetUp() override { Start(1); }
+};
+
+TEST_P(SharedQueueTest, ServesItsCallsWhileAWorkerIsStuck) {
+  EXPECT_EQ(queues_->sole_worker(0), -1);
+  const int stuck = GetParam();
+  ActorRef<Protocol<Stick>> sticker = system_->Spawn<Sticker>().value();
+  sticker.cell()->SetHomeWorker(stuck);  // its turn runs there
+  Notification started;
+  std::atomic<bool> release{false};
+  sticker.Tell(Stick{stuck, &started, &release});
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  int answered = 0;
+  for (int i = 0; i < 20; ++i) {
+    EchoReply reply;
+    if (!Say(absl::StrCat("meanwhile", i), &reply, absl::Seconds(5)).ok()) break;
+    ++answered;
+  }
+  const bool still_stuck = !release.exchange(true);  // the calls were answered meanwhile
+  EXPECT_TRUE(still_stuck);
+  EXPECT_EQ(answered, 20);
+  MutexLock lock(&seen_.mu);
+  for (const Seen::Call& call : seen_.calls) {
+    EXPECT_NE(call.proceed, stuck) << "a call's arrival was handled by the stuck worker";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, SharedQueueTest, ::testing::Values(0, 1),
+                         [](const auto& info) { return absl::StrCat("StuckWorker", info.param); });
 
 TEST(WorkerQueuesStartTest, NeedsOneQueueToOneAWorker) {
   ActorSystem system(ActorSystemOptions{.threads = 2});

@@ -57,7 +57,7 @@ ABSL_FLAG(bool, grpc_worker_queues, true,
           "serve the gRPC methods from completion queues the workers drive (false: on gRPC's "
           "threads)");
 ABSL_FLAG(int, grpc_queues, 0,
-          "with --grpc_worker_queues: how many completion queues (each polled by one worker; "
+          "with --grpc_worker_queues: how many completion queues (worker w polls queue w % n; "
           "0: one for every 4 workers, at least one)");
 
 namespace {
