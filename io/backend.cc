@@ -40,9 +40,9 @@ int IoBackend::RunPosted() {
 }
 
 int IoBackend::DeliverDeferred() {
-  // A handler that ends up here again delivers nothing: what it deferred waits for the next call.
-  if (deferred_.empty() || in_delivery_) return 0;
-  in_delivery_ = true;
+  // A handler that ends up here again (delivering_ is non-empty only during a delivery)
+  // delivers nothing: what it deferred waits for the next call.
+  if (deferred_.empty() || !delivering_.empty()) return 0;
   // Completions deferred meanwhile go to the emptied vector of the last call (both keep their
   // capacity: no allocation per completion).
   delivering_.swap(deferred_);
@@ -54,7 +54,6 @@ int IoBackend::DeliverDeferred() {
     ++delivered;
   }
   delivering_.clear();
-  in_delivery_ = false;
   return delivered;
 }
 

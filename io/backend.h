@@ -161,7 +161,8 @@ class IoBackend {
   }
   bool HasDeferred() const { return !deferred_.empty(); }
   // Delivers the completions deferred before this call (not those deferred meanwhile), minus
-  // those DeferredStillWanted drops; returns how many were delivered.
+  // those DeferredStillWanted drops; returns how many were delivered. Called from inside one
+  // of those completions it delivers nothing (returns 0).
   int DeliverDeferred();
   // False drops a deferred completion (e.g. its fd was closed since it was queued).
   virtual bool DeferredStillWanted(const Deferred& /*d*/) const { return true; }
@@ -191,7 +192,6 @@ class IoBackend {
   std::atomic<bool> has_posted_{false};
   // Owner thread only: the completions waiting, and those DeliverDeferred is delivering.
   std::vector<Deferred> deferred_, delivering_;
-  bool in_delivery_ = false;
 };
 
 }  // namespace troupe
