@@ -139,11 +139,13 @@ void PoolThread(std::shared_ptr<ExecutorShared> shared) {
       shared->ready.pop_front();
     }
     const absl::Time start = absl::Now();
-    job->Finish(absl::OkStatus());  // runs the work and delivers its result (never throws)
+    BlockingJob::Deliver deliver = job->Run(absl::OkStatus());  // the work (never throws)
     shared->job_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
     job.reset();
+    // Counted before the result is delivered: a requester that has its result sees it in stats().
     Count(shared->running, -1);
     Count(shared->completed, 1);
+    std::move(deliver)();
     shared->actor.Tell(JobFinished{});  // a dead letter once the executor has stopped
   }
 }

@@ -57,27 +57,32 @@ struct ExecutorStats {
 
 namespace internal {
 
-// One piece of blocking work. Finish(OkStatus()) runs it (on a pool thread) and delivers its
-// result; Finish(error) delivers `error` instead, without running it; Drop() discards it when
-// nobody wants the result. A job destroyed before either (e.g. sent to an executor that has
-// stopped) fails its request with FAILED_PRECONDITION: a requester is never left waiting.
+// One piece of blocking work. Run(OkStatus()) runs it (on a pool thread) and returns what
+// delivers its result to the requester, so the pool can count the job as done before the
+// requester can see the result; Run(error) takes `error` as the result without running the
+// work. Finish(status) is Run and deliver at once; Drop() discards the job when nobody wants
+// the result. A job destroyed before either (e.g. sent to an executor that has stopped) fails
+// its request with FAILED_PRECONDITION: a requester is never left waiting.
 struct BlockingJob {
+  using Deliver = absl::AnyInvocable<void() &&>;
+
   BlockingJob() = default;
   BlockingJob(const BlockingJob&) = delete;
   BlockingJob& operator=(const BlockingJob&) = delete;
   ~BlockingJob() {
     if (execute) Finish(absl::FailedPreconditionError("the executor stopped before taking it"));
   }
-  void Finish(absl::Status status) {
+  Deliver Run(absl::Status status) {
     auto run = std::move(execute);
     execute = nullptr;
-    run(std::move(status));
+    return run(std::move(status));
   }
+  void Finish(absl::Status status) { std::move(Run(std::move(status)))(); }
   void Drop() { execute = nullptr; }
 
   CellRef requester;
   std::shared_ptr<std::atomic<bool>> cancelled;
-  absl::AnyInvocable<void(absl::Status)> execute;
+  absl::AnyInvocable<Deliver(absl::Status)> execute;
 };
 
 struct ExecutorShared;
@@ -94,7 +99,8 @@ class Executor final : public SystemExtension {
 
   // Also in the system's metrics: troupe_executor_jobs_{queued,running} (gauges),
   // troupe_executor_jobs_{completed,rejected,cancelled}_total, and troupe_executor_job_seconds
-  // (a histogram of the time jobs ran).
+  // (a histogram of the time jobs ran). A job is counted (completed, no longer running, its time
+  // observed) before its result is delivered: a requester holding its result sees it here.
   ExecutorStats stats() const;
   const ExecutorOptions& options() const;
 

@@ -187,6 +187,58 @@ TEST(ExecutorTest, SaturationIsRejectedAtOnceWithExactCounts) {
   EXPECT_THAT(text, ::testing::HasSubstr("\ntroupe_executor_job_seconds_count 5\n"));
 }
 
+// A result counts in stats() (and /metrics) before its continuation runs: a requester holding
+// its n-th result reads at least n completed, and no job of its still running.
+struct CountedRequests {
+  int total = 0;
+};
+struct CheckedResult {
+  int n;
+  uint64_t completed, running;
+};
+class ChainRequester : public Actor<ChainRequester, Protocol<CountedRequests>> {
+ public:
+  ChainRequester(Executor* executor, std::vector<CheckedResult>* seen, Notification* done)
+      : executor_(executor), seen_(seen), done_(done) {}
+  void Handle(CountedRequests r) {
+    total_ = r.total;
+    Next();
+  }
+
+ private:
+  void Next() {
+    RunBlocking(ctx(), [] { return 1; }, [this](absl::StatusOr<int>) {
+      const ExecutorStats stats = executor_->stats();
+      seen_->push_back({++finished_, stats.completed, stats.running});
+      if (finished_ == total_) {
+        done_->Notify();
+      } else {
+        Next();
+      }
+    });
+  }
+  Executor* executor_;
+  std::vector<CheckedResult>* seen_;
+  Notification* done_;
+  int total_ = 0, finished_ = 0;
+};
+
+TEST(ExecutorTest, AResultIsCountedBeforeItArrives) {
+  ActorSystem system({.threads = 2});
+  Executor* executor = *Executor::Of(system, {.threads = 2});
+  std::vector<CheckedResult> seen;  // written by the actor, read after done
+  Notification done;
+  auto r = system.Spawn<ChainRequester>(executor, &seen, &done).value();
+  r.Tell(CountedRequests{2000});
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  int late = 0;
+  for (const CheckedResult& c : seen) {
+    if (c.completed < static_cast<uint64_t>(c.n) || c.running != 0) ++late;
+  }
+  EXPECT_EQ(late, 0) << "of " << seen.size() << " results, " << late
+                     << " arrived before the executor counted them";
+}
+
 TEST(ExecutorTest, CancelledAndOrphanedWorkIsNotRun) {
   ActorSystem system({.threads = 2});
   Executor* executor = *Executor::Of(system, {.threads = 1});

@@ -99,20 +99,26 @@ BlockingHandle RunBlocking(ActorContext& ctx, F fn, Done on_done) {
   job->cancelled = cancelled;
   job->execute = [fn = std::move(fn), on_done = std::move(on_done), cancelled,
                   requester = job->requester, generation = job->requester->generation(),
-                  trace = SavedTrace()](absl::Status failure) mutable {
+                  trace = SavedTrace()](absl::Status failure) mutable
+      -> internal::BlockingJob::Deliver {
     // The work and its result run in the requester's trace (its log lines carry the trace id).
-    ScopedTrace traced(trace.get());
     std::optional<Result> result;
     if (failure.ok()) {
+      ScopedTrace traced(trace.get());
       result.emplace(internal::InvokeBlocking(fn));
     } else {
       result.emplace(std::move(failure));
     }
-    requester->EnqueueClosure(
-        [on_done = std::move(on_done), cancelled, r = std::move(*result)]() mutable {
-          if (!cancelled->load(std::memory_order_acquire)) on_done(std::move(r));
-        },
-        generation);
+    return [on_done = std::move(on_done), cancelled = std::move(cancelled),
+            requester = std::move(requester), generation, trace = std::move(trace),
+            r = std::move(*result)]() mutable {
+      ScopedTrace traced(trace.get());
+      requester->EnqueueClosure(
+          [on_done = std::move(on_done), cancelled, r = std::move(r)]() mutable {
+            if (!cancelled->load(std::memory_order_acquire)) on_done(std::move(r));
+          },
+          generation);
+    };
   };
   absl::StatusOr<Executor*> executor = Executor::Of(ctx.system());
   if (!executor.ok()) {
