@@ -10,7 +10,7 @@ thread_local IoBackend* tls_current = nullptr;
 }  // namespace
 
 void IoBackend::BindToCurrentThread() {
-  owner_.store(std::this_thread::get_id(), std::memory_order_release);
+  home_.store(std::this_thread::get_id(), std::memory_order_release);
   tls_current = this;
 }
 

@@ -1,7 +1,7 @@
 // IoBackend: one worker's completion-shaped I/O loop over sockets.
 //
 // Every operation reports its outcome later, as a Completion passed to the IoHandler given
-// with it, from inside Poll() on the backend's owner thread. Two implementations share this
+// with it, from inside Poll() on the thread driving the backend. Two implementations share this
 // contract: ReactorBackend (epoll: readiness, the backend performs the syscalls and emulates
 // completions) and ProactorBackend (io_uring: the kernel performs the I/O). MakeIoBackend
 // (io/backend_selector.h) picks one.
@@ -26,11 +26,16 @@
 // Sockets come from the backend too (Listen, NewSocket, LocalAddress, SetNoDelay, Discard): the
 // kernel's by default (io/socket), an in-memory network's for io/memory's backend.
 //
-// Thread safety: operations, Poll(), PollReady() and open_fds() on the owner thread only (the
-// thread that called BindToCurrentThread(), normally a scheduler worker). Wake(), Post(),
-// IsOwnerThread(), stats() and the socket calls from any thread: Post() is how another thread
-// gets an operation run on the owner. It owns neither handlers nor fds; Close() closes an fd
-// for its caller.
+// Thread safety: operations, Poll(), PollReady() and open_fds() by the thread that drives the
+// backend, one at a time: the thread holding it (TryHold ... Release, or a Hold), which is its
+// home thread (the one that called BindToCurrentThread(), a scheduler worker) unless the backend
+// is shareable() and another thread took the hold - a worker taking over a home worker that has
+// stopped polling (preempted, or stuck in a long turn), or an actor that runs away from its
+// socket's worker writing directly. Single-threaded users (tests, the simulation) may call
+// everything from the home thread without holding. Wake(), Post(), TryHold(), Release(),
+// HeldByCurrentThread(), stats() and the socket calls from any thread: Post() is how a thread
+// that cannot take the hold gets an operation run by the one that has it. It owns neither
+// handlers nor fds; Close() closes an fd for its caller.
 #ifndef IO_BACKEND_H_
 #define IO_BACKEND_H_
 
@@ -70,7 +75,7 @@ class IoHandler {
   ~IoHandler() = default;
 };
 
-// Counters kept by a backend's owner thread; read from any thread (approximate).
+// Counters kept by the thread driving a backend; read from any thread (approximate).
 struct IoBackendStats {
   uint64_t polls = 0;        // Poll() calls
   uint64_t waits = 0;        // polls that blocked in the kernel
@@ -97,7 +102,7 @@ class IoBackend {
   // Closes an fd no operation was started on (an accepted connection refused at once).
   virtual void Discard(int fd);
 
-  // Owner thread only (see the contract above).
+  // The driving thread only (see the contract and the thread safety above).
   virtual void Accept(int listen_fd, IoHandler* handler) = 0;
   virtual void Connect(int fd, const sockaddr* addr, socklen_t len, IoHandler* handler) = 0;
   virtual void Recv(int fd, IoHandler* handler) = 0;
@@ -107,41 +112,87 @@ class IoBackend {
 
   // Runs posted closures and delivers ready completions; if there were none, waits up to
   // `timeout` (absl::InfiniteDuration() for no limit) for some or for Wake(). Returns the
-  // number of completions and closures handled. Owner thread only.
+  // number of completions and closures handled. The driving thread only.
   virtual int Poll(absl::Duration timeout) = 0;
 
   // Like Poll(0) but without entering the kernel: runs posted closures and delivers what the
   // backend already knows (completions of operations finished inline, CQEs already reaped).
   // The worker loop calls it before sleeping, since the sleep's own wait polls the kernel.
   virtual int PollReady() = 0;
-  // Owner thread, called before each of its turns, cheap (no syscall): true if the owner should
+  // Home thread, called before each of its turns, cheap (no syscall): true if it should
   // Poll() now rather than at its next periodic poll - e.g. sends wait in a submission ring, or
   // sends in flight complete only when the kernel is entered (io_uring DEFER_TASKRUN).
   virtual bool WantsPoll() { return false; }
 
   // Makes a Poll() that is waiting (or the next one) return promptly. Any thread; costs a
-  // syscall only when the owner is blocked in the kernel.
+  // syscall only when the driving thread is blocked in the kernel.
   void Wake() {
     if (wait_state_.exchange(kNotified, std::memory_order_acq_rel) == kWaiting) Kick();
   }
 
-  // Runs `fn` on the owner thread inside a later Poll(). Any thread.
+  // Runs `fn` on the driving thread inside a later Poll(). Any thread.
   void Post(absl::AnyInvocable<void()> fn);
 
-  // Declares the calling thread the owner (once, before the first operation).
+  // Declares the calling thread the home thread (once, before the first operation).
   virtual void BindToCurrentThread();
   // The backend bound to the calling thread (a worker of an I/O-enabled system), or null.
   static IoBackend* Current();
 
-  bool IsOwnerThread() const {
-    return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  // Whether a thread other than the home thread may take the hold (TryHold) and drive this
+  // backend. io_uring's ring is single-issuer: only its home thread may submit and reap, so a
+  // backend that is not shareable is always held by its home thread (TryHold there is true and
+  // Release does nothing) and never by another.
+  bool shareable() const { return shareable_; }
+
+  // Takes the hold if nobody has it; true: the caller now drives the backend until Release().
+  // Not reentrant: a thread that holds a shareable backend already gets false (check
+  // HeldByCurrentThread(), or use Hold). Never blocks.
+  bool TryHold() {
+    const std::thread::id me = std::this_thread::get_id();
+    if (!shareable_) return home_.load(std::memory_order_acquire) == me;
+    std::thread::id none{};
+    return holder_.compare_exchange_strong(none, me, std::memory_order_acquire,
+                                           std::memory_order_relaxed);
   }
+  void Release() {
+    if (shareable_) holder_.store(std::thread::id{}, std::memory_order_release);
+  }
+  bool HeldByCurrentThread() const {
+    return (shareable_ ? holder_ : home_).load(std::memory_order_acquire) ==
+           std::this_thread::get_id();
+  }
+
+  // The backend held for a scope: already held by this thread (then left held), or taken for
+  // the scope; false if another thread drives it (then Post instead).
+  class Hold {
+   public:
+    explicit Hold(IoBackend& backend)
+        : backend_(backend),
+          nested_(backend.HeldByCurrentThread()),
+          held_(nested_ || backend.TryHold()) {}
+    ~Hold() {
+      if (held_ && !nested_) backend_.Release();
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    explicit operator bool() const { return held_; }
+
+   private:
+    IoBackend& backend_;
+    const bool nested_;
+    const bool held_;
+  };
+
+  // The scheduler worker this backend belongs to (IoService numbers them), or -1: its sockets'
+  // actors are homed there.
+  int home_worker() const { return home_worker_; }
+  void set_home_worker(int worker) { home_worker_ = worker; }
 
   IoBackendStats stats() const;
 
-  // Fds with operations or state in this backend (owner thread only). With none, polling the
-  // kernel can only find wake-ups: the worker loop skips its periodic poll.
-  size_t open_fds() const { return open_fds_; }
+  // Fds with operations or state in this backend (any thread; exact on the driving one). With
+  // none, polling the kernel can only find wake-ups: the worker loop skips its periodic poll.
+  size_t open_fds() const { return open_fds_.load(std::memory_order_relaxed); }
 
  protected:
   // Runs the posted closures; returns how many ran. Implementations call it from Poll().
@@ -181,16 +232,20 @@ class IoBackend {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   std::atomic<uint64_t> polls_{0}, waits_{0}, syscalls_{0}, completions_{0}, errors_{0};
-  size_t open_fds_ = 0;  // maintained by implementations
+  bool shareable_ = false;  // set by an implementation's constructor (see shareable())
+  // Maintained by implementations (the driving thread); read without the hold by open_fds().
+  std::atomic<size_t> open_fds_{0};
 
  private:
   enum : uint32_t { kIdle = 0, kWaiting = 1, kNotified = 2 };
   std::atomic<uint32_t> wait_state_{kIdle};
-  std::atomic<std::thread::id> owner_{};
+  std::atomic<std::thread::id> home_{};    // BindToCurrentThread's caller
+  std::atomic<std::thread::id> holder_{};  // shareable: the thread driving it now, if any
+  int home_worker_ = -1;
   Mutex posted_mu_;
   std::vector<absl::AnyInvocable<void()>> posted_ ABSL_GUARDED_BY(posted_mu_);
   std::atomic<bool> has_posted_{false};
-  // Owner thread only: the completions waiting, and those DeliverDeferred is delivering.
+  // The driving thread only: the completions waiting, and those DeliverDeferred is delivering.
   std::vector<Deferred> deferred_, delivering_;
 };
 

@@ -1,5 +1,6 @@
 #include "io/io_service.h"
 
+#include <thread>
 #include <utility>
 
 namespace troupe {
@@ -12,25 +13,50 @@ class BackendParker final : public Parker {
   explicit BackendParker(IoBackend* backend) : backend_(backend) {}
 
   void OnWorkerStart() override { backend_->BindToCurrentThread(); }
-  void Park(absl::Duration timeout) override { backend_->Poll(timeout); }
+  // Each of these drives the backend only if this worker has the hold: another worker that
+  // took its I/O over (TryTakeOver) has it until HandBack, and the park returns at once then.
+  void Park(absl::Duration timeout) override {
+    IoBackend::Hold hold(*backend_);
+    if (!hold) {
+      std::this_thread::yield();  // the taker hands back within one bounded round
+      return;
+    }
+    backend_->Poll(timeout);
+  }
   void Unpark() override { backend_->Wake(); }
   // Between turns: the kernel is asked only if this worker's backend has sockets; a pure
   // message workload pays no syscall here (one per 61 turns measurably slowed `ring`).
   bool Poll() override {
+    IoBackend::Hold hold(*backend_);
+    if (!hold) return false;
     if (backend_->open_fds() == 0) return backend_->PollReady() > 0;
     return backend_->Poll(absl::ZeroDuration()) > 0;
   }
-  bool PollReady() override { return backend_->PollReady() > 0; }
+  bool PollReady() override {
+    IoBackend::Hold hold(*backend_);
+    return hold && backend_->PollReady() > 0;
+  }
   bool WantsPoll() override { return backend_->WantsPoll(); }
   // Spinning pays for pure message passing (no futex wake between workers) but not for a
   // worker with sockets: bench/echo_compare's 2-thread rows (spin: 1.3x the CPU per round trip).
   bool SpinBeforePark() override { return backend_->open_fds() == 0; }
+
+  bool TryTakeOver() override { return CanBeTakenOver() && backend_->TryHold(); }
+  bool CanBeTakenOver() override { return backend_->shareable() && backend_->open_fds() > 0; }
+  bool MayBeTakenOver() const override { return backend_->shareable(); }
+  int PollTakenOver() override { return backend_->Poll(absl::ZeroDuration()); }
+  void HandBack() override { backend_->Release(); }
 
   // Actors have stopped and closed their sockets: deliver the last completions (kClose
   // releases each connection's state) before the thread that owns the backend exits.
   void OnWorkerStop() override {
     int quiet = 0;
     for (int i = 0; i < 100 && quiet < 2; ++i) {
+      IoBackend::Hold hold(*backend_);
+      if (!hold) {  // another worker is delivering them
+        std::this_thread::yield();
+        continue;
+      }
       quiet = backend_->Poll(absl::Milliseconds(1)) == 0 ? quiet + 1 : 0;
     }
   }
@@ -77,7 +103,8 @@ IoBackend& IoService::BackendForNewSocket() {
 }
 
 void IoService::RunOn(IoBackend& backend, absl::AnyInvocable<void()> fn) {
-  if (backend.IsOwnerThread()) {
+  IoBackend::Hold hold(backend);
+  if (hold) {
     fn();
   } else {
     backend.Post(std::move(fn));

@@ -3,8 +3,9 @@
 //
 // No I/O thread: a worker with nothing to run waits in epoll_wait / io_uring_enter with the
 // timeout of the next timer, and is woken there (eventfd) when actor work arrives for it.
-// A socket belongs to the backend that registered it; its completions run on that worker and
-// become messages to the owning actor, which any worker may then run.
+// A socket belongs to the backend that registered it; its completions run on the thread that
+// drives that backend - its worker, or (epoll) another worker that took over a stalled one - and
+// become messages to the owning actor, homed on the backend's worker.
 //
 // Thread safety: all methods from any thread. Backends are owned here and outlive the
 // scheduler's workers (the ActorSystem joins the workers before destroying this).
@@ -46,14 +47,17 @@ class IoService {
     return *backends_[next_.fetch_add(1, std::memory_order_relaxed) % backends_.size()];
   }
 
-  // Runs `fn` on `backend`'s owner thread: now if the caller is that thread, else posted.
+  // Runs `fn` driving `backend`: now if the caller holds it or can take the hold, else posted
+  // to the thread that drives it.
   static void RunOn(IoBackend& backend, absl::AnyInvocable<void()> fn);
 
   IoBackendStats stats() const;  // summed over the backends
 
  private:
   explicit IoService(std::vector<std::unique_ptr<IoBackend>> backends)
-      : backends_(std::move(backends)) {}
+      : backends_(std::move(backends)) {
+    for (size_t i = 0; i < backends_.size(); ++i) backends_[i]->set_home_worker(static_cast<int>(i));
+  }
 
   std::vector<std::unique_ptr<IoBackend>> backends_;
   std::atomic<uint32_t> next_{0};

@@ -1,9 +1,10 @@
-// StreamCore (internal): the state of one TCP connection, living on the worker whose
-// IoBackend owns the socket. TcpStream is the owner actor's handle on it.
+// StreamCore (internal): the state of one TCP connection, driven with the IoBackend that owns
+// the socket. TcpStream is the owner actor's handle on it.
 //
-// Thread safety: the *OnOwner methods and the IoHandler callbacks run on the backend's owner
-// thread only; Run() may be called from any thread and keeps the calls of one caller in order
-// (a call is run directly only when nothing posted earlier is still pending). The atomics are
+// Thread safety: the *OnOwner methods and the IoHandler callbacks run only on the thread that
+// drives the backend (holds it: io/backend.h); Run() may be called from any thread, runs its
+// call at once if it holds the backend or can take the hold, else posts it, and keeps the calls
+// of one caller in order (a call is run directly only when nothing posted earlier is pending). The atomics are
 // readable from any thread. Lifetime: shared by the handle and by itself while its fd is open;
 // the self-reference is dropped at the kClose completion.
 #ifndef ACTORS_TCP_STREAM_CORE_H_
@@ -52,9 +53,12 @@ class StreamCore final : public IoHandler,
   // Runs fn on the owner thread, in call order.
   template <typename F>
   void Run(F&& fn) {
-    if (backend_.IsOwnerThread() && pending_posts_.load(std::memory_order_acquire) == 0) {
-      fn();
-      return;
+    if (pending_posts_.load(std::memory_order_acquire) == 0) {
+      IoBackend::Hold hold(backend_);
+      if (hold) {
+        fn();
+        return;
+      }
     }
     pending_posts_.fetch_add(1, std::memory_order_acq_rel);
     backend_.Post([self = shared_from_this(), fn = std::forward<F>(fn)]() mutable {

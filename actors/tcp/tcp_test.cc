@@ -219,6 +219,7 @@ TEST_P(TcpTest, ConnectionActorsRunOnTheirSocketsWorker) {
   options.io.kind = GetParam();
   options.io.log_choice = false;
   options.home_max_wait = absl::Hours(1);
+  options.take_over_after = absl::ZeroDuration();  // nor a preempted worker as stalled
   auto system = ActorSystem::Create(options);
   ASSERT_THAT(system, IsOk());
   system_ = std::move(*system);
@@ -242,6 +243,63 @@ TEST_P(TcpTest, ConnectionActorsRunOnTheirSocketsWorker) {
   ASSERT_EQ(log_.workers_seen.size(), static_cast<size_t>(kConnections));
   for (size_t n : log_.workers_seen) EXPECT_EQ(n, 1u);
   EXPECT_EQ(steals, 0u);
+}
+
+// Blocks whichever worker runs its turn until the test releases it (or 20 s pass).
+struct Gate {
+  std::atomic<bool> blocking{false}, release{false}, done{false};
+};
+struct BlockTurn {};
+class Blocker : public Actor<Blocker, Protocol<BlockTurn>> {
+ public:
+  explicit Blocker(Gate* gate) : gate_(gate) {}
+  void Handle(BlockTurn) {
+    gate_->blocking = true;
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!gate_->release && absl::Now() < give_up) absl::SleepFor(absl::Microseconds(100));
+    gate_->done = true;
+  }
+
+ private:
+  Gate* gate_;
+};
+
+// A worker stuck in a long turn (or preempted) stops polling its backend; on epoll the other
+// worker takes its sockets over after take_over_after and runs their actors, so every
+// connection keeps echoing while the turn lasts. Round trips go one connection at a time, so
+// the other worker's own sockets are quiet while the stuck one's are used: it sleeps, and the
+// turn watchdog has to wake it. Without the take-over, the connections homed on the stuck
+// worker answer only once its turn ends (20 s here, and `done` would be set).
+TEST_P(TcpTest, AStuckWorkersConnectionsAreServedByTheOtherWorker) {
+  if (GetParam() != IoBackendKind::kEpoll) {
+    GTEST_SKIP() << "epoll only: an io_uring ring is driven by its own thread";
+  }
+  auto listener = Listen(Mode::kEcho);
+  constexpr int kConnections = 8;  // accepted round-robin: half on each worker's backend
+  std::vector<int> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(Connect(listener->port()));
+    ASSERT_GE(clients.back(), 0) << std::strerror(errno);
+    ASSERT_TRUE(SendAll(clients.back(), "hello"));
+    ASSERT_EQ(Recv(clients.back(), 5), "hello");
+  }
+  Gate gate;
+  auto blocker = system_->Spawn<Blocker>(&gate);
+  ASSERT_THAT(blocker, IsOk());
+  blocker->Tell(BlockTurn{});
+  ASSERT_TRUE(WaitFor([&] { return gate.blocking.load(); }));
+  const uint64_t take_overs = system_->stats().scheduler.take_overs;
+  for (int round = 0; round < 5; ++round) {
+    for (int fd : clients) {
+      ASSERT_TRUE(SendAll(fd, "12345678"));
+      ASSERT_EQ(Recv(fd, 8), "12345678");
+    }
+  }
+  EXPECT_FALSE(gate.done) << "the echoes waited for the stuck turn to end";
+  EXPECT_GT(system_->stats().scheduler.take_overs, take_overs);
+  gate.release = true;
+  for (int fd : clients) ::close(fd);
+  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == kConnections; }));
 }
 
 TEST_P(TcpTest, EchoesOneByteAndOneMebibyteAndSeesAnEmptyStreamEnd) {

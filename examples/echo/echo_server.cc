@@ -47,6 +47,8 @@ ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
           "I/O backend: epoll, uring or auto (io_uring if available, else epoll)");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
 ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are refused");
+ABSL_FLAG(absl::Duration, take_over_after, absl::Microseconds(200),
+          "an idle worker drives the sockets of a worker stalled this long (epoll; 0: never)");
 ABSL_FLAG(absl::Duration, first_frame_timeout, absl::Seconds(30),
           "a connection that sends nothing this long after connecting is closed");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
   options.io.kind = absl::GetFlag(FLAGS_backend);
+  options.take_over_after = absl::GetFlag(FLAGS_take_over_after);
   auto spans = troupe::SpanSinkFromFlags("echo_server");
   if (!spans.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", spans.status().ToString().c_str());
@@ -227,6 +230,15 @@ int main(int argc, char** argv) {
       stderr, "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept)\n",
       static_cast<unsigned long long>(io.completions), static_cast<unsigned long long>(io.syscalls),
       static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits));
+  const troupe::SchedulerStats sched = sys.stats().scheduler;
+  std::fprintf(stderr,
+               "echo_server: workers: %llu turns, %llu parks, %llu steals, %llu take-overs of a "
+               "stalled worker's I/O (%llu turns run for it)\n",
+               static_cast<unsigned long long>(sched.turns),
+               static_cast<unsigned long long>(sched.parks),
+               static_cast<unsigned long long>(sched.steals),
+               static_cast<unsigned long long>(sched.take_overs),
+               static_cast<unsigned long long>(sched.taken_over_turns));
   absl::StatusOr<std::string> recorded = troupe::WriteRecordingFromFlags(recorder->get());
   if (!recorded.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", recorded.status().ToString().c_str());

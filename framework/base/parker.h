@@ -37,6 +37,20 @@ class Parker {
   // to Park() (an I/O parker with sockets: the kernel wait is woken by them, and the spin's CPU
   // is better left to whatever else needs the core).
   virtual bool SpinBeforePark() { return true; }
+  // Taking over a stalled worker's I/O: another worker calls these on this worker's Parker
+  // when this worker has neither polled nor parked for a while (preempted, or in a long turn).
+  // TryTakeOver() is true if the caller now drives this worker's I/O: PollTakenOver() then
+  // delivers what is ready there without blocking (returns how much it handled), and HandBack()
+  // ends the take-over. False where that cannot be (no I/O, I/O that only its own thread may
+  // drive, or the worker is driving it itself). Never blocks.
+  virtual bool TryTakeOver() { return false; }
+  // Cheap, any thread: false if TryTakeOver() cannot succeed now (no I/O that others may drive).
+  virtual bool CanBeTakenOver() { return false; }
+  // Whether TryTakeOver() can ever succeed (fixed for the Parker's life): with none that can,
+  // the scheduler does no stall detection at all.
+  virtual bool MayBeTakenOver() const { return false; }
+  virtual int PollTakenOver() { return 0; }
+  virtual void HandBack() {}
   // Called by the owning worker thread when it starts and just before it exits.
   virtual void OnWorkerStart() {}
   virtual void OnWorkerStop() {}

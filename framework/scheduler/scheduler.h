@@ -32,6 +32,8 @@ struct SchedulerStats {
   uint64_t overflows = 0;   // local run queue overflows into the injection queue
   uint64_t sent_home = 0;   // schedules of a homed Schedulable handed to its home worker
   uint64_t spilled = 0;     // homed Schedulables made stealable by an overloaded home worker
+  uint64_t take_overs = 0;  // times a worker drove a stalled worker's I/O (take_over_after)
+  uint64_t taken_over_turns = 0;  // turns of homed Schedulables run by a worker taking over
   uint64_t parks = 0;       // times a worker went to sleep
   uint64_t timers_fired = 0;
 };

@@ -74,8 +74,10 @@ metrics::HistogramSnapshot TurnMonitor::WorkerHistogram::Snapshot() const {
   return s;
 }
 
-TurnMonitor::TurnMonitor(int workers, TurnMonitorOptions options)
+TurnMonitor::TurnMonitor(int workers, TurnMonitorOptions options,
+                         std::function<void(int)> on_long_turn)
     : options_(std::move(options)),
+      on_long_turn_(std::move(on_long_turn)),
       slow_ns_(ToNs(options_.slow_turn)),
       stuck_ns_(ToNs(options_.stuck_turn)) {
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>(i));
@@ -209,6 +211,7 @@ void TurnMonitor::Watch() {
         w.first_seen_ns = now;  // it began after our previous look: it has run at most a period
         continue;
       }
+      if (on_long_turn_) on_long_turn_(static_cast<int>(i));
       // The same turn as at our last look: it has run at least since first_seen_ns. The message
       // it handles at this first long look is the one named (a later look may catch the quick
       // ones that follow it in the same turn).

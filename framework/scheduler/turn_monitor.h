@@ -90,7 +90,11 @@ class TurnMonitor {
   static constexpr int kReportBurst = 5;
   static constexpr size_t kHistogramBounds = 22;  // turn_monitor.cc's kBoundsNs (checked there)
 
-  TurnMonitor(int workers, TurnMonitorOptions options);
+  // `on_long_turn` (may be empty): called by the watchdog, at each of its looks, with the index
+  // of every worker still in the turn it was in at the previous look (a turn that has run at
+  // least one period); it must be quick and must not call back into the monitor.
+  TurnMonitor(int workers, TurnMonitorOptions options,
+              std::function<void(int worker)> on_long_turn = nullptr);
   ~TurnMonitor();
   TurnMonitor(const TurnMonitor&) = delete;
   TurnMonitor& operator=(const TurnMonitor&) = delete;
@@ -208,6 +212,7 @@ class TurnMonitor {
   void Watch();
 
   const TurnMonitorOptions options_;
+  const std::function<void(int)> on_long_turn_;
   const int64_t slow_ns_;   // 0: off
   const int64_t stuck_ns_;  // 0: off
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -18,9 +18,17 @@
 //     says it should wait in the kernel (a worker whose backend has sockets: the client of an
 //     I/O-bound service often needs the core, and the socket wakes the wait anyway), nor one a
 //     WorkerSource serves (its events reach a parked worker; a spinning one would not see them).
-//  7. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
+//  7. Take over a stalled worker's I/O: one that is awake but has not taken work for
+//     `take_over_after` (in a long turn, or preempted by another thread on its core) cannot
+//     serve its sockets, whose actors are homed on it. If its Parker lets us (epoll, with
+//     sockets), we drive its backend and run its homed queue and inbox, in bounded rounds that
+//     end when nothing is left or it takes work again, then hand it back. Also tried in step 1,
+//     so a busy worker helps too. While one is stalled, parks are bounded by take_over_after
+//     (to keep helping); the TurnMonitor's watchdog wakes a parked worker when it sees a long
+//     turn (a helper whose own sockets are quiet would not look otherwise).
+//  8. Park: register as a sleeper; the last searcher to park re-checks every queue and wakes a
 //     worker if it finds work (so work published during the transition is not stranded). Sleep
-//     in the Parker until woken or until the next timer deadline.
+//     in the Parker until woken or until the next timer deadline (see 7 for a stall).
 // Wake-ups: pushing to a run queue or the injection queue wakes one sleeper, only if nobody is
 // searching (IdleSet). A woken worker counts as searching; when a searcher finds work and was
 // the last one, it wakes the next sleeper if more work is visible, so wake-ups propagate one
@@ -74,11 +82,19 @@ struct WorkStealingScheduler::Worker {
     Schedulable* s;
     absl::Time since;  // when it became runnable here (for home_max_wait)
   };
-  std::deque<Homed> homed;  // runnable, homed here; not stealable
+  std::deque<Homed> homed;  // runnable, homed here; not stealable (see homed_locked)
   Schedulable* lifo = nullptr;
   // Its TurnMonitor state: also the worker's turn bookkeeping (in a turn, turns run).
   TurnMonitor::WorkerState* monitor = nullptr;
   bool in_parker = false;  // inside parker->Park()
+  // For other workers' stall detection (TakeOverStalled): when it last took work (stamped every
+  // 8th look, and on leaving Park; ns of clock_), and whether it is in Park (where its I/O
+  // wakes it: not stalled).
+  std::atomic<int64_t> active_ns{0};
+  std::atomic<bool> parked{false};
+  // Guards `homed` when take-overs are on (LockHomed): taken by this worker for each push or
+  // pop, by a worker taking its I/O over for the whole take-over.
+  std::atomic<bool> homed_locked{false};
   bool in_source_poll = false;  // inside PollSources
   // Set while this worker uses the worker-source list (polling, or parked with the sources told):
   // RemoveWorkerSource waits for it to clear.
@@ -90,7 +106,7 @@ struct WorkStealingScheduler::Worker {
   uint64_t rng;
   // Statistics.
   Counter lifo_turns, steals, stolen, injected, overflows, parks, timers_fired, sent_home,
-      spilled;
+      spilled, take_overs, taken_over_turns;
 };
 
 namespace {
@@ -101,11 +117,12 @@ thread_local void* tls_worker = nullptr;
 WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     : options_(std::move(options)),
       clock_(&MonotonicClock::Get()),
+      take_over_after_ns_(absl::ToInt64Nanoseconds(options_.take_over_after)),
       idle_(options_.threads > 0 ? options_.threads
                                  : std::max(1u, std::thread::hardware_concurrency())),
       monitor_(options_.threads > 0 ? options_.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-               options_.turns) {
+               options_.turns, [this](int worker) { OnLongTurn(worker); }) {
   const int n = options_.threads > 0
                     ? options_.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -116,10 +133,15 @@ WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     workers_.push_back(std::make_unique<Worker>(i, options_.run_queue_capacity, std::move(parker)));
     workers_.back()->monitor = monitor_.worker(i);
   }
+  // Stall detection only where some worker's I/O can be taken over (epoll), by another worker.
+  take_over_ = n > 1 && options_.take_over_after > absl::ZeroDuration() &&
+               std::any_of(workers_.begin(), workers_.end(),
+                           [](const auto& w) { return w->parker->MayBeTakenOver(); });
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->thread = std::thread([this, worker] { WorkerLoop(*worker); });
   }
+  started_.store(true, std::memory_order_release);
 }
 
 WorkStealingScheduler::~WorkStealingScheduler() { Shutdown(); }
@@ -167,11 +189,24 @@ void WorkStealingScheduler::SendHome(int home, Schedulable* s) {
   target.parker->Unpark();
 }
 
+bool WorkStealingScheduler::LockHomed(Worker& v) {
+  return !take_over_ || !v.homed_locked.exchange(true, std::memory_order_acquire);
+}
+
+void WorkStealingScheduler::UnlockHomed(Worker& v) {
+  if (take_over_) v.homed_locked.store(false, std::memory_order_release);
+}
+
 void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
   const int home = s->home_worker();
   if (home == w.index) {
-    // Only this worker runs it: nobody to wake.
+    // Only this worker runs it (or one taking its I/O over): nobody to wake.
+    if (!LockHomed(w)) {  // being taken over: the taker runs what reaches the inbox
+      w.inbox.Push(s);
+      return;
+    }
     w.homed.push_back({s, clock_->Now()});
+    UnlockHomed(w);
     return;
   }
   if (home >= 0) {  // e.g. stolen from an overloaded home, and not done: back home
@@ -212,6 +247,7 @@ TimerHandle WorkStealingScheduler::AddTimer(absl::Time deadline, absl::Duration 
 
 Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
   ++w.tick;
+  if (take_over_ && (w.tick & 7) == 0) w.active_ns.store(NowNs(), std::memory_order_relaxed);
   if (w.tick % options_.injection_interval != 0 && w.parker->WantsPoll()) {
     w.parker->Poll();  // e.g. sends waiting on io_uring: keep a busy worker's output flowing
   }
@@ -220,6 +256,7 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
     w.parker->Poll();
     PollSources(w, /*idle=*/false);
     SpillIfOverloaded(w);
+    TakeOverStalled(w);
     if (Schedulable* s = injection_.Pop()) {
       w.injected.Add();
       return s;
@@ -255,6 +292,13 @@ Schedulable* WorkStealingScheduler::NextLocal(Worker& w) {
 }
 
 Schedulable* WorkStealingScheduler::PopHomed(Worker& w) {
+  if (!LockHomed(w)) return nullptr;  // being taken over
+  Schedulable* s = TakeHomed(w);
+  UnlockHomed(w);
+  return s;
+}
+
+Schedulable* WorkStealingScheduler::TakeHomed(Worker& w) {
   if (!w.inbox.Empty()) {
     const absl::Time now = clock_->Now();
     for (Schedulable* s = w.inbox.TakeAll(); s != nullptr;) {
@@ -271,8 +315,9 @@ Schedulable* WorkStealingScheduler::PopHomed(Worker& w) {
 }
 
 void WorkStealingScheduler::SpillIfOverloaded(Worker& w) {
-  if (w.homed.empty() || workers_.size() == 1 ||
-      clock_->Now() - w.homed.front().since < options_.home_max_wait) {
+  if (workers_.size() == 1 || !LockHomed(w)) return;
+  if (w.homed.empty() || clock_->Now() - w.homed.front().since < options_.home_max_wait) {
+    UnlockHomed(w);
     return;
   }
   // Overloaded: the oldest half becomes stealable (their I/O still runs here, handed back).
@@ -285,6 +330,7 @@ void WorkStealingScheduler::SpillIfOverloaded(Worker& w) {
     }
     w.spilled.Add();
   }
+  UnlockHomed(w);
   WakeOne();
 }
 
@@ -356,6 +402,79 @@ bool WorkStealingScheduler::SpinForWork(Worker& w) {
   }
 }
 
+bool WorkStealingScheduler::Stalled(const Worker& w, const Worker& v) const {
+  // Parked: its I/O wakes it. No I/O others may drive (no sockets, io_uring): nothing to do.
+  return &v != &w && !v.parked.load(std::memory_order_acquire) && v.parker->CanBeTakenOver() &&
+         NowNs() - v.active_ns.load(std::memory_order_relaxed) >= take_over_after_ns_;
+}
+
+bool WorkStealingScheduler::AnyStalled(const Worker& w) const {
+  for (const auto& v : workers_) {
+    if (Stalled(w, *v)) return true;
+  }
+  return false;
+}
+
+void WorkStealingScheduler::OnLongTurn(int worker) {
+  // The watchdog saw `worker` in one turn for a whole period: a helper that sleeps without
+  // sockets of its own to wake it would never look. Wake one (it takes over before it parks).
+  if (!started_.load(std::memory_order_acquire) || !take_over_) return;
+  Worker& stuck = *workers_[worker];
+  if (!stuck.parker->CanBeTakenOver()) return;
+  for (auto& v : workers_) {
+    if (v.get() != &stuck && v->parked.load(std::memory_order_acquire)) {
+      v->parker->Unpark();
+      return;
+    }
+  }
+}
+
+bool WorkStealingScheduler::TakeOverStalled(Worker& w) {
+  if (!take_over_) return false;
+  bool ran = false;
+  for (auto& other : workers_) {
+    Worker& v = *other;
+    // Parked: its I/O wakes it. No I/O others may drive (no sockets, io_uring): nothing to do.
+    if (!Stalled(w, v)) continue;
+    // Both try-locks (taken in this order, released in reverse): its homed queue's, which it
+    // holds only for a push or a pop (unless preempted right there: then not this time), and
+    // its backend's hold.
+    if (!LockHomed(v)) continue;
+    if (v.parker->TryTakeOver()) {
+      w.take_overs.Add();
+      ran |= RunTakenOver(w, v) > 0;
+      v.parker->HandBack();
+    }
+    UnlockHomed(v);
+  }
+  return ran;
+}
+
+int WorkStealingScheduler::RunTakenOver(Worker& w, Worker& stalled) {
+  // Rounds of: deliver what its backend has (completions schedule its homed actors into its
+  // inbox), then run what is in its homed queue (what its last poll made runnable) and inbox
+  // here. Bounded, and ended as soon as it takes work again (it is back, and cannot poll its
+  // own backend while we hold it). The caller holds the homed queue's lock and the backend.
+  constexpr int kMaxRounds = 8;
+  const int64_t active = stalled.active_ns.load(std::memory_order_relaxed);
+  int turns = 0;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    const int delivered = stalled.parker->PollTakenOver();
+    const int before = turns;
+    // What is runnable there now; what these turns make runnable there reaches its inbox.
+    for (size_t n = stalled.homed.size() + stalled.inbox.Size(); n > 0; --n) {
+      Schedulable* s = TakeHomed(stalled);
+      if (s == nullptr) break;
+      RunTurn(w, s);  // one that yields goes back to its home's inbox: the next round's
+      ++turns;
+    }
+    if (turns == before && delivered == 0) break;
+    if (stalled.active_ns.load(std::memory_order_relaxed) != active) break;
+  }
+  w.taken_over_turns.Add(turns);
+  return turns;
+}
+
 void WorkStealingScheduler::Park(Worker& w) {
   const bool was_searching = w.searching;
   w.searching = false;
@@ -369,10 +488,16 @@ void WorkStealingScheduler::Park(Worker& w) {
     absl::Duration timeout = absl::InfiniteDuration();
     if (next != absl::InfiniteFuture())
       timeout = std::max(next - clock_->Now(), absl::ZeroDuration());
+    // While another worker is stalled, come back to help it (only then: a bound on every park
+    // while another worker is merely awake cost 7-14% of echo's throughput).
+    if (take_over_ && AnyStalled(w)) timeout = std::min(timeout, options_.take_over_after);
     if (SourcesLetPark(w)) {
       w.parks.Add();
       w.in_parker = true;
+      w.parked.store(true, std::memory_order_release);
       w.parker->Park(timeout);
+      if (take_over_) w.active_ns.store(NowNs(), std::memory_order_relaxed);
+      w.parked.store(false, std::memory_order_release);
       w.in_parker = false;
       SourcesResumed(w);
     }
@@ -388,6 +513,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
     monitor_.SetWorkerThread(w.index);
   }
   w.parker->OnWorkerStart();
+  w.active_ns.store(NowNs(), std::memory_order_relaxed);  // not stalled before its first look
   while (!shutdown_.load(std::memory_order_relaxed)) {
     Schedulable* s = NextLocal(w);
     if (s == nullptr) s = Search(w);
@@ -399,6 +525,7 @@ void WorkStealingScheduler::WorkerLoop(Worker& w) {
     if (FireTimers(w)) continue;
     if (PollSources(w, /*idle=*/true)) continue;
     if (SpinForWork(w)) continue;
+    if (TakeOverStalled(w)) continue;
     Park(w);
   }
   if (w.searching) {
@@ -557,6 +684,8 @@ SchedulerStats WorkStealingScheduler::stats() const {
     s.timers_fired += w->timers_fired.Get();
     s.sent_home += w->sent_home.Get();
     s.spilled += w->spilled.Get();
+    s.take_overs += w->take_overs.Get();
+    s.taken_over_turns += w->taken_over_turns.Get();
   }
   return s;
 }

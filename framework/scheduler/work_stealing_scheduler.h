@@ -9,8 +9,8 @@
 // `injection_interval` turns, the LIFO slot, its run queue and its homed queue (alternately),
 // the injection queue, stealing; with nothing found it fires due timers, spins briefly (unless
 // its Parker says spinning does not pay: a worker with sockets waits in its I/O backend
-// instead), then parks in its Parker until woken or until the next timer is due. An idle
-// scheduler uses no CPU.
+// instead), takes over the I/O of a worker that has stalled (take_over_after), then parks in
+// its Parker until woken or until the next timer is due. An idle scheduler uses no CPU.
 //
 // Thread safety: see Scheduler. Construction starts the workers; Shutdown() (or the destructor)
 // joins them.
@@ -47,6 +47,12 @@ struct WorkStealingOptions {
   // A homed Schedulable that has waited this long in its home worker's queue means that worker
   // is overloaded: it then makes half of its homed backlog stealable. See ActorSystemOptions.
   absl::Duration home_max_wait = absl::Milliseconds(1);
+  // A worker awake that has not taken work for this long has stalled (a long turn, or the
+  // kernel gave its core to another thread): another worker takes its I/O over - polls its
+  // backend and runs the actors homed there - until nothing is left there or it is back, then
+  // hands it back. Zero: never. Only where its Parker allows (epoll; an io_uring ring is driven
+  // by its own thread only). See ActorSystemOptions.
+  absl::Duration take_over_after = absl::Microseconds(200);
   // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
   // Turn timing and the blocked-loop detector (slow and stuck turns): see turn_monitor.h.
@@ -84,8 +90,24 @@ class WorkStealingScheduler final : public Scheduler {
   void PushLocal(Worker& w, Schedulable* s);
   void SendHome(int home, Schedulable* s);
   Schedulable* PopHomed(Worker& w);
+  Schedulable* TakeHomed(Worker& w);  // the homed queue's lock held
+  // The homed queue's lock (only with take-overs on; otherwise its worker's alone): false if
+  // another worker has it.
+  bool LockHomed(Worker& v);
+  void UnlockHomed(Worker& v);
   void SpillIfOverloaded(Worker& w);
   bool FireTimers(Worker& w);
+  // Takes over the I/O of every worker seen stalled (see take_over_after); true if that ran
+  // anything.
+  bool TakeOverStalled(Worker& w);
+  int RunTakenOver(Worker& w, Worker& stalled);  // with its homed lock and backend held
+  int64_t NowNs() const { return absl::ToUnixNanos(clock_->Now()); }
+  // Whether `v` (not `w`) is awake, has I/O another worker may drive, and has not taken work
+  // for take_over_after.
+  bool Stalled(const Worker& w, const Worker& v) const;
+  bool AnyStalled(const Worker& w) const;  // any worker but `w`
+  // The TurnMonitor's watchdog saw `worker` in one long turn: wakes a parked worker to help.
+  void OnLongTurn(int worker);
   bool SpinForWork(Worker& w);
   template <typename F>
   void ForEachSource(Worker& w, F f);  // f(WorkerSource&) for each, under the in_sources flag
@@ -100,6 +122,11 @@ class WorkStealingScheduler final : public Scheduler {
 
   const WorkStealingOptions options_;
   const Clock* clock_;  // MonotonicClock: timers, spinning before parking and homing read it
+  // take_over_after > 0, more than one worker, and a Parker that may be taken over. Set by the
+  // constructor before the workers start.
+  bool take_over_ = false;
+  std::atomic<bool> started_{false};  // the workers exist (for the watchdog's OnLongTurn)
+  const int64_t take_over_after_ns_;
   std::vector<std::unique_ptr<Worker>> workers_;
   InjectionQueue injection_;
   IdleSet idle_;

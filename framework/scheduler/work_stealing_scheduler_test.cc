@@ -316,6 +316,74 @@ TEST(WorkStealingSchedulerTest, OverloadedHomeSharesItsBacklog) {
   EXPECT_GT(scheduler.stats().spilled, 0u);
 }
 
+// A Parker whose "I/O" another worker may take over (as the epoll one's): counts the polls a
+// taker makes; the hold is a flag.
+class TakeOverParker final : public Parker {
+ public:
+  void Park(absl::Duration timeout) override { inner_.Park(timeout); }
+  void Unpark() override { inner_.Unpark(); }
+  bool MayBeTakenOver() const override { return true; }
+  bool CanBeTakenOver() override { return true; }
+  bool TryTakeOver() override { return !held_.exchange(true); }
+  int PollTakenOver() override {
+    polls_taken_over.fetch_add(1);
+    return 0;
+  }
+  void HandBack() override { held_.store(false); }
+  std::atomic<int> polls_taken_over{0};
+
+ private:
+  FutexParker inner_;
+  std::atomic<bool> held_{false};
+};
+
+// A worker stuck in one long turn has its I/O polled and its homed work run by the other,
+// which was asleep when the turn began: the turn watchdog wakes it (slow_turn 100 ms: it looks
+// every 25 ms), and it takes over. Without take-overs the homed tasks would wait in the stuck
+// worker's inbox until the turn ends (20 s here).
+TEST(WorkStealingSchedulerTest, AStuckWorkersHomedWorkRunsOnTheOtherWorker) {
+  std::vector<TakeOverParker*> parkers(2);
+  WorkStealingScheduler scheduler({.threads = 2,
+                                   .spin_before_park = absl::ZeroDuration(),
+                                   .parker_factory = [&](int i) {
+                                     auto p = std::make_unique<TakeOverParker>();
+                                     parkers[i] = p.get();
+                                     return p;
+                                   }});
+  std::atomic<bool> release{false};
+  WhereTask stuck(&scheduler);
+  stuck.on_run = [&] {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!release.load() && absl::Now() < give_up) {
+    }
+  };
+  // Real time: both workers are asleep by then; the one woken for `stuck` wakes nobody else.
+  absl::SleepFor(absl::Milliseconds(30));
+  scheduler.Schedule(&stuck);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stuck.on_zero.load() + stuck.on_one.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  ASSERT_EQ(stuck.on_zero.load() + stuck.on_one.load(), 1);
+  const int home = stuck.on_zero.load() == 1 ? 0 : 1;
+  absl::SleepFor(absl::Milliseconds(30));  // the stall is well past take_over_after
+  std::vector<std::unique_ptr<WhereTask>> homed;
+  for (int i = 0; i < 8; ++i) {
+    homed.push_back(std::make_unique<WhereTask>(&scheduler));
+    homed.back()->SetHomeWorker(home);
+    scheduler.Schedule(homed.back().get());  // into the stuck worker's inbox
+  }
+  for (auto& t : homed) WaitFor(t->done, 1);
+  EXPECT_EQ(stuck.done.load(), 0) << "the homed tasks waited for the stuck turn to end";
+  release = true;
+  WaitFor(stuck.done, 1);
+  scheduler.Shutdown();
+  for (auto& t : homed) EXPECT_EQ((home == 0 ? t->on_one : t->on_zero).load(), 1);
+  EXPECT_GT(parkers[home]->polls_taken_over.load(), 0);
+  EXPECT_GT(scheduler.stats().take_overs, 0u);
+  EXPECT_EQ(scheduler.stats().taken_over_turns, 8u);
+}
+
 TEST(WorkStealingSchedulerTest, CurrentWorkerIsTheWorkersIndexAndMinusOneElsewhere) {
   WorkStealingScheduler scheduler({.threads = 2});
   EXPECT_EQ(scheduler.CurrentWorker(), -1);

@@ -24,6 +24,7 @@ std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoSe
   ws.run_queue_capacity = options.run_queue_capacity;
   ws.spin_before_park = options.spin_before_park;
   ws.home_max_wait = options.home_max_wait;
+  ws.take_over_after = options.take_over_after;
   ws.parker_factory = options.parker_factory;
   ws.turns = {.enabled = options.turn_timing,
               .slow_turn = options.slow_turn,

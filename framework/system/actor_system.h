@@ -68,6 +68,13 @@ struct ActorSystemOptions {
   // writes go straight to the socket. If one has waited this long for its home worker, that
   // worker is overloaded and lets idle workers steal half of its homed backlog.
   absl::Duration home_max_wait = absl::Milliseconds(1);
+  // A worker that is awake but has not taken work for this long has stalled (it runs a long
+  // turn, or the kernel gave its core to another thread): another worker, about to park or
+  // between its turns, then drives its epoll backend and runs the actors homed there until
+  // nothing is left or it is back, so its connections do not wait for it (a sleeping worker is
+  // woken for it by the turn watchdog, within slow_turn/4). Zero: never. epoll only (an
+  // io_uring ring is driven by its own thread).
+  absl::Duration take_over_after = absl::Microseconds(200);
   // The I/O layer: `io.kind` is kAuto (io_uring if it works here, else epoll), kEpoll, kUring
   // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex);
   // `io.factory` gives the system backends of the caller's making (tests: fault injection).

@@ -83,7 +83,9 @@ absl::StatusOr<std::unique_ptr<ReactorBackend>> ReactorBackend::Create() {
 }
 
 ReactorBackend::ReactorBackend(int epoll_fd, int wake_fd)
-    : epoll_fd_(epoll_fd), wake_fd_(wake_fd), buffer_(new char[kRecvBufferSize]) {}
+    : epoll_fd_(epoll_fd), wake_fd_(wake_fd), buffer_(new char[kRecvBufferSize]) {
+  shareable_ = true;  // plain memory and epoll_wait: any thread that holds it may drive it
+}
 
 ReactorBackend::~ReactorBackend() {
   ::close(wake_fd_);
@@ -346,13 +348,14 @@ int ReactorBackend::PollReady() {
 int ReactorBackend::Poll(absl::Duration timeout) {
   Count(polls_);
   int handled = PollReady();
-  int timeout_ms = TimeoutMillis(timeout);
-  if (handled > 0 || HasDeferred() || !pending_.empty() || HasPosted()) timeout_ms = 0;
-  const bool blocking = timeout_ms != 0;
-  if (blocking && !BeginWait()) timeout_ms = 0;
+  if (handled > 0 || HasDeferred() || !pending_.empty() || HasPosted()) {
+    timeout = absl::ZeroDuration();
+  }
+  const bool blocking = timeout > absl::ZeroDuration();
+  if (blocking && !BeginWait()) timeout = absl::ZeroDuration();
   epoll_event events[kMaxEvents];
   Count(syscalls_);
-  const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+  const int n = Wait(events, kMaxEvents, timeout);
   if (blocking) {
     EndWait();
     Count(waits_);
@@ -375,6 +378,22 @@ int ReactorBackend::Poll(absl::Duration timeout) {
   handled += n > 0 ? n : 0;
   handled += DeliverDeferred();
   return handled;
+}
+
+int ReactorBackend::Wait(epoll_event* events, int max_events, absl::Duration timeout) {
+  // epoll_pwait2 (Linux 5.11) takes the timeout in nanoseconds: a worker that bounds its sleep
+  // to watch a busy one (take_over_after, 200 us) would wait a whole millisecond otherwise.
+  if (pwait2_) {
+    timespec ts{};
+    if (timeout != absl::InfiniteDuration()) {
+      ts = absl::ToTimespec(std::max(timeout, absl::ZeroDuration()));
+    }
+    const int n = ::epoll_pwait2(epoll_fd_, events, max_events,
+                                 timeout == absl::InfiniteDuration() ? nullptr : &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    pwait2_ = false;
+  }
+  return ::epoll_wait(epoll_fd_, events, max_events, TimeoutMillis(timeout));
 }
 
 void ReactorBackend::Kick() {

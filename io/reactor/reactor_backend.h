@@ -6,9 +6,12 @@
 // costs one read and one write, as in a hand-written epoll loop. Sends are tried at once
 // (sendmsg); only a write that would block adds EPOLLOUT to the fd's interest set.
 //
-// Thread safety: as IoBackend.
+// Thread safety: as IoBackend; shareable(): its state is plain memory and epoll_wait may be
+// called from any thread, so any worker that holds it may drive it.
 #ifndef IO_REACTOR_REACTOR_BACKEND_H_
 #define IO_REACTOR_REACTOR_BACKEND_H_
+
+#include <sys/epoll.h>
 
 #include <deque>
 #include <memory>
@@ -56,12 +59,15 @@ class ReactorBackend final : public IoBackend {
   bool DoSend(int fd, FdState& st, int32_t* result);
   void FinishConnect(int fd, FdState& st);
   bool Deliver(int fd, FdState& st, const Completion& c);
+  // epoll_pwait2, or epoll_wait (milliseconds, rounded up) where the kernel lacks it.
+  int Wait(epoll_event* events, int max_events, absl::Duration timeout);
 
   const int epoll_fd_;
   const int wake_fd_;
   std::deque<FdState> fds_;         // indexed by fd; a deque keeps references stable on growth
   std::vector<int> pending_;        // fds with work to retry at the next Poll
   std::unique_ptr<char[]> buffer_;  // recv buffer shared by every fd (data valid in callback)
+  bool pwait2_ = true;              // until the kernel says ENOSYS
 };
 
 }  // namespace troupe

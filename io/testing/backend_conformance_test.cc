@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -513,9 +514,69 @@ TEST_P(BackendConformanceTest, WakeAndPostFromAnotherThread) {
   while (!ran) backend_->Poll(absl::InfiniteDuration());
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   other.join();
-  EXPECT_TRUE(backend_->IsOwnerThread());
   EXPECT_EQ(IoBackend::Current(), backend_.get());
-  std::thread([&] { EXPECT_FALSE(backend_->IsOwnerThread()); }).join();
+}
+
+// The hold: one thread at a time drives a backend. A shareable one is taken by whoever asks
+// first while nobody has it; one that is not is always its home thread's, never another's.
+TEST_P(BackendConformanceTest, OneThreadAtATimeHoldsTheBackend) {
+  const bool shareable = backend_->shareable();
+  ASSERT_TRUE(backend_->TryHold());
+  EXPECT_TRUE(backend_->HeldByCurrentThread());
+  EXPECT_EQ(backend_->TryHold(), !shareable);  // a shareable backend's hold is not reentrant
+  {
+    IoBackend::Hold nested(*backend_);
+    EXPECT_TRUE(nested);
+  }
+  EXPECT_TRUE(backend_->HeldByCurrentThread());  // a nested Hold leaves it held
+  std::thread([&] {
+    EXPECT_FALSE(backend_->HeldByCurrentThread());
+    EXPECT_FALSE(backend_->TryHold());
+    IoBackend::Hold hold(*backend_);
+    EXPECT_FALSE(hold);
+  }).join();
+  backend_->Release();
+  EXPECT_EQ(backend_->HeldByCurrentThread(), !shareable);
+  bool other_held = false;
+  std::thread([&] {
+    other_held = backend_->TryHold();
+    if (!other_held) return;
+    EXPECT_TRUE(backend_->HeldByCurrentThread());
+    EXPECT_FALSE(std::async(std::launch::async, [&] { return backend_->TryHold(); }).get());
+    backend_->Release();
+  }).join();
+  EXPECT_EQ(other_held, shareable);
+  IoBackend::Hold hold(*backend_);
+  EXPECT_TRUE(hold);
+}
+
+// A shareable backend driven by another thread that holds it: that thread's Poll delivers the
+// completions of operations the home thread started, and its own operations work there.
+TEST_P(BackendConformanceTest, AShareableBackendIsDrivenByWhoeverHoldsIt) {
+  if (!backend_->shareable()) GTEST_SKIP() << GetParam().name << " is driven by its home only";
+  auto [server, client] = AcceptOne();
+  backend_->Recv(server, &rec_);
+  ASSERT_TRUE(SendAll(client, "ping"));
+  std::thread([&] {
+    ASSERT_TRUE(backend_->TryHold());
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (rec_.received[server] != "ping" && absl::Now() < deadline) {
+      backend_->Poll(absl::Milliseconds(10));
+    }
+    std::string reply = "pong";
+    iovec iov{reply.data(), reply.size()};
+    backend_->Send(server, &iov, 1, &rec_);
+    while (rec_.Count(IoOp::kSend) == 0 && absl::Now() < deadline) {
+      backend_->Poll(absl::Milliseconds(10));
+    }
+    backend_->Release();
+  }).join();
+  EXPECT_EQ(rec_.received[server], "ping");
+  ASSERT_EQ(rec_.Count(IoOp::kSend), 1);
+  EXPECT_EQ(rec_.Last(IoOp::kSend)->result, 4);
+  EXPECT_EQ(RecvExactly(client, 4), "pong");
+  CloseServer(server);
+  peer_->Close(client);
 }
 
 TEST_P(BackendConformanceTest, PollSleepsWhenIdle) {
