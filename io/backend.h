@@ -143,6 +143,9 @@ class IoBackend {
   // backend that is not shareable is always held by its home thread (TryHold there is true and
   // Release does nothing) and never by another.
   bool shareable() const { return shareable_; }
+  // Makes a shareable backend its home thread's alone (before its first operation), where no
+  // other thread would drive it (a single worker).
+  void KeepToHomeThread() { shareable_ = false; }
 
   // Takes the hold if nobody has it; true: the caller now drives the backend until Release().
   // Not reentrant: a thread that holds a shareable backend already gets false (check

@@ -15,7 +15,13 @@ class BackendParker final : public Parker {
   void OnWorkerStart() override { backend_->BindToCurrentThread(); }
   // Each of these drives the backend only if this worker has the hold: another worker that
   // took its I/O over (TryTakeOver) has it until HandBack, and the park returns at once then.
+  // (A backend that is not shareable is this worker's alone: no hold to take, not even the
+  // check, which Savina's pingpong measured.)
   void Park(absl::Duration timeout) override {
+    if (!backend_->shareable()) {
+      backend_->Poll(timeout);
+      return;
+    }
     IoBackend::Hold hold(*backend_);
     if (!hold) {
       std::this_thread::yield();  // the taker hands back within one bounded round
@@ -27,12 +33,12 @@ class BackendParker final : public Parker {
   // Between turns: the kernel is asked only if this worker's backend has sockets; a pure
   // message workload pays no syscall here (one per 61 turns measurably slowed `ring`).
   bool Poll() override {
+    if (!backend_->shareable()) return PollHeld();
     IoBackend::Hold hold(*backend_);
-    if (!hold) return false;
-    if (backend_->open_fds() == 0) return backend_->PollReady() > 0;
-    return backend_->Poll(absl::ZeroDuration()) > 0;
+    return hold && PollHeld();
   }
   bool PollReady() override {
+    if (!backend_->shareable()) return backend_->PollReady() > 0;
     IoBackend::Hold hold(*backend_);
     return hold && backend_->PollReady() > 0;
   }
@@ -62,6 +68,12 @@ class BackendParker final : public Parker {
   }
 
  private:
+  // Poll()'s work, by the thread driving the backend.
+  bool PollHeld() {
+    if (backend_->open_fds() == 0) return backend_->PollReady() > 0;
+    return backend_->Poll(absl::ZeroDuration()) > 0;
+  }
+
   IoBackend* const backend_;
 };
 
@@ -83,6 +95,9 @@ absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOpti
   for (int i = 0; i < workers; ++i) {
     auto backend = MakeIoBackend(*kind, options);
     if (!backend.ok()) return backend.status();
+    // With one worker nobody else could take the hold: it would only cost a compare-and-swap
+    // per operation.
+    if (workers == 1) (*backend)->KeepToHomeThread();
     backends.push_back(std::move(*backend));
   }
   return std::unique_ptr<IoService>(new IoService(std::move(backends)));

@@ -47,10 +47,15 @@ class Echoer : public Actor<Echoer, Protocol<Request<EchoRequest, EchoReply>>> {
 // Holds worker `worker` until released (or 30 s pass): a turn stuck in a computation. Homed
 // there by the test; a turn that still finds itself elsewhere (the cell was already runnable
 // on the other worker) sends the message again, which goes home.
+// The flags are shared with the turn: it may read `release` once more after the test has set it
+// and returned.
+struct StickGate {
+  Notification started;
+  std::atomic<bool> release{false};
+};
 struct Stick {
   int worker;
-  Notification* started;
-  std::atomic<bool>* release;
+  std::shared_ptr<StickGate> gate;
 };
 class Sticker : public Actor<Sticker, Protocol<Stick>> {
  public:
@@ -59,9 +64,9 @@ class Sticker : public Actor<Sticker, Protocol<Stick>> {
       self().Tell(stick);
       return;
     }
-    stick.started->Notify();
+    stick.gate->started.Notify();
     const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    while (!stick.release->load() && absl::Now() < give_up) {
+    while (!stick.gate->release.load() && absl::Now() < give_up) {
     }
   }
 };
@@ -279,17 +284,16 @@ TEST_P(SharedQueueTest, ServesItsCallsWhileAWorkerIsStuck) {
   const int stuck = GetParam();
   ActorRef<Protocol<Stick>> sticker = system_->Spawn<Sticker>().value();
   sticker.cell()->SetHomeWorker(stuck);  // its turn runs there
-  Notification started;
-  std::atomic<bool> release{false};
-  sticker.Tell(Stick{stuck, &started, &release});
-  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto gate = std::make_shared<StickGate>();
+  sticker.Tell(Stick{stuck, gate});
+  ASSERT_TRUE(gate->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
   int answered = 0;
   for (int i = 0; i < 20; ++i) {
     EchoReply reply;
     if (!Say(absl::StrCat("meanwhile", i), &reply, absl::Seconds(5)).ok()) break;
     ++answered;
   }
-  const bool still_stuck = !release.exchange(true);  // the calls were answered meanwhile
+  const bool still_stuck = !gate->release.exchange(true);  // the calls were answered meanwhile
   EXPECT_TRUE(still_stuck);
   EXPECT_EQ(answered, 20);
   MutexLock lock(&seen_.mu);

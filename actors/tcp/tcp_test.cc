@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -245,14 +246,15 @@ TEST_P(TcpTest, ConnectionActorsRunOnTheirSocketsWorker) {
   EXPECT_EQ(steals, 0u);
 }
 
-// Blocks whichever worker runs its turn until the test releases it (or 20 s pass).
+// Blocks whichever worker runs its turn until the test releases it (or 20 s pass). Shared: the
+// turn may outlive a test that failed before releasing it.
 struct Gate {
   std::atomic<bool> blocking{false}, release{false}, done{false};
 };
 struct BlockTurn {};
 class Blocker : public Actor<Blocker, Protocol<BlockTurn>> {
  public:
-  explicit Blocker(Gate* gate) : gate_(gate) {}
+  explicit Blocker(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
   void Handle(BlockTurn) {
     gate_->blocking = true;
     const absl::Time give_up = absl::Now() + absl::Seconds(20);
@@ -261,7 +263,7 @@ class Blocker : public Actor<Blocker, Protocol<BlockTurn>> {
   }
 
  private:
-  Gate* gate_;
+  std::shared_ptr<Gate> gate_;
 };
 
 // A worker stuck in a long turn (or preempted) stops polling its backend; on epoll the other
@@ -283,8 +285,9 @@ TEST_P(TcpTest, AStuckWorkersConnectionsAreServedByTheOtherWorker) {
     ASSERT_TRUE(SendAll(clients.back(), "hello"));
     ASSERT_EQ(Recv(clients.back(), 5), "hello");
   }
-  Gate gate;
-  auto blocker = system_->Spawn<Blocker>(&gate);
+  auto shared_gate = std::make_shared<Gate>();
+  Gate& gate = *shared_gate;
+  auto blocker = system_->Spawn<Blocker>(shared_gate);
   ASSERT_THAT(blocker, IsOk());
   blocker->Tell(BlockTurn{});
   ASSERT_TRUE(WaitFor([&] { return gate.blocking.load(); }));
@@ -298,6 +301,7 @@ TEST_P(TcpTest, AStuckWorkersConnectionsAreServedByTheOtherWorker) {
   EXPECT_FALSE(gate.done) << "the echoes waited for the stuck turn to end";
   EXPECT_GT(system_->stats().scheduler.take_overs, take_overs);
   gate.release = true;
+  ASSERT_TRUE(WaitFor([&] { return gate.done.load(); }));  // the turn is done with `gate`
   for (int fd : clients) ::close(fd);
   ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == kConnections; }));
 }

@@ -48,7 +48,8 @@ ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
 ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are refused");
 ABSL_FLAG(absl::Duration, take_over_after, absl::Microseconds(200),
-          "an idle worker drives the sockets of a worker stalled this long (epoll; 0: never)");
+          "another worker drives the sockets of a worker that has taken no work for this long "
+          "(a long turn, preempted; epoll only, 0: never)");
 ABSL_FLAG(absl::Duration, first_frame_timeout, absl::Seconds(30),
           "a connection that sends nothing this long after connecting is closed");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
