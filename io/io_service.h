@@ -56,7 +56,9 @@ class IoService {
  private:
   explicit IoService(std::vector<std::unique_ptr<IoBackend>> backends)
       : backends_(std::move(backends)) {
-    for (size_t i = 0; i < backends_.size(); ++i) backends_[i]->set_home_worker(static_cast<int>(i));
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      backends_[i]->set_home_worker(static_cast<int>(i));
+    }
   }
 
   std::vector<std::unique_ptr<IoBackend>> backends_;

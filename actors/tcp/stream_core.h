@@ -4,9 +4,9 @@
 // Thread safety: the *OnOwner methods and the IoHandler callbacks run only on the thread that
 // drives the backend (holds it: io/backend.h); Run() may be called from any thread, runs its
 // call at once if it holds the backend or can take the hold, else posts it, and keeps the calls
-// of one caller in order (a call is run directly only when nothing posted earlier is pending). The atomics are
-// readable from any thread. Lifetime: shared by the handle and by itself while its fd is open;
-// the self-reference is dropped at the kClose completion.
+// of one caller in order (a call is run directly only when nothing posted earlier is pending).
+// The atomics are readable from any thread. Lifetime: shared by the handle and by itself while
+// its fd is open; the self-reference is dropped at the kClose completion.
 #ifndef ACTORS_TCP_STREAM_CORE_H_
 #define ACTORS_TCP_STREAM_CORE_H_
 
@@ -50,7 +50,7 @@ class StreamCore final : public IoHandler,
                                             std::shared_ptr<ConnectionCounters> counters);
   ~StreamCore();
 
-  // Runs fn on the owner thread, in call order.
+  // Runs fn driving the backend (now, or posted to the thread that drives it), in call order.
   template <typename F>
   void Run(F&& fn) {
     if (pending_posts_.load(std::memory_order_acquire) == 0) {

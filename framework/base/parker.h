@@ -38,7 +38,7 @@ class Parker {
   // is better left to whatever else needs the core).
   virtual bool SpinBeforePark() { return true; }
   // Taking over a stalled worker's I/O: another worker calls these on this worker's Parker
-  // when this worker has neither polled nor parked for a while (preempted, or in a long turn).
+  // when this worker, awake, has not taken work for a while (preempted, or in a long turn).
   // TryTakeOver() is true if the caller now drives this worker's I/O: PollTakenOver() then
   // delivers what is ready there without blocking (returns how much it handled), and HandBack()
   // ends the take-over. False where that cannot be (no I/O, I/O that only its own thread may
