@@ -86,12 +86,12 @@ struct WorkStealingScheduler::Worker {
   Schedulable* lifo = nullptr;
   // Its TurnMonitor state: also the worker's turn bookkeeping (in a turn, turns run).
   TurnMonitor::WorkerState* monitor = nullptr;
-  bool in_parker = false;  // inside parker->Park()
-  // For other workers' stall detection (TakeOverStalled): when it last took work (stamped every
-  // 8th look, and on leaving Park; ns of clock_), and whether it is in Park (where its I/O
-  // wakes it: not stalled).
-  std::atomic<int64_t> active_ns{0};
+  // Inside parker->Park(): read by WakeOne on this worker, and by others' stall detection (a
+  // parked worker is woken by its I/O: not stalled).
   std::atomic<bool> parked{false};
+  // For other workers' stall detection (TakeOverStalled): when it last took work (stamped every
+  // 8th look, and on leaving Park; ns of clock_).
+  std::atomic<int64_t> active_ns{0};
   // Guards `homed` when take-overs are on (LockHomed): taken by this worker for each push or
   // pop, by a worker taking its I/O over for the whole take-over.
   std::atomic<bool> homed_locked{false};
@@ -230,7 +230,7 @@ void WorkStealingScheduler::WakeOne(bool force) {
   // self-Unpark would only make the next sleep return at once. Elsewhere in Park (the last
   // searcher's re-check) the self-Unpark is what keeps the work from stranding.
   if (tls_scheduler == this && tls_worker == workers_[sleeper].get() &&
-      workers_[sleeper]->in_parker) {
+      workers_[sleeper]->parked.load(std::memory_order_relaxed)) {
     return;
   }
   workers_[sleeper]->parker->Unpark();
@@ -434,7 +434,6 @@ bool WorkStealingScheduler::TakeOverStalled(Worker& w) {
   bool ran = false;
   for (auto& other : workers_) {
     Worker& v = *other;
-    // Parked: its I/O wakes it. No I/O others may drive (no sockets, io_uring): nothing to do.
     if (!Stalled(w, v)) continue;
     // Both try-locks (taken in this order, released in reverse): its homed queue's, which it
     // holds only for a push or a pop (unless preempted right there: then not this time), and
@@ -493,12 +492,10 @@ void WorkStealingScheduler::Park(Worker& w) {
     if (take_over_ && AnyStalled(w)) timeout = std::min(timeout, options_.take_over_after);
     if (SourcesLetPark(w)) {
       w.parks.Add();
-      w.in_parker = true;
       w.parked.store(true, std::memory_order_release);
       w.parker->Park(timeout);
       if (take_over_) w.active_ns.store(NowNs(), std::memory_order_relaxed);
       w.parked.store(false, std::memory_order_release);
-      w.in_parker = false;
       SourcesResumed(w);
     }
   }
