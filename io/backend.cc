@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "framework/base/cpu_relax.h"
+
 namespace troupe {
 namespace {
 thread_local IoBackend* tls_current = nullptr;
@@ -22,6 +24,8 @@ void IoBackend::Post(absl::AnyInvocable<void()> fn) {
   {
     MutexLock lock(&posted_mu_);
     posted_.push_back(std::move(fn));
+    posted_count_.store(posted_count_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
     has_posted_.store(true, std::memory_order_release);
   }
   Wake();
@@ -57,6 +61,16 @@ int IoBackend::DeliverDeferred() {
   return delivered;
 }
 
+void IoBackend::TakeHold() {
+  for (int spins = 0; !TryHold(); ++spins) {
+    if (spins < 64) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
 IoBackendStats IoBackend::stats() const {
   IoBackendStats s;
   s.polls = polls_.load(std::memory_order_relaxed);
@@ -64,6 +78,7 @@ IoBackendStats IoBackend::stats() const {
   s.syscalls = syscalls_.load(std::memory_order_relaxed);
   s.completions = completions_.load(std::memory_order_relaxed);
   s.errors = errors_.load(std::memory_order_relaxed);
+  s.posted = posted_count_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -82,6 +82,8 @@ struct IoBackendStats {
   uint64_t syscalls = 0;     // epoll_wait/read/write/accept... or io_uring_enter
   uint64_t completions = 0;  // completions delivered to handlers
   uint64_t errors = 0;       // ... of operations that failed (result < 0: a reset, a refusal)
+  uint64_t posted = 0;       // closures Post()ed to the driving thread (e.g. a send from a
+                             // thread that could not take the hold)
 };
 
 class IoBackend {
@@ -127,7 +129,11 @@ class IoBackend {
   // Makes a Poll() that is waiting (or the next one) return promptly. Any thread; costs a
   // syscall only when the driving thread is blocked in the kernel.
   void Wake() {
-    if (wait_state_.exchange(kNotified, std::memory_order_acq_rel) == kWaiting) Kick();
+    // seq_cst with BeginWait: either it sees the notification or this sees its wait.
+    if (!notified_.exchange(true, std::memory_order_seq_cst) &&
+        waiting_.load(std::memory_order_seq_cst)) {
+      Kick();
+    }
   }
 
   // Runs `fn` on the driving thread inside a later Poll(). Any thread.
@@ -157,8 +163,23 @@ class IoBackend {
     return holder_.compare_exchange_strong(none, me, std::memory_order_acquire,
                                            std::memory_order_relaxed);
   }
+  // Takes the hold, waiting (spinning, then yielding) while another thread has it: for a thread
+  // whose other holders keep it briefly (one operation, one non-blocking poll). Not reentrant.
+  void TakeHold();
+  // Lets the hold go. What the holder left for the next poll (a completion of an operation
+  // that finished inline, an fd to service) wakes a thread waiting in the kernel, which would
+  // not see it otherwise (the waiter lets the hold go for its wait: LetGoForWait).
   void Release() {
-    if (shareable_) holder_.store(std::thread::id{}, std::memory_order_release);
+    if (!shareable_) return;
+    const bool left_work = HasWorkForPoll();
+    holder_.store(std::thread::id{}, std::memory_order_release);
+    if (left_work && waiting_.load(std::memory_order_seq_cst)) Wake();
+  }
+  // By a thread that took the hold for an operation, after it: delivers what the operation
+  // completed inline (a send that went out at once) while the thread still holds the backend,
+  // so that a thread waiting in the kernel is not woken for it.
+  void AfterOperation() {
+    if (shareable_) PollReady();
   }
   bool HeldByCurrentThread() const {
     return (shareable_ ? holder_ : home_).load(std::memory_order_acquire) ==
@@ -179,6 +200,11 @@ class IoBackend {
     Hold(const Hold&) = delete;
     Hold& operator=(const Hold&) = delete;
     explicit operator bool() const { return held_; }
+    // After an operation run under this hold: IoBackend::AfterOperation, unless the hold was
+    // already this thread's (a poll that delivers afterwards anyway).
+    void AfterOperation() {
+      if (held_ && !nested_) backend_.AfterOperation();
+    }
 
    private:
     IoBackend& backend_;
@@ -186,8 +212,10 @@ class IoBackend {
     const bool held_;
   };
 
-  // The scheduler worker this backend belongs to (IoService numbers them), or -1: its sockets'
-  // actors are homed there.
+  // The scheduler worker this backend belongs to (IoService numbers them): its sockets' actors
+  // are homed there. -1: none set (a socket's actor is homed where it starts); kAnyWorker: one
+  // backend that every worker drives (IoService's shared reactor), its actors homed nowhere.
+  static constexpr int kAnyWorker = -2;
   int home_worker() const { return home_worker_; }
   void set_home_worker(int worker) { home_worker_ = worker; }
 
@@ -214,6 +242,9 @@ class IoBackend {
     deferred_.push_back({fd, handler, generation, completion});
   }
   bool HasDeferred() const { return !deferred_.empty(); }
+  // Whether the next Poll() has work without the kernel (the holder only): deferred
+  // completions, and whatever else an implementation keeps for it.
+  virtual bool HasWorkForPoll() const { return HasDeferred(); }
   // Delivers the completions deferred before this call (not those deferred meanwhile), minus
   // those DeferredStillWanted drops; returns how many were delivered. Called from inside one
   // of those completions it delivers nothing (returns 0).
@@ -222,12 +253,34 @@ class IoBackend {
   virtual bool DeferredStillWanted(const Deferred& /*d*/) const { return true; }
   bool HasPosted() const { return has_posted_.load(std::memory_order_acquire); }
 
-  // Around a blocking kernel wait: BeginWait() returns false if a Wake() is pending (then
-  // do not block); EndWait() consumes it. Kick() interrupts the kernel wait (eventfd write).
+  // Around a blocking kernel wait, by one thread at a time: BeginWait() claims the wait and
+  // returns true, or returns false - a Wake() is pending (it is consumed: do not block), or
+  // another thread waits already (a shareable backend let go by its waiter: poll without
+  // blocking, and leave the wake-up fd to the waiter). EndWait() (after a true BeginWait only)
+  // ends the wait and consumes a Wake() that came during it. Kick() interrupts the kernel wait
+  // (eventfd write).
   bool BeginWait() {
-    return wait_state_.exchange(kWaiting, std::memory_order_acq_rel) != kNotified;
+    if (waiting_.exchange(true, std::memory_order_seq_cst)) return false;
+    if (notified_.exchange(false, std::memory_order_seq_cst)) {
+      waiting_.store(false, std::memory_order_release);
+      return false;
+    }
+    return true;
   }
-  void EndWait() { wait_state_.store(kIdle, std::memory_order_release); }
+  void EndWait() {
+    notified_.store(false, std::memory_order_relaxed);
+    waiting_.store(false, std::memory_order_release);
+  }
+  // Around that wait, a shareable backend is let go by the thread that holds it, so that other
+  // threads' operations (a send from an actor on another worker) go straight to the socket
+  // instead of being posted and waking the waiter: LetGoForWait() is true if it let go, and
+  // then TakeHold() takes it back before the wait's results are handled. (Unlike Release(),
+  // it wakes nobody: the thread letting go comes back for its own work.)
+  bool LetGoForWait() {
+    if (!shareable_ || !HeldByCurrentThread()) return false;
+    holder_.store(std::thread::id{}, std::memory_order_release);
+    return true;
+  }
   virtual void Kick() = 0;
 
   // Owner-only counters, published with relaxed stores.
@@ -240,13 +293,14 @@ class IoBackend {
   std::atomic<size_t> open_fds_{0};
 
  private:
-  enum : uint32_t { kIdle = 0, kWaiting = 1, kNotified = 2 };
-  std::atomic<uint32_t> wait_state_{kIdle};
+  std::atomic<bool> waiting_{false};   // a thread is in (or entering) the kernel wait
+  std::atomic<bool> notified_{false};  // a Wake() not yet consumed by a wait
   std::atomic<std::thread::id> home_{};    // BindToCurrentThread's caller
   std::atomic<std::thread::id> holder_{};  // shareable: the thread driving it now, if any
   int home_worker_ = -1;
   Mutex posted_mu_;
   std::vector<absl::AnyInvocable<void()>> posted_ ABSL_GUARDED_BY(posted_mu_);
+  std::atomic<uint64_t> posted_count_{0};  // written under posted_mu_
   std::atomic<bool> has_posted_{false};
   // The driving thread only: the completions waiting, and those DeliverDeferred is delivering.
   std::vector<Deferred> deferred_, delivering_;

@@ -1,7 +1,8 @@
 // Choosing an IoBackend: `epoll`, `uring` or `auto`, in one place.
 //
 //   auto  -> io_uring if ProbeProactor() succeeds here, else epoll (the choice and the reason
-//            are printed once to stderr);
+//            are printed once to stderr); IoService makes it epoll without probing when
+//            several workers share one reactor (IoBackendOptions::shared_reactor);
 //   uring -> io_uring, or UNIMPLEMENTED saying why it is unavailable (no fallback);
 //   epoll -> epoll, without touching io_uring at all: the way to run where an unknown syscall
 //            kills the process (strict seccomp sandboxes).
@@ -33,6 +34,14 @@ struct IoBackendOptions {
   // Tests: pretend the io_uring probe returned this status (e.g. UNIMPLEMENTED).
   std::optional<absl::Status> fake_uring_probe;
   bool log_choice = true;  // print which backend `auto` chose, and why
+  // epoll with more than one worker: one reactor (one epoll set) driven by every worker - one
+  // at a time waits in it, the others sleep on a futex until work or that wait wakes them, and
+  // a connection's actor runs on whichever worker is free, as with Asio's io_context run by
+  // several threads or tokio's I/O driver. false: a reactor per worker, each connection's actor
+  // homed on its socket's worker, a stalled worker's sockets served by take-overs
+  // (ActorSystemOptions::take_over_after). Shared, a socket waits for no particular worker:
+  // bench/echo_compare's 2-worker p99 (README). io_uring is always a ring per worker.
+  bool shared_reactor = true;
   // Makes worker i's backend instead (once per worker, at start-up): a FaultInjectingBackend
   // around a real one (io/testing), so a test can give a whole system the faults it injects.
   // `kind` is then not resolved (nor io_uring probed); an error fails the system's start.

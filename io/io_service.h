@@ -1,11 +1,14 @@
-// IoService: the I/O layer of one ActorSystem - one IoBackend per scheduler worker, and the
-// Parkers that make each worker sleep inside its own backend's wait.
+// IoService: the I/O layer of one ActorSystem - its IoBackends and the Parkers that make each
+// worker sleep inside a backend's wait. Either one epoll reactor for every worker (epoll with
+// several workers and IoBackendOptions::shared_reactor: one idle worker at a time waits in it,
+// the others on a futex) or one backend per worker (io_uring; epoll otherwise).
 //
 // No I/O thread: a worker with nothing to run waits in epoll_wait / io_uring_enter with the
 // timeout of the next timer, and is woken there (eventfd) when actor work arrives for it.
 // A socket belongs to the backend that registered it; its completions run on the thread that
-// drives that backend - its worker, or (epoll) another worker that took over a stalled one - and
-// become messages to the owning actor, homed on the backend's worker.
+// drives that backend - any worker (shared), its worker, or (epoll) another worker that took
+// over a stalled one - and become messages to the owning actor: homed nowhere on the shared
+// reactor, else on the backend's worker.
 //
 // Thread safety: all methods from any thread. Backends are owned here and outlive the
 // scheduler's workers (the ActorSystem joins the workers before destroying this).
@@ -35,7 +38,8 @@ class IoService {
 
   std::string_view backend_name() const { return backends_[0]->name(); }  // "epoll", "io_uring"
 
-  // Worker i's Parker: sleeps in backend i, binds it to the worker thread.
+  // Worker i's Parker: sleeps in backend i (binding it to the worker thread), or in the shared
+  // reactor / on a futex.
   std::unique_ptr<Parker> MakeParker(int worker);
 
   // The backend a new socket should belong to: the calling worker's own, else (a foreign
@@ -63,6 +67,8 @@ class IoService {
 
   std::vector<std::unique_ptr<IoBackend>> backends_;
   std::atomic<uint32_t> next_{0};
+  bool shared_ = false;  // one backend driven by every worker
+  std::atomic<bool> seat_{false};  // shared: a worker waits in the backend's kernel wait
 };
 
 }  // namespace troupe

@@ -1,9 +1,14 @@
-// IoService's parkers: a worker sleeps in its own backend, and spins before parking only while
-// that backend has no sockets.
+// IoService's parkers: a worker sleeps in its own backend (or, epoll with several workers, one
+// of them in the shared reactor and the others on a futex), and spins before parking only
+// while that backend has no sockets.
 #include "io/io_service.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
 
 #include "framework/base/status_matchers.h"
 #include "gtest/gtest.h"
@@ -40,6 +45,95 @@ TEST(IoServiceTest, AWorkerSpinsBeforeParkingOnlyWhileItsBackendHasNoSockets) {
     ::close(fds[1]);
     parker->OnWorkerStop();
   }
+}
+
+// epoll with several workers: one reactor for all (shared_reactor, the default), its sockets'
+// actors homed nowhere; with it off, one per worker, each its worker's home.
+TEST(IoServiceTest, EpollWorkersShareOneReactorUnlessToldOtherwise) {
+  auto shared = IoService::Create({.kind = IoBackendKind::kEpoll, .log_choice = false}, 2);
+  ASSERT_THAT(shared, IsOk());
+  IoBackend& first = (*shared)->NextBackend();
+  EXPECT_EQ(&(*shared)->NextBackend(), &first);
+  EXPECT_EQ(first.home_worker(), IoBackend::kAnyWorker);
+  EXPECT_TRUE(first.shareable());
+  auto per_worker = IoService::Create(
+      {.kind = IoBackendKind::kEpoll, .log_choice = false, .shared_reactor = false}, 2);
+  ASSERT_THAT(per_worker, IsOk());
+  IoBackend& a = (*per_worker)->NextBackend();
+  IoBackend& b = (*per_worker)->NextBackend();
+  EXPECT_NE(&a, &b);
+  EXPECT_EQ(a.home_worker() + b.home_worker(), 1);  // workers 0 and 1
+}
+
+// Workers sharing the reactor: one waits in it, the others on a futex; Unpark wakes each where
+// it sleeps (a wake-up sent only to the reactor would leave the futex sleeper asleep, and the
+// reverse the reactor's). Many rounds, so that both orders of arrival are seen.
+TEST(IoServiceTest, UnparkWakesAWorkerWhereverItSleepsOnASharedReactor) {
+  constexpr int kWorkers = 3;
+  auto io = IoService::Create({.kind = IoBackendKind::kEpoll, .log_choice = false}, kWorkers);
+  ASSERT_THAT(io, IsOk());
+  std::vector<std::unique_ptr<Parker>> parkers;
+  for (int i = 0; i < kWorkers; ++i) parkers.push_back((*io)->MakeParker(i));
+  for (int round = 0; round < 200; ++round) {
+    std::atomic<int> woken{0};
+    std::vector<std::thread> workers;
+    for (int i = 0; i < kWorkers; ++i) {
+      workers.emplace_back([&, i] {
+        parkers[i]->Park(absl::Seconds(30));
+        woken.fetch_add(1);
+      });
+    }
+    absl::SleepFor(absl::Microseconds(round % 10 * 50));  // parked by now, or still arriving
+    for (auto& p : parkers) p->Unpark();
+    const absl::Time end = absl::Now() + absl::Seconds(10);
+    while (woken.load() < kWorkers && absl::Now() < end) absl::SleepFor(absl::Microseconds(50));
+    ASSERT_EQ(woken.load(), kWorkers) << "round " << round << ": a worker slept on";
+    for (auto& t : workers) t.join();
+    for (auto& p : parkers) p->Park(absl::ZeroDuration());  // consume any wake-up left over
+  }
+}
+
+// A socket that becomes readable wakes the worker waiting in the shared reactor, whichever
+// worker that is, and its completion is delivered there.
+TEST(IoServiceTest, ASocketWakesTheWorkerWaitingInTheSharedReactor) {
+  auto io = IoService::Create({.kind = IoBackendKind::kEpoll, .log_choice = false}, 2);
+  ASSERT_THAT(io, IsOk());
+  struct Counting final : IoHandler {
+    std::atomic<int> recvs{0};
+    void OnCompletion(int, const Completion& c) override {
+      if (c.op == IoOp::kRecv && c.result > 0) recvs.fetch_add(1);
+    }
+  } handler;
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  IoBackend& backend = (*io)->NextBackend();
+  {
+    IoBackend::Hold hold(backend);
+    ASSERT_TRUE(hold);
+    backend.Recv(fds[0], &handler);
+    backend.Poll(absl::ZeroDuration());
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<Parker>> parkers;
+  for (int i = 0; i < 2; ++i) parkers.push_back((*io)->MakeParker(i));
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 2; ++i) {
+    workers.emplace_back([&, i] {
+      while (!stop.load()) parkers[i]->Park(absl::Seconds(30));
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(20));  // both asleep: one in the reactor
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  const absl::Time end = absl::Now() + absl::Seconds(10);
+  while (handler.recvs.load() == 0 && absl::Now() < end) absl::SleepFor(absl::Microseconds(50));
+  EXPECT_EQ(handler.recvs.load(), 1);
+  stop = true;
+  for (auto& p : parkers) p->Unpark();
+  for (auto& t : workers) t.join();
+  IoBackend::Hold hold(backend);
+  backend.Close(fds[0], &handler);
+  for (int i = 0; i < 100 && backend.open_fds() > 0; ++i) backend.Poll(absl::Milliseconds(1));
+  ::close(fds[1]);
 }
 
 }  // namespace

@@ -44,9 +44,9 @@ void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
   if (close_started_) return;
   events_ = std::move(events);
   // Homed on the backend's worker (which is not the running one when another worker took the
-  // backend over, or writes through it directly).
+  // backend over, or writes through it directly); nowhere on a reactor every worker shares.
   const int home =
-      backend_.home_worker() >= 0 ? backend_.home_worker() : scheduler_.CurrentWorker();
+      backend_.home_worker() != -1 ? backend_.home_worker() : scheduler_.CurrentWorker();
   if (home >= 0) events_->SetHomeWorker(home);
   receiving_ = true;
   started_at_ = last_received_ = scheduler_.Now();

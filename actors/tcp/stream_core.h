@@ -57,6 +57,7 @@ class StreamCore final : public IoHandler,
       IoBackend::Hold hold(backend_);
       if (hold) {
         fn();
+        hold.AfterOperation();
         return;
       }
     }

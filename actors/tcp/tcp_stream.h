@@ -19,12 +19,14 @@
 // TcpClosed with a status, never as exceptions.
 //
 // Thread safety: a TcpStream is used by its owning actor (one thread at a time); it is
-// move-only. Its socket belongs to one worker's IoBackend: a call goes straight to the backend
-// when the calling thread drives it or can take its hold (io/backend.h: on epoll any worker may
-// while nobody else drives it), else it is posted to the thread that does, in order. Start()
-// makes that worker the owner actor's home: the scheduler runs the actor there (so its writes go
-// straight to the socket) unless the worker is overloaded (ActorSystemOptions::home_max_wait) or
-// stalled (take_over_after: another worker then drives the backend and runs the actor).
+// move-only. Its socket belongs to an IoBackend: a call goes straight to the backend when the
+// calling thread drives it or can take its hold (io/backend.h: on epoll any worker may while
+// nobody else drives it), else it is posted to the thread that does, in order. With one epoll
+// reactor for every worker (IoBackendOptions::shared_reactor) the owner actor runs on any
+// worker. With a backend per worker, Start() makes the socket's worker the actor's home: the
+// scheduler runs it there (so its writes go straight to the socket) unless the worker is
+// overloaded (ActorSystemOptions::home_max_wait) or stalled (take_over_after: another worker
+// then drives the backend and runs the actor).
 // Destroying the handle (e.g. the actor stopping) aborts the connection. A handle must not
 // outlive its ActorSystem (keep it in the actor that owns it, as above).
 #ifndef ACTORS_TCP_TCP_STREAM_H_

@@ -91,7 +91,9 @@ class Conn : public Actor<Conn, ConnProtocol> {
       return;
     }
     if (mode_ == Mode::kEchoWhere) {
-      ran_on_.insert(IoBackend::Current());  // the worker this turn runs on
+      // The worker this turn runs on (the first message may come in the actor's first turn,
+      // which runs where it was spawned, before its home is known).
+      if (++received_ > 1) ran_on_.insert(IoBackend::Current());
       if (!stream_.Write(std::move(m.bytes)).ok()) log_->write_errors++;
       return;
     }
@@ -137,6 +139,7 @@ class Conn : public Actor<Conn, ConnProtocol> {
   Log* log_;
   Mode mode_;
   absl::flat_hash_set<const IoBackend*> ran_on_;
+  int received_ = 0;
   std::vector<TcpReceived> kept_;
 };
 
@@ -144,8 +147,12 @@ using ::troupe::testing::WaitFor;
 
 class TcpTest : public ::testing::TestWithParam<IoBackendKind> {
  protected:
-  void SetUp() override {
-    ActorSystemOptions options;
+  void SetUp() override { Start(ActorSystemOptions{}); }
+
+  // Starts the test's system with `options` and this test's backend on 2 workers (again, if
+  // one is running).
+  void Start(ActorSystemOptions options) {
+    system_.reset();
     options.threads = 2;
     options.io.kind = GetParam();
     options.io.log_choice = false;
@@ -214,16 +221,11 @@ TEST_P(TcpTest, EchoesAThousandConcurrentConnections) {
 // sanitized run does not count as overload.) Without homes the idle worker steals from the busy
 // one whenever a burst queues several actors there.
 TEST_P(TcpTest, ConnectionActorsRunOnTheirSocketsWorker) {
-  system_.reset();
   ActorSystemOptions options;
-  options.threads = 2;
-  options.io.kind = GetParam();
-  options.io.log_choice = false;
+  options.io.shared_reactor = false;  // epoll: a reactor per worker, as io_uring's rings
   options.home_max_wait = absl::Hours(1);
   options.take_over_after = absl::ZeroDuration();  // nor a preempted worker as stalled
-  auto system = ActorSystem::Create(options);
-  ASSERT_THAT(system, IsOk());
-  system_ = std::move(*system);
+  Start(options);
   auto listener = Listen(Mode::kEchoWhere);
   constexpr int kConnections = 16, kRounds = 300;
   std::vector<int> clients;
@@ -266,44 +268,63 @@ class Blocker : public Actor<Blocker, Protocol<BlockTurn>> {
   std::shared_ptr<Gate> gate_;
 };
 
-// A worker stuck in a long turn (or preempted) stops polling its backend; on epoll the other
-// worker takes its sockets over after take_over_after and runs their actors, so every
-// connection keeps echoing while the turn lasts. Round trips go one connection at a time, so
-// the other worker's own sockets are quiet while the stuck one's are used: it sleeps, and the
-// turn watchdog has to wake it. Without the take-over, the connections homed on the stuck
-// worker answer only once its turn ends (20 s here, and `done` would be set).
-TEST_P(TcpTest, AStuckWorkersConnectionsAreServedByTheOtherWorker) {
-  if (GetParam() != IoBackendKind::kEpoll) {
-    GTEST_SKIP() << "epoll only: an io_uring ring is driven by its own thread";
-  }
-  auto listener = Listen(Mode::kEcho);
-  constexpr int kConnections = 8;  // accepted round-robin: half on each worker's backend
-  std::vector<int> clients;
-  for (int i = 0; i < kConnections; ++i) {
-    clients.push_back(Connect(listener->port()));
-    ASSERT_GE(clients.back(), 0) << std::strerror(errno);
-    ASSERT_TRUE(SendAll(clients.back(), "hello"));
-    ASSERT_EQ(Recv(clients.back(), 5), "hello");
-  }
-  auto shared_gate = std::make_shared<Gate>();
-  Gate& gate = *shared_gate;
-  auto blocker = system_->Spawn<Blocker>(shared_gate);
-  ASSERT_THAT(blocker, IsOk());
-  blocker->Tell(BlockTurn{});
-  ASSERT_TRUE(WaitFor([&] { return gate.blocking.load(); }));
-  const uint64_t take_overs = system_->stats().scheduler.take_overs;
-  for (int round = 0; round < 5; ++round) {
-    for (int fd : clients) {
-      ASSERT_TRUE(SendAll(fd, "12345678"));
-      ASSERT_EQ(Recv(fd, 8), "12345678");
+// A worker stuck in a long turn (or preempted) stops polling I/O. With a reactor per worker
+// (epoll), the other worker takes the stuck one's sockets over after take_over_after and runs
+// their actors; with one reactor for both, the other worker serves every socket anyway. Either
+// way every connection keeps echoing while the turn lasts. Round trips go one connection at a
+// time, so the other worker often sleeps when a message comes for the stuck one's sockets: the
+// socket (shared) or the turn watchdog (take-overs) has to wake it. Without either, the
+// connections homed on the stuck worker answer only once its turn ends (20 s here, and `done`
+// would be set). epoll only: an io_uring ring is driven by its own thread alone.
+class StuckWorkerTest : public TcpTest {
+ protected:
+  void EchoWhileAWorkerIsStuck() {
+    auto listener = Listen(Mode::kEcho);
+    constexpr int kConnections = 8;  // per worker: accepted round-robin, half on each
+    std::vector<int> clients;
+    for (int i = 0; i < kConnections; ++i) {
+      clients.push_back(Connect(listener->port()));
+      ASSERT_GE(clients.back(), 0) << std::strerror(errno);
+      ASSERT_TRUE(SendAll(clients.back(), "hello"));
+      ASSERT_EQ(Recv(clients.back(), 5), "hello");
     }
+    auto shared_gate = std::make_shared<Gate>();
+    Gate& gate = *shared_gate;
+    auto blocker = system_->Spawn<Blocker>(shared_gate);
+    ASSERT_THAT(blocker, IsOk());
+    blocker->Tell(BlockTurn{});
+    ASSERT_TRUE(WaitFor([&] { return gate.blocking.load(); }));
+    for (int round = 0; round < 5; ++round) {
+      for (int fd : clients) {
+        ASSERT_TRUE(SendAll(fd, "12345678"));
+        ASSERT_EQ(Recv(fd, 8), "12345678");
+      }
+    }
+    EXPECT_FALSE(gate.done) << "the echoes waited for the stuck turn to end";
+    gate.release = true;
+    ASSERT_TRUE(WaitFor([&] { return gate.done.load(); }));  // the turn is done with `gate`
+    for (int fd : clients) ::close(fd);
+    ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == kConnections; }));
   }
-  EXPECT_FALSE(gate.done) << "the echoes waited for the stuck turn to end";
+};
+
+TEST_P(StuckWorkerTest, AReactorPerWorkerHasTheStuckWorkersSocketsTakenOver) {
+  ActorSystemOptions options;
+  options.io.shared_reactor = false;
+  Start(options);
+  const uint64_t take_overs = system_->stats().scheduler.take_overs;
+  EchoWhileAWorkerIsStuck();
   EXPECT_GT(system_->stats().scheduler.take_overs, take_overs);
-  gate.release = true;
-  ASSERT_TRUE(WaitFor([&] { return gate.done.load(); }));  // the turn is done with `gate`
-  for (int fd : clients) ::close(fd);
-  ASSERT_TRUE(WaitFor([&] { return log_.closed_count() == kConnections; }));
+}
+
+// Without take-overs: the sharing alone serves them (a reactor per worker would not).
+TEST_P(StuckWorkerTest, ASharedReactorIsServedByTheWorkerThatIsNotStuck) {
+  ActorSystemOptions options;
+  options.io.shared_reactor = true;
+  options.take_over_after = absl::ZeroDuration();
+  Start(options);
+  EchoWhileAWorkerIsStuck();
+  EXPECT_EQ(system_->stats().scheduler.take_overs, 0u);
 }
 
 TEST_P(TcpTest, EchoesOneByteAndOneMebibyteAndSeesAnEmptyStreamEnd) {
@@ -611,6 +632,10 @@ TEST_P(TcpTest, ConnectGivesUpAtItsTimeout) {
   ::close(*spare);
 }
 
+INSTANTIATE_TEST_SUITE_P(Epoll, StuckWorkerTest, ::testing::Values(IoBackendKind::kEpoll),
+                         [](const auto& info) {
+                           return std::string(IoBackendKindName(info.param));
+                         });
 INSTANTIATE_TEST_SUITE_P(Backends, TcpTest,
                          ::testing::Values(IoBackendKind::kEpoll, IoBackendKind::kUring),
                          [](const auto& info) {

@@ -38,6 +38,9 @@ ABSL_FLAG(int, grpc_port, -1, "also serve proto/chat.proto's Chat service here (
 ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
           "I/O backend: epoll, uring or auto");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
+ABSL_FLAG(bool, shared_reactor, true,
+          "with epoll and several workers, one epoll set driven by every worker (false: one per "
+          "worker, each connection served by its own)");
 ABSL_FLAG(std::string, history_dir, "",
           "keep each room's messages in DIR/ROOM.log and replay them after a restart");
 ABSL_FLAG(int64_t, max_connections, 20000, "open connections beyond this are refused");
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
   options.io.kind = absl::GetFlag(FLAGS_backend);
+  options.io.shared_reactor = absl::GetFlag(FLAGS_shared_reactor);
   auto spans = troupe::SpanSinkFromFlags("chat_server");
   if (!spans.ok()) {
     std::fprintf(stderr, "chat_server: %s\n", spans.status().ToString().c_str());

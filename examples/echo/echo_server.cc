@@ -44,12 +44,16 @@ ABSL_FLAG(std::string, host, "127.0.0.1",
           "address to listen on (the gRPC port needs --tls_* or --allow_insecure off loopback)");
 ABSL_FLAG(int, port, 7000, "TCP port (0: pick a free one; the chosen port is printed)");
 ABSL_FLAG(troupe::IoBackendKind, backend, troupe::IoBackendKind::kAuto,
-          "I/O backend: epoll, uring or auto (io_uring if available, else epoll)");
+          "I/O backend: epoll, uring or auto (several workers: epoll, one shared reactor; one "
+          "worker: io_uring if available, else epoll)");
 ABSL_FLAG(int, threads, 0, "worker threads (0 = one per core)");
+ABSL_FLAG(bool, shared_reactor, true,
+          "with epoll and several workers, one epoll set driven by every worker (false: one per "
+          "worker, each connection served by its own)");
 ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are refused");
 ABSL_FLAG(absl::Duration, take_over_after, absl::Microseconds(200),
           "another worker drives the sockets of a worker that has taken no work for this long "
-          "(a long turn, preempted; epoll only, 0: never)");
+          "(a long turn, preempted; epoll with --noshared_reactor only, 0: never)");
 ABSL_FLAG(absl::Duration, first_frame_timeout, absl::Seconds(30),
           "a connection that sends nothing this long after connecting is closed");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
@@ -153,6 +157,7 @@ int main(int argc, char** argv) {
   troupe::ActorSystemOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
   options.io.kind = absl::GetFlag(FLAGS_backend);
+  options.io.shared_reactor = absl::GetFlag(FLAGS_shared_reactor);
   options.take_over_after = absl::GetFlag(FLAGS_take_over_after);
   auto spans = troupe::SpanSinkFromFlags("echo_server");
   if (!spans.ok()) {
@@ -228,9 +233,11 @@ int main(int argc, char** argv) {
   sys.Shutdown();
   const troupe::IoBackendStats io = sys.stats().io;
   std::fprintf(
-      stderr, "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept)\n",
+      stderr,
+      "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept), %llu posted\n",
       static_cast<unsigned long long>(io.completions), static_cast<unsigned long long>(io.syscalls),
-      static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits));
+      static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits),
+      static_cast<unsigned long long>(io.posted));
   const troupe::SchedulerStats sched = sys.stats().scheduler;
   std::fprintf(stderr,
                "echo_server: workers: %llu turns, %llu parks, %llu steals, %llu take-overs of a "

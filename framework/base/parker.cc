@@ -1,29 +1,8 @@
 #include "framework/base/parker.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+#include "framework/base/futex.h"
 
 namespace troupe {
-namespace {
-
-void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, absl::Duration timeout) {
-  timespec ts;
-  timespec* tsp = nullptr;
-  if (timeout != absl::InfiniteDuration()) {
-    ts = absl::ToTimespec(timeout);
-    tsp = &ts;
-  }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr,
-          0);
-}
-
-void FutexWakeOne(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-}
-
-}  // namespace
 
 void FutexParker::Park(absl::Duration timeout) {
   // A pending notification is consumed without sleeping.

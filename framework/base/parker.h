@@ -51,6 +51,10 @@ class Parker {
   virtual bool MayBeTakenOver() const { return false; }
   virtual int PollTakenOver() { return 0; }
   virtual void HandBack() {}
+  // Whether every worker drives this worker's I/O (one backend for all, fixed for the
+  // Parker's life): a worker in a long turn then needs another awake to serve the sockets,
+  // which the scheduler's watchdog sees to.
+  virtual bool SharesIo() const { return false; }
   // Called by the owning worker thread when it starts and just before it exits.
   virtual void OnWorkerStart() {}
   virtual void OnWorkerStop() {}

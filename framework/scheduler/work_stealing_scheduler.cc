@@ -417,10 +417,11 @@ bool WorkStealingScheduler::AnyStalled(const Worker& w) const {
 
 void WorkStealingScheduler::OnLongTurn(int worker) {
   // The watchdog saw `worker` in one turn for a whole period: a helper that sleeps without
-  // sockets of its own to wake it would never look. Wake one (it takes over before it parks).
-  if (!started_.load(std::memory_order_acquire) || !take_over_) return;
+  // sockets of its own to wake it would never look. Wake one: it takes over before it parks,
+  // or (one backend for all) it parks in the backend's wait that nobody else may be in.
+  if (!started_.load(std::memory_order_acquire)) return;
   Worker& stuck = *workers_[worker];
-  if (!stuck.parker->CanBeTakenOver()) return;
+  if (!stuck.parker->SharesIo() && !(take_over_ && stuck.parker->CanBeTakenOver())) return;
   for (auto& v : workers_) {
     if (v.get() != &stuck && v->parked.load(std::memory_order_acquire)) {
       v->parker->Unpark();

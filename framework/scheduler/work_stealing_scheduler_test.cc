@@ -384,6 +384,56 @@ TEST(WorkStealingSchedulerTest, AStuckWorkersHomedWorkRunsOnTheOtherWorker) {
   EXPECT_EQ(scheduler.stats().taken_over_turns, 8u);
 }
 
+// A Parker whose I/O every worker drives (as the shared reactor's): counts its wake-ups.
+class SharedIoParker final : public Parker {
+ public:
+  void Park(absl::Duration timeout) override { inner_.Park(timeout); }
+  void Unpark() override {
+    unparks.fetch_add(1);
+    inner_.Unpark();
+  }
+  bool SharesIo() const override { return true; }
+  std::atomic<int> unparks{0};
+
+ private:
+  FutexParker inner_;
+};
+
+// Shared I/O: a worker stuck in one long turn cannot serve it, and the other worker sleeps
+// (nothing of the stuck worker's is its to run): the turn watchdog wakes it, so that it goes
+// to wait on the I/O (the shared reactor's seat is free). Without the wake-up it sleeps on.
+TEST(WorkStealingSchedulerTest, AStuckTurnWakesASleepingWorkerWhenIoIsShared) {
+  std::vector<SharedIoParker*> parkers(2);
+  WorkStealingScheduler scheduler({.threads = 2,
+                                   .spin_before_park = absl::ZeroDuration(),
+                                   .parker_factory = [&](int i) {
+                                     auto p = std::make_unique<SharedIoParker>();
+                                     parkers[i] = p.get();
+                                     return p;
+                                   }});
+  std::atomic<bool> release{false};
+  WhereTask stuck(&scheduler);
+  stuck.on_run = [&] {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!release.load() && absl::Now() < give_up) {
+    }
+  };
+  absl::SleepFor(absl::Milliseconds(30));  // both asleep
+  scheduler.Schedule(&stuck);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stuck.on_zero.load() + stuck.on_one.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  ASSERT_EQ(stuck.on_zero.load() + stuck.on_one.load(), 1);
+  SharedIoParker& other = *parkers[stuck.on_zero.load() == 1 ? 1 : 0];
+  const int before = other.unparks.load();
+  absl::SleepFor(absl::Milliseconds(200));  // the watchdog looks every 25 ms (slow_turn/4)
+  EXPECT_GT(other.unparks.load(), before) << "nobody woke the sleeping worker";
+  release = true;
+  WaitFor(stuck.done, 1);
+  scheduler.Shutdown();
+}
+
 TEST(WorkStealingSchedulerTest, CurrentWorkerIsTheWorkersIndexAndMinusOneElsewhere) {
   WorkStealingScheduler scheduler({.threads = 2});
   EXPECT_EQ(scheduler.CurrentWorker(), -1);

@@ -175,6 +175,10 @@ void ActorSystem::CollectMetrics(metrics::Collection& out) const {
     out.Counter("troupe_io_errors_total",
                 "I/O operations that failed (a connection reset or refused, ...).", backend,
                 static_cast<double>(io.errors));
+    out.Counter("troupe_io_posted_total",
+                "Operations handed to the thread driving a backend (the caller could not drive "
+                "it).",
+                backend, static_cast<double>(io.posted));
   }
 }
 

@@ -682,8 +682,9 @@ int InMemoryBackend::Poll(absl::Duration timeout) {
       }
     }
     kicked_ = false;
+    lock.unlock();
+    EndWait();
   }
-  EndWait();
   return n + Settle();
 }
 

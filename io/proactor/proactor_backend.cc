@@ -548,7 +548,6 @@ int ProactorBackend::Poll(absl::Duration timeout) {
     EndWait();
     Count(waits_);
   } else {
-    EndWait();
     io_uring_submit_and_get_events(ring);
   }
   handled += ReapCompletions();

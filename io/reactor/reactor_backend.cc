@@ -351,23 +351,30 @@ int ReactorBackend::Poll(absl::Duration timeout) {
   if (handled > 0 || HasDeferred() || !pending_.empty() || HasPosted()) {
     timeout = absl::ZeroDuration();
   }
-  const bool blocking = timeout > absl::ZeroDuration();
-  if (blocking && !BeginWait()) timeout = absl::ZeroDuration();
+  // One thread at a time waits in the kernel (another may poll without waiting meanwhile).
+  const bool blocking = timeout > absl::ZeroDuration() && BeginWait();
+  if (!blocking) timeout = absl::ZeroDuration();
   epoll_event events[kMaxEvents];
   Count(syscalls_);
+  const bool let_go = blocking && LetGoForWait();
   const int n = Wait(events, kMaxEvents, timeout);
-  if (blocking) {
-    EndWait();
-    Count(waits_);
-  }
+  if (blocking) EndWait();
+  if (let_go) TakeHold();
+  if (blocking) Count(waits_);
+  int serviced = 0;
   for (int i = 0; i < n; ++i) {
     const int fd = events[i].data.fd;
     if (fd == wake_fd_) {
+      // Level-triggered: left for the waiter (a Wake is for it) when this poll did not wait,
+      // and not counted as handled (a poll that found only it found nothing).
+      if (!blocking) continue;
       uint64_t value;
       Count(syscalls_);
       (void)!::read(wake_fd_, &value, sizeof(value));
+      ++serviced;
       continue;
     }
+    ++serviced;
     FdState& st = fds_[fd];
     const uint32_t e = events[i].events;
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st.readable = true;
@@ -375,7 +382,7 @@ int ReactorBackend::Poll(absl::Duration timeout) {
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) st.writable = true;
     Service(fd);
   }
-  handled += n > 0 ? n : 0;
+  handled += serviced;
   handled += DeliverDeferred();
   return handled;
 }

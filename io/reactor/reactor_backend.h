@@ -46,6 +46,7 @@ class ReactorBackend final : public IoBackend {
   // Deferred::generation: the fd's generation when queued; kAlwaysDeliver for kClose.
   static constexpr uint64_t kAlwaysDeliver = ~uint64_t{0};
   bool DeferredStillWanted(const Deferred& d) const override;
+  bool HasWorkForPoll() const override { return HasDeferred() || !pending_.empty(); }
 
   ReactorBackend(int epoll_fd, int wake_fd);
   FdState& StateFor(int fd, IoHandler* handler);

@@ -579,6 +579,45 @@ TEST_P(BackendConformanceTest, AShareableBackendIsDrivenByWhoeverHoldsIt) {
   peer_->Close(client);
 }
 
+// A shareable backend is let go while its driver waits in the kernel: another thread takes
+// the hold meanwhile, and what its operation completes at once (a send) wakes the waiter when
+// the hold is released, so the waiter's Poll delivers it instead of sleeping on.
+TEST_P(BackendConformanceTest, AShareableBackendIsLetGoWhileItsDriverWaitsInTheKernel) {
+  if (!backend_->shareable()) GTEST_SKIP() << GetParam().name << " is driven by its home only";
+  auto [server, client] = AcceptOne();
+  std::atomic<bool> polling{false};
+  absl::Duration waited;
+  std::thread driver([&] {
+    IoBackend::Hold hold(*backend_);
+    ASSERT_TRUE(hold);
+    polling = true;
+    const absl::Time start = absl::Now();
+    while (rec_.Count(IoOp::kSend) == 0 && absl::Now() - start < absl::Seconds(20)) {
+      backend_->Poll(absl::Seconds(10));
+    }
+    waited = absl::Now() - start;
+  });
+  while (!polling) std::this_thread::yield();
+  bool held = false;
+  for (const absl::Time end = absl::Now() + absl::Seconds(5); !held && absl::Now() < end;) {
+    held = backend_->TryHold();
+    if (!held) absl::SleepFor(absl::Microseconds(100));
+  }
+  EXPECT_TRUE(held) << "the hold was kept through the kernel wait";
+  std::string reply = "pong";
+  if (held) {
+    iovec iov{reply.data(), reply.size()};
+    backend_->Send(server, &iov, 1, &rec_);  // done at once: its completion waits for a poll
+    backend_->Release();                     // ... which this wakes
+  }
+  driver.join();
+  ASSERT_EQ(rec_.Count(IoOp::kSend), 1);
+  EXPECT_LT(waited, absl::Seconds(5)) << "the waiter slept through the send's completion";
+  EXPECT_EQ(RecvExactly(client, 4), "pong");
+  CloseServer(server);
+  peer_->Close(client);
+}
+
 TEST_P(BackendConformanceTest, PollSleepsWhenIdle) {
   // Idle polls block until their timeout (an occasional spurious return is allowed).
   int polls = 0;

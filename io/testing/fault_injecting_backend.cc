@@ -77,9 +77,10 @@ int FaultInjectingBackend::PollReady() {
 int FaultInjectingBackend::Poll(absl::Duration timeout) {
   int handled = RunPosted() + DeliverDeferred();
   if (handled > 0 || HasDeferred() || HasPosted()) timeout = absl::ZeroDuration();
-  if (timeout != absl::ZeroDuration() && !BeginWait()) timeout = absl::ZeroDuration();
+  const bool waiting = timeout != absl::ZeroDuration() && BeginWait();
+  if (!waiting) timeout = absl::ZeroDuration();
   handled += inner_->Poll(timeout);
-  EndWait();
+  if (waiting) EndWait();
   return handled;
 }
 
