@@ -390,7 +390,7 @@ int ReactorBackend::Poll(absl::Duration timeout) {
 int ReactorBackend::Wait(epoll_event* events, int max_events, absl::Duration timeout) {
   // epoll_pwait2 (Linux 5.11) takes the timeout in nanoseconds: a worker that bounds its sleep
   // to watch a busy one (take_over_after, 200 us) would wait a whole millisecond otherwise.
-  if (pwait2_) {
+  if (pwait2_.load(std::memory_order_relaxed)) {
     timespec ts{};
     if (timeout != absl::InfiniteDuration()) {
       ts = absl::ToTimespec(std::max(timeout, absl::ZeroDuration()));
@@ -398,7 +398,7 @@ int ReactorBackend::Wait(epoll_event* events, int max_events, absl::Duration tim
     const int n = ::epoll_pwait2(epoll_fd_, events, max_events,
                                  timeout == absl::InfiniteDuration() ? nullptr : &ts, nullptr);
     if (n >= 0 || errno != ENOSYS) return n;
-    pwait2_ = false;
+    pwait2_.store(false, std::memory_order_relaxed);
   }
   return ::epoll_wait(epoll_fd_, events, max_events, TimeoutMillis(timeout));
 }

@@ -13,6 +13,7 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -68,7 +69,8 @@ class ReactorBackend final : public IoBackend {
   std::deque<FdState> fds_;         // indexed by fd; a deque keeps references stable on growth
   std::vector<int> pending_;        // fds with work to retry at the next Poll
   std::unique_ptr<char[]> buffer_;  // recv buffer shared by every fd (data valid in callback)
-  bool pwait2_ = true;              // until the kernel says ENOSYS
+  // Until the kernel says ENOSYS; read by a waiter that let the hold go, so atomic.
+  std::atomic<bool> pwait2_{true};
 };
 
 }  // namespace troupe
