@@ -109,13 +109,7 @@ class SharedBackendParker final : public Parker {
       return;
     }
     // Another worker waits in the backend: its completions wake us through the scheduler.
-    expected = kEmpty;
-    if (!state_.compare_exchange_strong(expected, kOnFutex, std::memory_order_acquire)) {
-      state_.store(kEmpty, std::memory_order_release);  // it was kNotified: consume it
-      return;
-    }
-    FutexWait(&state_, kOnFutex, timeout);
-    state_.exchange(kEmpty, std::memory_order_acquire);
+    FutexPark(&state_, kEmpty, kOnFutex, timeout);
   }
   void Unpark() override {
     const uint32_t was = state_.exchange(kNotified, std::memory_order_acq_rel);

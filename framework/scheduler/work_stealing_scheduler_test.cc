@@ -316,6 +316,26 @@ TEST(WorkStealingSchedulerTest, OverloadedHomeSharesItsBacklog) {
   EXPECT_GT(scheduler.stats().spilled, 0u);
 }
 
+// Schedules `stuck` once both workers of `scheduler` are asleep (real time: the one woken for
+// it wakes nobody else) as a turn that spins until `release` (or 20 s); returns the worker it
+// runs on, or -1 if it did not start within 10 s.
+int StartStuckTurn(WorkStealingScheduler& scheduler, WhereTask& stuck,
+                   std::atomic<bool>& release) {
+  stuck.on_run = [&release] {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!release.load() && absl::Now() < give_up) {
+    }
+  };
+  absl::SleepFor(absl::Milliseconds(30));
+  scheduler.Schedule(&stuck);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stuck.on_zero.load() + stuck.on_one.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  if (stuck.on_zero.load() + stuck.on_one.load() != 1) return -1;
+  return stuck.on_zero.load() == 1 ? 0 : 1;
+}
+
 // A Parker whose "I/O" another worker may take over (as the epoll one's): counts the polls a
 // taker makes; the hold is a flag.
 class TakeOverParker final : public Parker {
@@ -352,20 +372,8 @@ TEST(WorkStealingSchedulerTest, AStuckWorkersHomedWorkRunsOnTheOtherWorker) {
                                    }});
   std::atomic<bool> release{false};
   WhereTask stuck(&scheduler);
-  stuck.on_run = [&] {
-    const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    while (!release.load() && absl::Now() < give_up) {
-    }
-  };
-  // Real time: both workers are asleep by then; the one woken for `stuck` wakes nobody else.
-  absl::SleepFor(absl::Milliseconds(30));
-  scheduler.Schedule(&stuck);
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (stuck.on_zero.load() + stuck.on_one.load() == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Microseconds(100));
-  }
-  ASSERT_EQ(stuck.on_zero.load() + stuck.on_one.load(), 1);
-  const int home = stuck.on_zero.load() == 1 ? 0 : 1;
+  const int home = StartStuckTurn(scheduler, stuck, release);
+  ASSERT_GE(home, 0);
   absl::SleepFor(absl::Milliseconds(30));  // the stall is well past take_over_after
   std::vector<std::unique_ptr<WhereTask>> homed;
   for (int i = 0; i < 8; ++i) {
@@ -413,19 +421,9 @@ TEST(WorkStealingSchedulerTest, AStuckTurnWakesASleepingWorkerWhenIoIsShared) {
                                    }});
   std::atomic<bool> release{false};
   WhereTask stuck(&scheduler);
-  stuck.on_run = [&] {
-    const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    while (!release.load() && absl::Now() < give_up) {
-    }
-  };
-  absl::SleepFor(absl::Milliseconds(30));  // both asleep
-  scheduler.Schedule(&stuck);
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (stuck.on_zero.load() + stuck.on_one.load() == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Microseconds(100));
-  }
-  ASSERT_EQ(stuck.on_zero.load() + stuck.on_one.load(), 1);
-  SharedIoParker& other = *parkers[stuck.on_zero.load() == 1 ? 1 : 0];
+  const int stuck_on = StartStuckTurn(scheduler, stuck, release);
+  ASSERT_GE(stuck_on, 0);
+  SharedIoParker& other = *parkers[1 - stuck_on];
   const int before = other.unparks.load();
   absl::SleepFor(absl::Milliseconds(200));  // the watchdog looks every 25 ms (slow_turn/4)
   EXPECT_GT(other.unparks.load(), before) << "nobody woke the sleeping worker";
