@@ -1,7 +1,8 @@
 // The chat server: rooms as actors over TCP (and gRPC), with persistent history.
 //
 //   bazel run -c opt //examples/chat:chat_server -- --port=7070 [--grpc_port=7071]
-//       [--backend=epoll|uring|auto] [--threads=T] [--history_dir=DIR] [--record=FILE]
+//       [--backend=epoll|uring|auto] [--threads=T] [--noshared_reactor] [--history_dir=DIR]
+//       [--record=FILE]
 //   ... --cluster=chat --etcd=127.0.0.1:2379 --node_name=a [--node_listen=HOST:PORT]
 //       (one node of a chat cluster; tools/demo cluster starts etcd and three of them)
 //
