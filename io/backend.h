@@ -31,7 +31,10 @@
 // home thread (the one that called BindToCurrentThread(), a scheduler worker) unless the backend
 // is shareable() and another thread took the hold - a worker taking over a home worker that has
 // stopped polling (preempted, or stuck in a long turn), or an actor that runs away from its
-// socket's worker writing directly. Single-threaded users (tests, the simulation) may call
+// socket's worker writing directly. A thread about to block in the kernel lets the hold go for
+// the wait and takes it back before handling what it found (LetGoForWait), one waiter at a
+// time (BeginWait); a holder that leaves work for a poll wakes that waiter on Release().
+// Single-threaded users (tests, the simulation) may call
 // everything from the home thread without holding. Wake(), Post(), TryHold(), Release(),
 // HeldByCurrentThread(), stats() and the socket calls from any thread: Post() is how a thread
 // that cannot take the hold gets an operation run by the one that has it. It owns neither

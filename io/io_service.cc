@@ -178,8 +178,7 @@ absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOpti
     if (!backend.ok()) return backend.status();
     backends.push_back(std::move(*backend));
     auto service = std::unique_ptr<IoService>(new IoService(std::move(backends)));
-    service->shared_ = true;
-    service->backends_[0]->set_home_worker(IoBackend::kAnyWorker);
+    service->backends_[0]->set_home_worker(IoBackend::kAnyWorker);  // shared()
     return service;
   }
   for (int i = 0; i < workers; ++i) {
@@ -194,7 +193,7 @@ absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOpti
 }
 
 std::unique_ptr<Parker> IoService::MakeParker(int worker) {
-  if (shared_) return std::make_unique<SharedBackendParker>(backends_[0].get(), &seat_);
+  if (shared()) return std::make_unique<SharedBackendParker>(backends_[0].get(), &seat_);
   return std::make_unique<BackendParker>(backends_.at(worker).get());
 }
 

@@ -67,7 +67,9 @@ class IoService {
 
   std::vector<std::unique_ptr<IoBackend>> backends_;
   std::atomic<uint32_t> next_{0};
-  bool shared_ = false;  // one backend driven by every worker
+  // One backend driven by every worker (the shared reactor).
+  bool shared() const { return backends_[0]->home_worker() == IoBackend::kAnyWorker; }
+
   std::atomic<bool> seat_{false};  // shared: a worker waits in the backend's kernel wait
 };
 
