@@ -178,12 +178,6 @@ class IoBackend {
     holder_.store(std::thread::id{}, std::memory_order_release);
     if (left_work && waiting_.load(std::memory_order_seq_cst)) Wake();
   }
-  // By a thread that took the hold for an operation, after it: delivers what the operation
-  // completed inline (a send that went out at once) while the thread still holds the backend,
-  // so that a thread waiting in the kernel is not woken for it.
-  void AfterOperation() {
-    if (shareable_) PollReady();
-  }
   bool HeldByCurrentThread() const {
     return (shareable_ ? holder_ : home_).load(std::memory_order_acquire) ==
            std::this_thread::get_id();
@@ -203,10 +197,12 @@ class IoBackend {
     Hold(const Hold&) = delete;
     Hold& operator=(const Hold&) = delete;
     explicit operator bool() const { return held_; }
-    // After an operation run under this hold: IoBackend::AfterOperation, unless the hold was
-    // already this thread's (a poll that delivers afterwards anyway).
+    // After an operation run under a hold taken for it (not one that was this thread's
+    // already: a poll, which delivers afterwards anyway): delivers what the operation completed
+    // inline (a send that went out at once) while the thread still holds a shareable backend,
+    // so that a thread waiting in the kernel is not woken for it.
     void AfterOperation() {
-      if (held_ && !nested_) backend_.AfterOperation();
+      if (held_ && !nested_ && backend_.shareable()) backend_.PollReady();
     }
 
    private:
@@ -214,6 +210,18 @@ class IoBackend {
     const bool nested_;
     const bool held_;
   };
+
+  // Runs `fn` (operations on this backend) at once if the calling thread holds the backend or
+  // can take the hold, followed by Hold::AfterOperation; false if another thread drives it
+  // (`fn` did not run: Post it). Any thread.
+  template <typename F>
+  bool RunIfHeld(F& fn) {
+    Hold hold(*this);
+    if (!hold) return false;
+    fn();
+    hold.AfterOperation();
+    return true;
+  }
 
   // The scheduler worker this backend belongs to (IoService numbers them): its sockets' actors
   // are homed there. -1: none set (a socket's actor is homed where it starts); kAnyWorker: one

@@ -24,6 +24,14 @@ void DeliverLastCompletions(IoBackend& backend) {
   }
 }
 
+// A poll between turns, by the thread driving the backend: the kernel is asked only if the
+// backend has sockets; a pure message workload pays no syscall here (one per 61 turns
+// measurably slowed `ring`).
+bool PollBetweenTurns(IoBackend& backend) {
+  if (backend.open_fds() == 0) return backend.PollReady() > 0;
+  return backend.Poll(absl::ZeroDuration()) > 0;
+}
+
 // Sleeps in an IoBackend: one wait covers sockets, timers (the timeout) and new actor work
 // (Unpark = the backend's Wake, an eventfd write only when the worker is really asleep).
 class BackendParker final : public Parker {
@@ -48,12 +56,10 @@ class BackendParker final : public Parker {
     backend_->Poll(timeout);
   }
   void Unpark() override { backend_->Wake(); }
-  // Between turns: the kernel is asked only if this worker's backend has sockets; a pure
-  // message workload pays no syscall here (one per 61 turns measurably slowed `ring`).
   bool Poll() override {
-    if (!backend_->shareable()) return PollHeld();
+    if (!backend_->shareable()) return PollBetweenTurns(*backend_);
     IoBackend::Hold hold(*backend_);
-    return hold && PollHeld();
+    return hold && PollBetweenTurns(*backend_);
   }
   bool PollReady() override {
     if (!backend_->shareable()) return backend_->PollReady() > 0;
@@ -74,12 +80,6 @@ class BackendParker final : public Parker {
   void OnWorkerStop() override { DeliverLastCompletions(*backend_); }
 
  private:
-  // Poll()'s work, by the thread driving the backend.
-  bool PollHeld() {
-    if (backend_->open_fds() == 0) return backend_->PollReady() > 0;
-    return backend_->Poll(absl::ZeroDuration()) > 0;
-  }
-
   IoBackend* const backend_;
 };
 
@@ -121,9 +121,7 @@ class SharedBackendParker final : public Parker {
   }
   bool Poll() override {
     IoBackend::Hold hold(*backend_);
-    if (!hold) return false;
-    if (backend_->open_fds() == 0) return backend_->PollReady() > 0;
-    return backend_->Poll(absl::ZeroDuration()) > 0;
+    return hold && PollBetweenTurns(*backend_);
   }
   bool PollReady() override {
     IoBackend::Hold hold(*backend_);
@@ -167,21 +165,14 @@ absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOpti
       if (!backend.ok()) return backend.status();
       backends.push_back(std::move(*backend));
     }
-    return std::unique_ptr<IoService>(new IoService(std::move(backends)));
+    return std::unique_ptr<IoService>(new IoService(std::move(backends), /*shared=*/false));
   }
   absl::StatusOr<IoBackendKind> kind = SharedReactorForAuto(options, workers)
                                           ? IoBackendKind::kEpoll
                                           : ResolveIoBackendKind(options);
   if (!kind.ok()) return kind.status();
-  if (workers > 1 && *kind == IoBackendKind::kEpoll && options.shared_reactor) {
-    auto backend = MakeIoBackend(*kind, options);
-    if (!backend.ok()) return backend.status();
-    backends.push_back(std::move(*backend));
-    auto service = std::unique_ptr<IoService>(new IoService(std::move(backends)));
-    service->backends_[0]->set_home_worker(IoBackend::kAnyWorker);  // shared()
-    return service;
-  }
-  for (int i = 0; i < workers; ++i) {
+  const bool shared = workers > 1 && *kind == IoBackendKind::kEpoll && options.shared_reactor;
+  for (int i = 0; i < (shared ? 1 : workers); ++i) {
     auto backend = MakeIoBackend(*kind, options);
     if (!backend.ok()) return backend.status();
     // With one worker nobody else could take the hold: it would only cost a compare-and-swap
@@ -189,7 +180,7 @@ absl::StatusOr<std::unique_ptr<IoService>> IoService::Create(const IoBackendOpti
     if (workers == 1) (*backend)->KeepToHomeThread();
     backends.push_back(std::move(*backend));
   }
-  return std::unique_ptr<IoService>(new IoService(std::move(backends)));
+  return std::unique_ptr<IoService>(new IoService(std::move(backends), shared));
 }
 
 std::unique_ptr<Parker> IoService::MakeParker(int worker) {
@@ -208,13 +199,7 @@ IoBackend& IoService::BackendForNewSocket() {
 }
 
 void IoService::RunOn(IoBackend& backend, absl::AnyInvocable<void()> fn) {
-  IoBackend::Hold hold(backend);
-  if (hold) {
-    fn();
-    hold.AfterOperation();
-  } else {
-    backend.Post(std::move(fn));
-  }
+  if (!backend.RunIfHeld(fn)) backend.Post(std::move(fn));
 }
 
 IoBackendStats IoService::stats() const {

@@ -58,10 +58,11 @@ class IoService {
   IoBackendStats stats() const;  // summed over the backends
 
  private:
-  explicit IoService(std::vector<std::unique_ptr<IoBackend>> backends)
+  // `shared`: one backend that every worker drives (homed nowhere); else one per worker.
+  IoService(std::vector<std::unique_ptr<IoBackend>> backends, bool shared)
       : backends_(std::move(backends)) {
     for (size_t i = 0; i < backends_.size(); ++i) {
-      backends_[i]->set_home_worker(static_cast<int>(i));
+      backends_[i]->set_home_worker(shared ? IoBackend::kAnyWorker : static_cast<int>(i));
     }
   }
 

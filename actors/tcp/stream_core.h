@@ -53,14 +53,7 @@ class StreamCore final : public IoHandler,
   // Runs fn driving the backend (now, or posted to the thread that drives it), in call order.
   template <typename F>
   void Run(F&& fn) {
-    if (pending_posts_.load(std::memory_order_acquire) == 0) {
-      IoBackend::Hold hold(backend_);
-      if (hold) {
-        fn();
-        hold.AfterOperation();
-        return;
-      }
-    }
+    if (pending_posts_.load(std::memory_order_acquire) == 0 && backend_.RunIfHeld(fn)) return;
     pending_posts_.fetch_add(1, std::memory_order_acq_rel);
     backend_.Post([self = shared_from_this(), fn = std::forward<F>(fn)]() mutable {
       fn();

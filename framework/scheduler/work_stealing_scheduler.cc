@@ -114,18 +114,19 @@ thread_local WorkStealingScheduler* tls_scheduler = nullptr;
 thread_local void* tls_worker = nullptr;
 }  // namespace
 
+int ThreadsOrOnePerCore(int threads) {
+  return threads > 0 ? threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     : options_(std::move(options)),
       clock_(&MonotonicClock::Get()),
       take_over_after_ns_(absl::ToInt64Nanoseconds(options_.take_over_after)),
-      idle_(options_.threads > 0 ? options_.threads
-                                 : std::max(1u, std::thread::hardware_concurrency())),
-      monitor_(options_.threads > 0 ? options_.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-               options_.turns, [this](int worker) { OnLongTurn(worker); }) {
-  const int n = options_.threads > 0
-                    ? options_.threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      idle_(ThreadsOrOnePerCore(options_.threads)),
+      monitor_(ThreadsOrOnePerCore(options_.threads), options_.turns,
+               [this](int worker) { OnLongTurn(worker); }) {
+  const int n = ThreadsOrOnePerCore(options_.threads);
   workers_.reserve(n);
   for (int i = 0; i < n; ++i) {
     std::unique_ptr<Parker> parker =

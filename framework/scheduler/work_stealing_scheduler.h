@@ -37,6 +37,9 @@
 
 namespace troupe {
 
+// `threads` if positive, else one per core (std::thread::hardware_concurrency, at least 1).
+int ThreadsOrOnePerCore(int threads);
+
 struct WorkStealingOptions {
   int threads = 0;                    // 0: one per core (std::thread::hardware_concurrency)
   int budget = 64;                    // units of work (messages) per turn

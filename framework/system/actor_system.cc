@@ -1,9 +1,7 @@
 #include "framework/system/actor_system.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "framework/scheduler/work_stealing_scheduler.h"
@@ -12,10 +10,7 @@
 namespace troupe {
 namespace {
 
-int WorkerCount(const ActorSystemOptions& options) {
-  return options.threads > 0 ? options.threads
-                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+int WorkerCount(const ActorSystemOptions& options) { return ThreadsOrOnePerCore(options.threads); }
 
 std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoService* io) {
   WorkStealingOptions ws;
