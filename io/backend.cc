@@ -79,6 +79,7 @@ IoBackendStats IoBackend::stats() const {
   s.completions = completions_.load(std::memory_order_relaxed);
   s.errors = errors_.load(std::memory_order_relaxed);
   s.posted = posted_count_.load(std::memory_order_relaxed);
+  s.sent_now = sent_now_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -36,12 +36,14 @@
 // time (BeginWait); a holder that leaves work for a poll wakes that waiter on Release().
 // Single-threaded users (tests, the simulation) may call
 // everything from the home thread without holding. Wake(), Post(), TryHold(), Release(),
-// HeldByCurrentThread(), stats() and the socket calls from any thread: Post() is how a thread
-// that cannot take the hold gets an operation run by the one that has it. It owns neither
+// HeldByCurrentThread(), stats(), the socket calls and (on its own terms) SendNow() from any
+// thread: Post() is how a thread that cannot take the hold gets an operation run by the one
+// that has it. It owns neither
 // handlers nor fds; Close() closes an fd for its caller.
 #ifndef IO_BACKEND_H_
 #define IO_BACKEND_H_
 
+#include <errno.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -87,6 +89,7 @@ struct IoBackendStats {
   uint64_t errors = 0;       // ... of operations that failed (result < 0: a reset, a refusal)
   uint64_t posted = 0;       // closures Post()ed to the driving thread (e.g. a send from a
                              // thread that could not take the hold)
+  uint64_t sent_now = 0;     // SendNow() calls that sent everything they were given
 };
 
 class IoBackend {
@@ -114,6 +117,17 @@ class IoBackend {
   virtual void StopRecv(int fd) = 0;
   virtual void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) = 0;
   virtual void Close(int fd, IoHandler* handler) = 0;
+
+  // A send made at once by the calling thread, any thread, without the hold: for a backend
+  // whose sockets may be written directly while no Send() is outstanding on the fd (the caller
+  // guarantees that, and that the fd stays open during the call). Never blocks; never delivers
+  // a completion. Returns the bytes sent (maybe fewer than `size`) or -errno (-EAGAIN: none
+  // could be sent now); -EOPNOTSUPP from a backend that cannot (sends_now() false).
+  virtual int64_t SendNow(int /*fd*/, const char* /*data*/, size_t /*size*/) {
+    return -EOPNOTSUPP;
+  }
+  // Whether SendNow() works here: epoll's sockets are the kernel's, written by one syscall.
+  virtual bool sends_now() const { return false; }
 
   // Runs posted closures and delivers ready completions; if there were none, waits up to
   // `timeout` (absl::InfiniteDuration() for no limit) for some or for Wake(). Returns the
@@ -299,6 +313,7 @@ class IoBackend {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   std::atomic<uint64_t> polls_{0}, waits_{0}, syscalls_{0}, completions_{0}, errors_{0};
+  std::atomic<uint64_t> sent_now_{0};  // any thread: fetch_add
   bool shareable_ = false;  // set by an implementation's constructor (see shareable())
   // Maintained by implementations (the driving thread); read without the hold by open_fds().
   std::atomic<size_t> open_fds_{0};

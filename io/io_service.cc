@@ -212,6 +212,7 @@ IoBackendStats IoService::stats() const {
     total.completions += s.completions;
     total.errors += s.errors;
     total.posted += s.posted;
+    total.sent_now += s.sent_now;
   }
   return total;
 }

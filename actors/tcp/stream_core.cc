@@ -49,9 +49,43 @@ void StreamCore::StartOnOwner(std::unique_ptr<StreamEvents> events) {
       backend_.home_worker() != -1 ? backend_.home_worker() : scheduler_.CurrentWorker();
   if (home >= 0) events_->SetHomeWorker(home);
   receiving_ = true;
+  started_ = true;
   started_at_ = last_received_ = scheduler_.Now();
   ArmDeadline();
   UpdateReading();
+  UpdateWritingNow();
+}
+
+void StreamCore::UpdateWritingNow() {
+  if (!backend_.sends_now() || !backend_.shareable()) return;
+  const bool want = started_ && !sending_ && out_.empty() && !connecting_ && !close_started_ &&
+                    !close_after_flush_;
+  MutexLock lock(&write_now_mu_);  // waits for a TryWriteNow in its syscall
+  write_now_ = want;
+}
+
+bool StreamCore::TryWriteNow(std::string& bytes) {
+  // Only where other threads drive the backend too (shareable: a reactor shared by the workers,
+  // or one per worker with take-overs), whose hold a writer would wait for or post behind. A
+  // backend its worker's alone (one worker) batches a turn's writes instead: the first goes out
+  // at once, the rest wait for its completion at the next poll and leave in one writev.
+  if (!backend_.sends_now() || !backend_.shareable() ||
+      pending_posts_.load(std::memory_order_acquire) != 0) {
+    return false;
+  }
+  MutexLock lock(&write_now_mu_);
+  if (!write_now_) return false;
+  const int64_t n = backend_.SendNow(fd_, bytes.data(), bytes.size());
+  if (n > 0) {
+    if (counters_) counters_->bytes_sent.Add(static_cast<uint64_t>(n));
+    queued_bytes_.fetch_sub(static_cast<size_t>(n), std::memory_order_acq_rel);
+    if (static_cast<size_t>(n) == bytes.size()) return true;
+    bytes.erase(0, static_cast<size_t>(n));
+  }
+  // The rest (or an error, which the backend's Send reports) goes through WriteOnOwner; writes
+  // made meanwhile must queue behind it.
+  write_now_ = false;
+  return false;
 }
 
 void StreamCore::ArmDeadline() {
@@ -138,7 +172,11 @@ void StreamCore::WriteOnOwner(std::string bytes) {
     backpressured_.store(true, std::memory_order_release);
     UpdateReading();
   }
-  if (!sending_ && !connecting_) Flush();
+  if (!sending_ && !connecting_) {
+    Flush();
+  } else {
+    UpdateWritingNow();
+  }
 }
 
 void StreamCore::Flush() {  // out_ is not empty and holds no empty chunk
@@ -149,6 +187,7 @@ void StreamCore::Flush() {  // out_ is not empty and holds no empty chunk
     in_flight_bytes_ += it->size();
   }
   sending_ = true;
+  UpdateWritingNow();  // before the backend may write the socket
   backend_.Send(fd_, iov_.data(), static_cast<int>(iov_.size()), this);
 }
 
@@ -171,6 +210,8 @@ void StreamCore::OnSent(int32_t result) {
     Flush();
   } else if (close_after_flush_) {
     CloseNow();
+  } else {
+    UpdateWritingNow();
   }
 }
 
@@ -194,6 +235,7 @@ void StreamCore::CloseOnOwner(absl::Status reason, bool flush_first, bool notify
   closed_.store(true, std::memory_order_release);
   if (flush_first && (sending_ || !out_.empty())) {
     close_after_flush_ = true;
+    UpdateWritingNow();
     return;
   }
   CloseNow();
@@ -204,6 +246,7 @@ void StreamCore::CloseNow() {
   close_started_ = true;
   deadline_timer_.Cancel();
   closed_.store(true, std::memory_order_release);
+  UpdateWritingNow();  // no TryWriteNow is in its syscall once this returns
   backend_.Close(fd_, this);
 }
 

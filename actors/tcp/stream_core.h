@@ -5,7 +5,12 @@
 // drives the backend (holds it: io/backend.h); Run() may be called from any thread, runs its
 // call at once if it holds the backend or can take the hold, else posts it, and keeps the calls
 // of one caller in order (a call is run directly only when nothing posted earlier is pending).
-// The atomics are readable from any thread. Lifetime: shared by the handle and by itself while
+// TryWriteNow() may be called from any thread too: on a backend that sends_now() (epoll) and
+// that other threads drive too (shareable()), a write to a stream with nothing queued or in
+// flight goes to the socket from the writer's thread, without the hold (so a worker writing
+// never waits for, or posts to, the worker handling events); the lock it takes for the syscall is taken by the owner side only to stop
+// such writes (a send of its own starts, the fd is closed). The atomics are readable from any
+// thread. Lifetime: shared by the handle and by itself while
 // its fd is open; the self-reference is dropped at the kClose completion.
 #ifndef ACTORS_TCP_STREAM_CORE_H_
 #define ACTORS_TCP_STREAM_CORE_H_
@@ -24,6 +29,7 @@
 #include "io/backend.h"
 #include "io/socket/socket.h"
 #include "framework/base/credit.h"
+#include "framework/base/mutex.h"
 #include "io/framing/framer.h"
 #include "framework/metrics/metrics.h"
 #include "framework/scheduler/scheduler.h"
@@ -65,6 +71,12 @@ class StreamCore final : public IoHandler,
   // Connects, then starts toward `events`; a failure (or `timeout`) closes with its status.
   void ConnectOnOwner(const SocketAddress& to, std::unique_ptr<StreamEvents> events);
   void WriteOnOwner(std::string bytes);
+  // Any thread, for bytes already reserved (ReserveQueue): sends them now if the stream has
+  // nothing queued, in flight or posted and its backend sends_now() and is shareable(); true if
+  // all went out.
+  // Otherwise what was not sent is left in `bytes`, for WriteOnOwner, and writes now stop
+  // until the owner side has sent it.
+  bool TryWriteNow(std::string& bytes);
   void CloseOnOwner(absl::Status reason, bool flush_first, bool notify);
   // Closes with `reason` if the connect is still in progress.
   void ExpireConnect(absl::Status reason) {
@@ -103,6 +115,8 @@ class StreamCore final : public IoHandler,
   void CloseNow();
   // Arms or stops the backend's receive to match receiving_/backpressured_/inbound_paused_.
   void UpdateReading();
+  // Lets TryWriteNow write, or stops it, to match sending_/out_/connecting_/closing.
+  void UpdateWritingNow();
 
   IoBackend& backend_;
   Scheduler& scheduler_;
@@ -132,6 +146,12 @@ class StreamCore final : public IoHandler,
   absl::Time last_received_;
   absl::Status close_reason_;
   SocketAddress connect_to_;
+
+  // TryWriteNow's gate: true while the owner side has nothing queued or in flight on an open,
+  // started stream. Held during TryWriteNow's syscall.
+  Mutex write_now_mu_;
+  bool write_now_ ABSL_GUARDED_BY(write_now_mu_) = false;
+  bool started_ = false;  // owner thread: StartOnOwner ran
 
   std::atomic<int> pending_posts_{0};
   std::atomic<bool> closed_{false};

@@ -108,6 +108,7 @@ absl::Status TcpStream::Write(std::string bytes) {
     return status;
   }
   internal::NoteOutput(bytes);  // a recorded (or replayed) actor's output
+  if (core_->TryWriteNow(bytes)) return absl::OkStatus();
   core_->Run(
       [core = core_, bytes = std::move(bytes)]() mutable { core->WriteOnOwner(std::move(bytes)); });
   return absl::OkStatus();

@@ -54,6 +54,9 @@ ABSL_FLAG(int64_t, max_connections, 10000, "open connections beyond this are ref
 ABSL_FLAG(absl::Duration, take_over_after, absl::Microseconds(200),
           "another worker drives the sockets of a worker that has taken no work for this long "
           "(a long turn, preempted; epoll with --noshared_reactor only, 0: never)");
+ABSL_FLAG(absl::Duration, wake_cost, absl::Microseconds(50),
+          "actors a worker's own I/O makes runnable wake a sleeping worker to share them only "
+          "once they would take longer than this to run there (0: always)");
 ABSL_FLAG(absl::Duration, first_frame_timeout, absl::Seconds(30),
           "a connection that sends nothing this long after connecting is closed");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(10),
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
   options.io.kind = absl::GetFlag(FLAGS_backend);
   options.io.shared_reactor = absl::GetFlag(FLAGS_shared_reactor);
   options.take_over_after = absl::GetFlag(FLAGS_take_over_after);
+  options.wake_cost = absl::GetFlag(FLAGS_wake_cost);
   auto spans = troupe::SpanSinkFromFlags("echo_server");
   if (!spans.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", spans.status().ToString().c_str());
@@ -234,10 +238,11 @@ int main(int argc, char** argv) {
   const troupe::IoBackendStats io = sys.stats().io;
   std::fprintf(
       stderr,
-      "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept), %llu posted\n",
+      "echo_server: I/O: %llu completions, %llu syscalls, %llu polls (%llu slept), %llu posted, "
+      "%llu sent at once\n",
       static_cast<unsigned long long>(io.completions), static_cast<unsigned long long>(io.syscalls),
       static_cast<unsigned long long>(io.polls), static_cast<unsigned long long>(io.waits),
-      static_cast<unsigned long long>(io.posted));
+      static_cast<unsigned long long>(io.posted), static_cast<unsigned long long>(io.sent_now));
   const troupe::SchedulerStats sched = sys.stats().scheduler;
   std::fprintf(stderr,
                "echo_server: workers: %llu turns, %llu parks, %llu steals, %llu take-overs of a "

@@ -176,6 +176,17 @@ void TurnMonitor::AdaptSampling(int64_t now_ns) {
     const uint64_t seq = w->seq.load(std::memory_order_relaxed);
     const double turns = static_cast<double>(seq - w->rate_seq) / 2;
     w->rate_seq = seq;
+    const uint64_t busy = w->busy_ns.load(std::memory_order_relaxed);
+    // Enough turns for the samples (one in `every`, at least a few) to stand for them; a
+    // quieter period keeps the last figure.
+    if (turns >= 64) {
+      const int64_t mean =
+          static_cast<int64_t>(static_cast<double>(busy - w->rate_busy_ns) / turns);
+      if (w->mean_turn_ns.load(std::memory_order_relaxed) != mean) {
+        w->mean_turn_ns.store(mean, std::memory_order_relaxed);
+      }
+    }
+    w->rate_busy_ns = busy;
     all_turns += turns;
     const double per_second = turns * 1e9 / static_cast<double>(elapsed_ns);
     const uint32_t every = SampleEvery(per_second, kTimedTurnsPerSecond, kMaxSampleEvery);

@@ -151,6 +151,12 @@ class TurnMonitor {
   }
   uint32_t delay_every() const { return delay_mask_.load(std::memory_order_relaxed) + 1; }
 
+  // Worker w's mean turn over the watchdog's last rate period (sampled turns, as busy time),
+  // in nanoseconds; 0 until measured, and always 0 with timing off. Any thread.
+  int64_t mean_turn_ns(int w) const {
+    return workers_[w]->mean_turn_ns.load(std::memory_order_relaxed);
+  }
+
   uint64_t slow_turns() const;
   uint64_t stuck_turns() const;
   // troupe_worker_busy_seconds_total{worker}, troupe_turn_duration_seconds,
@@ -179,6 +185,7 @@ class TurnMonitor {
     // Set by the watchdog; read by the worker.
     std::atomic<uint64_t> time_mask{2 * kInitialSampleEvery - 1};
     std::atomic<uint64_t> busy_ns{0};  // sampled turns, each scaled by its N
+    std::atomic<int64_t> mean_turn_ns{0};  // set by the watchdog (mean_turn_ns())
     std::atomic<uint64_t> slow{0};
     WorkerHistogram turns, delays;
     TurnActivity activity;
@@ -194,6 +201,7 @@ class TurnMonitor {
     int64_t first_seen_ns = 0;
     uint64_t stuck_reported_seq = 0;
     uint64_t rate_seq = 0;  // seq at the last sample-rate update
+    uint64_t rate_busy_ns = 0;  // busy_ns then
   };
 
  private:

@@ -60,6 +60,41 @@ TEST(TurnMonitorTest, ABusyWorkerTimesABoundedShareOfItsTurns) {
   EXPECT_LE(timed, static_cast<uint64_t>(kTurns / 128)) << "one in " << every;
 }
 
+// Busy-works for `d` (wall clock) in its turn.
+class BusyWork : public Schedulable {
+ public:
+  explicit BusyWork(absl::Duration d) : d_(d) {}
+  RunOutcome Run(int) override {
+    const absl::Time until = absl::Now() + d_;
+    while (absl::Now() < until) {
+    }
+    return RunOutcome::kIdle;
+  }
+
+ private:
+  const absl::Duration d_;
+};
+
+// The mean turn (what the scheduler weighs a wake-up against) follows the turns' durations:
+// 20 us turns measure 20 us or a little more (a preemption inside a turn lengthens it), and
+// 0 before the watchdog has seen enough turns. It is the watchdog's: it looks every 25 ms.
+TEST(TurnMonitorTest, TheMeanTurnFollowsTheTurnsDurations) {
+  TurnMonitor monitor(1, {});
+  TurnMonitor::WorkerState& w = *monitor.worker(0);
+  EXPECT_EQ(monitor.mean_turn_ns(0), 0);
+  BusyWork s(absl::Microseconds(20));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    for (int i = 0; i < 100; ++i) {
+      const TurnMonitor::Turn turn = monitor.BeginTurn(w, &s);
+      s.Run(1);
+      monitor.EndTurn(w, turn);
+    }
+    return monitor.mean_turn_ns(0) > 0;
+  }));
+  EXPECT_GE(monitor.mean_turn_ns(0), 15'000);
+  EXPECT_LT(monitor.mean_turn_ns(0), 200'000);
+}
+
 TEST(TurnMonitorTest, SwitchedOffItStartsNoWatchdogAndTimesNothing) {
   TurnMonitor monitor(1, {.enabled = false});
   TurnMonitor::WorkerState& w = *monitor.worker(0);
@@ -67,6 +102,7 @@ TEST(TurnMonitorTest, SwitchedOffItStartsNoWatchdogAndTimesNothing) {
   for (int i = 0; i < 1000; ++i) monitor.EndTurn(w, monitor.BeginTurn(w, &s));
   EXPECT_EQ(TimedTurns(monitor), 0u);
   EXPECT_EQ(TurnMonitor::TurnsRun(w), 1000u);
+  EXPECT_EQ(monitor.mean_turn_ns(0), 0);  // the scheduler then wakes as if it were worth it
 }
 
 }  // namespace

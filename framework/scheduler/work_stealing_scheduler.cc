@@ -123,6 +123,7 @@ WorkStealingScheduler::WorkStealingScheduler(WorkStealingOptions options)
     : options_(std::move(options)),
       clock_(&MonotonicClock::Get()),
       take_over_after_ns_(absl::ToInt64Nanoseconds(options_.take_over_after)),
+      wake_cost_ns_(absl::ToInt64Nanoseconds(options_.wake_cost)),
       idle_(ThreadsOrOnePerCore(options_.threads)),
       monitor_(ThreadsOrOnePerCore(options_.threads), options_.turns,
                [this](int worker) { OnLongTurn(worker); }) {
@@ -164,14 +165,17 @@ void WorkStealingScheduler::Schedule(Schedulable* s) {
       SendHome(home, s);
       return;
     }
-    if (TurnMonitor::InTurn(*w.monitor) || w.in_source_poll) {
+    const bool in_turn = TurnMonitor::InTurn(*w.monitor);
+    if (in_turn || w.in_source_poll) {
       // Made runnable by the running turn (or a source's event): run it next, hot in cache.
       Schedulable* displaced = w.lifo;
       w.lifo = s;
-      if (displaced != nullptr) PushLocal(w, displaced);
+      if (displaced != nullptr) {
+        PushLocal(w, displaced, in_turn ? Wake::kAlways : Wake::kWhenWorthIt);
+      }
       return;
     }
-    PushLocal(w, s);
+    PushLocal(w, s, Wake::kWhenWorthIt);  // an I/O completion's, a timer's
     return;
   }
   if (home >= 0) {
@@ -198,7 +202,13 @@ void WorkStealingScheduler::UnlockHomed(Worker& v) {
   if (take_over_) v.homed_locked.store(false, std::memory_order_release);
 }
 
-void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
+bool WorkStealingScheduler::WorthWaking(const Worker& w) const {
+  const int64_t mean = monitor_.mean_turn_ns(w.index);
+  if (mean <= 0 || wake_cost_ns_ <= 0) return true;  // not measured: as if it were
+  return static_cast<int64_t>(w.queue.Size()) * mean >= wake_cost_ns_;
+}
+
+void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s, Wake wake) {
   const int home = s->home_worker();
   if (home == w.index) {
     // Only this worker runs it (or one taking its I/O over): nobody to wake.
@@ -219,7 +229,9 @@ void WorkStealingScheduler::PushLocal(Worker& w, Schedulable* s) {
     injection_.PushChain(overflow);
     w.overflows.Add();
   }
-  WakeOne();
+  // Else this worker, awake (it is delivering its I/O, or firing timers), runs it soon; a long
+  // turn meanwhile has the watchdog wake a sleeper for it (OnLongTurn).
+  if (wake == Wake::kAlways || WorthWaking(w)) WakeOne();
 }
 
 void WorkStealingScheduler::WakeOne(bool force) {
@@ -422,7 +434,11 @@ void WorkStealingScheduler::OnLongTurn(int worker) {
   // or (one backend for all) it parks in the backend's wait that nobody else may be in.
   if (!started_.load(std::memory_order_acquire)) return;
   Worker& stuck = *workers_[worker];
-  if (!stuck.parker->SharesIo() && !(take_over_ && stuck.parker->CanBeTakenOver())) return;
+  // Or work queued behind that turn, which may have woken nobody (wake_cost).
+  if (!stuck.parker->SharesIo() && !(take_over_ && stuck.parker->CanBeTakenOver()) &&
+      stuck.queue.Size() == 0) {
+    return;
+  }
   for (auto& v : workers_) {
     if (v.get() != &stuck && v->parked.load(std::memory_order_acquire)) {
       v->parker->Unpark();

@@ -56,6 +56,12 @@ struct WorkStealingOptions {
   // hands it back. Zero: never. Only where its Parker allows (epoll; an io_uring ring is driven
   // by its own thread only). See ActorSystemOptions.
   absl::Duration take_over_after = absl::Microseconds(200);
+  // Work a worker makes runnable outside its turns (its I/O's completions, timers, sources'
+  // events) wakes a sleeping worker to share it only once it would take longer than this to
+  // run here (its queue times the worker's mean turn, turns.enabled only): waking a sleeping
+  // vCPU costs ~15 us of CPU and ~40-50 us of latency on these VMs. Zero: always wake. See
+  // ActorSystemOptions.
+  absl::Duration wake_cost = absl::Microseconds(50);
   // Creates worker i's Parker; default FutexParker. The I/O layer parks in its backend.
   std::function<std::unique_ptr<Parker>(int worker)> parker_factory;
   // Turn timing and the blocked-loop detector (slow and stuck turns): see turn_monitor.h.
@@ -90,7 +96,10 @@ class WorkStealingScheduler final : public Scheduler {
   Schedulable* NextLocal(Worker& w);
   Schedulable* Search(Worker& w);
   void RunTurn(Worker& w, Schedulable* s);
-  void PushLocal(Worker& w, Schedulable* s);
+  // kWhenWorthIt: work made runnable outside a turn (options_.wake_cost).
+  enum class Wake { kAlways, kWhenWorthIt };
+  void PushLocal(Worker& w, Schedulable* s, Wake wake = Wake::kAlways);
+  bool WorthWaking(const Worker& w) const;
   void SendHome(int home, Schedulable* s);
   Schedulable* PopHomed(Worker& w);
   Schedulable* TakeHomed(Worker& w);  // the homed queue's lock held
@@ -130,6 +139,7 @@ class WorkStealingScheduler final : public Scheduler {
   bool take_over_ = false;
   std::atomic<bool> started_{false};  // the workers exist (for the watchdog's OnLongTurn)
   const int64_t take_over_after_ns_;
+  const int64_t wake_cost_ns_;
   std::vector<std::unique_ptr<Worker>> workers_;
   InjectionQueue injection_;
   IdleSet idle_;

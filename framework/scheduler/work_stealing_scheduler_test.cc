@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "framework/base/mutex.h"
 #include "framework/base/notification.h"
 #include "framework/base/process_cpu.h"
 
@@ -430,6 +431,140 @@ TEST(WorkStealingSchedulerTest, AStuckTurnWakesASleepingWorkerWhenIoIsShared) {
   release = true;
   WaitFor(stuck.done, 1);
   scheduler.Shutdown();
+}
+
+// A Parker whose "I/O" makes work runnable inside Park, on its worker's thread outside any
+// turn, as a backend's completions do: Deliver() hands it tasks for its worker's next park.
+class DeliveringParker final : public Parker {
+ public:
+  // `*scheduler`: set once the scheduler (which makes its parkers first) exists.
+  explicit DeliveringParker(Scheduler* const* scheduler) : scheduler_(scheduler) {}
+  void Park(absl::Duration timeout) override {
+    if (!HasPending()) inner_.Park(timeout);
+    std::vector<Schedulable*> batch;
+    {
+      MutexLock lock(&mu_);
+      batch.swap(pending_);
+    }
+    for (Schedulable* t : batch) (*scheduler_)->Schedule(t);
+  }
+  void Unpark() override { inner_.Unpark(); }
+  void Deliver(const std::vector<Schedulable*>& tasks) {
+    {
+      MutexLock lock(&mu_);
+      pending_.insert(pending_.end(), tasks.begin(), tasks.end());
+    }
+    inner_.Unpark();
+  }
+
+ private:
+  bool HasPending() {
+    MutexLock lock(&mu_);
+    return !pending_.empty();
+  }
+  Scheduler* const* const scheduler_;
+  FutexParker inner_;
+  Mutex mu_;
+  std::vector<Schedulable*> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+// Two workers, the first of which delivers "I/O" (DeliveringParker), with `wake_cost`; the
+// first worker's mean turn is measured (the watchdog's) before the test goes on.
+class DeliveredWorkTest : public ::testing::Test {
+ protected:
+  void Start(absl::Duration wake_cost) {
+    scheduler_ = std::make_unique<WorkStealingScheduler>(WorkStealingOptions{
+        .threads = 2,
+        .spin_before_park = absl::ZeroDuration(),  // an idle worker sleeps: only a wake finds it
+        .wake_cost = wake_cost,
+        .parker_factory = [this](int i) {
+          auto p = std::make_unique<DeliveringParker>(&scheduler_raw_);
+          parkers_[i] = p.get();
+          return p;
+        }});
+    scheduler_raw_ = scheduler_.get();
+    // Hundreds of short turns a watchdog period on the first worker, until it has a mean turn.
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (scheduler_->turn_monitor().mean_turn_ns(0) == 0 && absl::Now() < deadline) {
+      std::vector<CountingTask> warm(200);
+      std::atomic<int> done{0};
+      std::vector<Schedulable*> batch;
+      for (auto& t : warm) {
+        t.done = &done;
+        batch.push_back(&t);
+      }
+      parkers_[0]->Deliver(batch);
+      WaitFor(done, static_cast<int>(warm.size()));
+    }
+    ASSERT_GT(scheduler_->turn_monitor().mean_turn_ns(0), 0);
+  }
+  // Delivers `n` tasks of `busy` each on the first worker; returns how many ran on the second.
+  int RanOnTheSecondWorker(int n, absl::Duration busy) {
+    std::vector<std::unique_ptr<WhereTask>> tasks;
+    std::vector<Schedulable*> batch;
+    for (int i = 0; i < n; ++i) {
+      tasks.push_back(std::make_unique<WhereTask>(scheduler_.get()));
+      tasks.back()->busy = busy;
+      batch.push_back(tasks.back().get());
+    }
+    parkers_[0]->Deliver(batch);
+    int on_one = 0;
+    for (auto& t : tasks) {
+      WaitFor(t->done, 1);
+      on_one += t->on_one.load();
+    }
+    return on_one;
+  }
+
+  std::unique_ptr<WorkStealingScheduler> scheduler_;
+  Scheduler* scheduler_raw_ = nullptr;  // what the parkers schedule on
+  DeliveringParker* parkers_[2] = {nullptr, nullptr};
+};
+
+// Work a worker's I/O makes runnable is run there while that takes less than wake_cost (the
+// queue times its mean turn): the sleeping worker is not woken to share a few short turns...
+TEST_F(DeliveredWorkTest, AFewShortTurnsRunWhereTheirIoWasDeliveredWithoutWakingASleeper) {
+  Start(absl::Seconds(1));
+  EXPECT_EQ(RanOnTheSecondWorker(8, absl::Microseconds(500)), 0);
+}
+
+// ... and with wake_cost zero it is woken, and takes its share.
+TEST_F(DeliveredWorkTest, WithoutAWakeCostASleeperIsWokenToShareDeliveredWork) {
+  Start(absl::ZeroDuration());
+  EXPECT_GT(RanOnTheSecondWorker(8, absl::Microseconds(500)), 0);
+}
+
+// A turn that runs long with delivered work queued behind it (which woke nobody: wake_cost)
+// has the turn watchdog wake the sleeping worker, which steals that work: it does not wait for
+// the turn to end (20 s here).
+TEST_F(DeliveredWorkTest, WorkQueuedBehindALongTurnIsTakenByAWokenSleeper) {
+  Start(absl::Seconds(1));
+  std::atomic<bool> release{false};
+  WhereTask stuck(scheduler_.get());
+  stuck.on_run = [&] {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!release && absl::Now() < give_up) absl::SleepFor(absl::Microseconds(100));
+  };
+  std::vector<std::unique_ptr<WhereTask>> queued;
+  std::vector<Schedulable*> batch = {&stuck};
+  for (int i = 0; i < 3; ++i) {
+    queued.push_back(std::make_unique<WhereTask>(scheduler_.get()));
+    batch.push_back(queued.back().get());
+  }
+  parkers_[0]->Deliver(batch);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  auto all_done = [&] {
+    for (auto& t : queued) {
+      if (t->done.load() == 0) return false;
+    }
+    return true;
+  };
+  while (!all_done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_TRUE(all_done()) << "the queued work waited for the long turn";
+  EXPECT_EQ(stuck.done.load(), 0);
+  release = true;
+  WaitFor(stuck.done, 1);
+  scheduler_->Shutdown();
 }
 
 TEST(WorkStealingSchedulerTest, CurrentWorkerIsTheWorkersIndexAndMinusOneElsewhere) {

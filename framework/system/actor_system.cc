@@ -20,6 +20,7 @@ std::unique_ptr<Scheduler> MakeScheduler(const ActorSystemOptions& options, IoSe
   ws.spin_before_park = options.spin_before_park;
   ws.home_max_wait = options.home_max_wait;
   ws.take_over_after = options.take_over_after;
+  ws.wake_cost = options.wake_cost;
   ws.parker_factory = options.parker_factory;
   ws.turns = {.enabled = options.turn_timing,
               .slow_turn = options.slow_turn,
@@ -174,6 +175,9 @@ void ActorSystem::CollectMetrics(metrics::Collection& out) const {
                 "Operations handed to the thread driving a backend (the caller could not drive "
                 "it).",
                 backend, static_cast<double>(io.posted));
+    out.Counter("troupe_io_sent_now_total",
+                "Writes sent whole by the writer's thread, without driving the backend.", backend,
+                static_cast<double>(io.sent_now));
   }
 }
 

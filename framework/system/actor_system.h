@@ -75,6 +75,12 @@ struct ActorSystemOptions {
   // woken for it by the turn watchdog, within slow_turn/4). Zero: never. epoll only (an
   // io_uring ring is driven by its own thread).
   absl::Duration take_over_after = absl::Microseconds(200);
+  // Actors a worker's I/O completions (or timers) make runnable are run by that worker, not
+  // shared with a sleeping one, until they would take it longer than this to run (its queued
+  // actors times its mean turn): waking a sleeping worker costs ~15 us of CPU and ~40-50 us on
+  // these VMs, more than a few short turns. Zero: wake one for any. Needs turn_timing (the
+  // mean turn); a turn that runs long with actors queued behind it has the watchdog wake one.
+  absl::Duration wake_cost = absl::Microseconds(50);
   // The I/O layer: `io.kind` is kAuto (io_uring if it works here, else epoll), kEpoll, kUring
   // (start-up fails if io_uring is unavailable) or kNone (no sockets; workers park on a futex);
   // `io.factory` gives the system backends of the caller's making (tests: fault injection).

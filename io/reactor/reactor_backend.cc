@@ -183,6 +183,17 @@ void ReactorBackend::Send(int fd, const iovec* iov, int iovcnt, IoHandler* handl
   }
 }
 
+int64_t ReactorBackend::SendNow(int fd, const char* data, size_t size) {
+  for (;;) {
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      if (static_cast<size_t>(n) == size) sent_now_.fetch_add(1, std::memory_order_relaxed);
+      return n;
+    }
+    if (errno != EINTR) return -errno;
+  }
+}
+
 void ReactorBackend::Close(int fd, IoHandler* handler) {
   if (static_cast<size_t>(fd) < fds_.size()) {
     FdState& st = fds_[fd];

@@ -35,6 +35,9 @@ class ReactorBackend final : public IoBackend {
   void Recv(int fd, IoHandler* handler) override;
   void StopRecv(int fd) override;
   void Send(int fd, const iovec* iov, int iovcnt, IoHandler* handler) override;
+  // send(2) at once; the fd's readiness is not touched (a Send() after an -EAGAIN finds out).
+  int64_t SendNow(int fd, const char* data, size_t size) override;
+  bool sends_now() const override { return true; }
   void Close(int fd, IoHandler* handler) override;
   int Poll(absl::Duration timeout) override;
   int PollReady() override;

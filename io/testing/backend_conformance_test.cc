@@ -618,6 +618,25 @@ TEST_P(BackendConformanceTest, AShareableBackendIsLetGoWhileItsDriverWaitsInTheK
   peer_->Close(client);
 }
 
+// SendNow: a send made at once by the calling thread, no completion, where the backend
+// sends_now() (epoll); a clear refusal elsewhere, which leaves the socket untouched.
+TEST_P(BackendConformanceTest, SendNowSendsAtOnceOrSaysItCannot) {
+  auto [server, client] = AcceptOne();
+  const int64_t sent = backend_->SendNow(server, "now", 3);
+  if (!backend_->sends_now()) {
+    EXPECT_EQ(sent, -EOPNOTSUPP);
+    EXPECT_EQ(backend_->stats().sent_now, 0u);
+  } else {
+    EXPECT_EQ(sent, 3);
+    EXPECT_EQ(backend_->stats().sent_now, 1u);
+    EXPECT_EQ(RecvExactly(client, 3), "now");
+  }
+  backend_->Poll(absl::ZeroDuration());
+  EXPECT_EQ(rec_.Count(IoOp::kSend), 0);
+  CloseServer(server);
+  peer_->Close(client);
+}
+
 TEST_P(BackendConformanceTest, PollSleepsWhenIdle) {
   // Idle polls block until their timeout (an occasional spurious return is allowed).
   int polls = 0;
