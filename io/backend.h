@@ -38,8 +38,7 @@
 // everything from the home thread without holding. Wake(), Post(), TryHold(), Release(),
 // HeldByCurrentThread(), stats(), the socket calls and (on its own terms) SendNow() from any
 // thread: Post() is how a thread that cannot take the hold gets an operation run by the one
-// that has it. It owns neither
-// handlers nor fds; Close() closes an fd for its caller.
+// that has it. It owns neither handlers nor fds; Close() closes an fd for its caller.
 #ifndef IO_BACKEND_H_
 #define IO_BACKEND_H_
 

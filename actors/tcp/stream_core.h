@@ -8,10 +8,10 @@
 // TryWriteNow() may be called from any thread too: on a backend that sends_now() (epoll) and
 // that other threads drive too (shareable()), a write to a stream with nothing queued or in
 // flight goes to the socket from the writer's thread, without the hold (so a worker writing
-// never waits for, or posts to, the worker handling events); the lock it takes for the syscall is taken by the owner side only to stop
-// such writes (a send of its own starts, the fd is closed). The atomics are readable from any
-// thread. Lifetime: shared by the handle and by itself while
-// its fd is open; the self-reference is dropped at the kClose completion.
+// never waits for, or posts to, the worker handling events); the lock it takes for the syscall
+// is taken by the owner side only to stop such writes (a send of its own starts, the fd is
+// closed). The atomics are readable from any thread. Lifetime: shared by the handle and by
+// itself while its fd is open; the self-reference is dropped at the kClose completion.
 #ifndef ACTORS_TCP_STREAM_CORE_H_
 #define ACTORS_TCP_STREAM_CORE_H_
 
@@ -73,9 +73,8 @@ class StreamCore final : public IoHandler,
   void WriteOnOwner(std::string bytes);
   // Any thread, for bytes already reserved (ReserveQueue): sends them now if the stream has
   // nothing queued, in flight or posted and its backend sends_now() and is shareable(); true if
-  // all went out.
-  // Otherwise what was not sent is left in `bytes`, for WriteOnOwner, and writes now stop
-  // until the owner side has sent it.
+  // all went out. Otherwise what was not sent is left in `bytes`, for WriteOnOwner, and writes
+  // now stop until the owner side has sent it.
   bool TryWriteNow(std::string& bytes);
   void CloseOnOwner(absl::Status reason, bool flush_first, bool notify);
   // Closes with `reason` if the connect is still in progress.
