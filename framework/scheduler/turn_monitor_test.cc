@@ -2,6 +2,7 @@
 // bounded number a second, and the timed count the histogram shows is what the rate says.
 #include "framework/scheduler/turn_monitor.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/time/clock.h"
@@ -76,23 +77,33 @@ class BusyWork : public Schedulable {
 };
 
 // The mean turn (what the scheduler weighs a wake-up against) follows the turns' durations:
-// 20 us turns measure 20 us or a little more (a preemption inside a turn lengthens it), and
-// 0 before the watchdog has seen enough turns. It is the watchdog's: it looks every 25 ms.
+// 20 us turns measure 20 us or a little more, and 0 before the watchdog has seen enough turns.
+// It is the watchdog's: it looks every 25 ms. The least of a few periods' figures is checked:
+// one sampled turn that the kernel preempted (a loaded test machine) weighs as the N turns it
+// stands for.
 TEST(TurnMonitorTest, TheMeanTurnFollowsTheTurnsDurations) {
   TurnMonitor monitor(1, {});
   TurnMonitor::WorkerState& w = *monitor.worker(0);
   EXPECT_EQ(monitor.mean_turn_ns(0), 0);
   BusyWork s(absl::Microseconds(20));
-  ASSERT_TRUE(testing::WaitFor([&] {
+  int64_t least = 0;
+  int figures = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (int64_t last = 0; figures < 5 && absl::Now() < deadline;) {
     for (int i = 0; i < 100; ++i) {
       const TurnMonitor::Turn turn = monitor.BeginTurn(w, &s);
       s.Run(1);
       monitor.EndTurn(w, turn);
     }
-    return monitor.mean_turn_ns(0) > 0;
-  }));
-  EXPECT_GE(monitor.mean_turn_ns(0), 15'000);
-  EXPECT_LT(monitor.mean_turn_ns(0), 200'000);
+    const int64_t mean = monitor.mean_turn_ns(0);
+    if (mean != last && mean > 0) {
+      least = figures++ == 0 ? mean : std::min(least, mean);
+      last = mean;
+    }
+  }
+  ASSERT_EQ(figures, 5);
+  EXPECT_GE(least, 15'000);
+  EXPECT_LT(least, 200'000);
 }
 
 TEST(TurnMonitorTest, SwitchedOffItStartsNoWatchdogAndTimesNothing) {
