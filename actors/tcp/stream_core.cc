@@ -172,11 +172,8 @@ void StreamCore::WriteOnOwner(std::string bytes) {
     backpressured_.store(true, std::memory_order_release);
     UpdateReading();
   }
-  if (!sending_ && !connecting_) {
-    Flush();
-  } else {
-    UpdateWritingNow();
-  }
+  // Else TryWriteNow is stopped already: by Flush (sending), or not started yet (connecting).
+  if (!sending_ && !connecting_) Flush();
 }
 
 void StreamCore::Flush() {  // out_ is not empty and holds no empty chunk
@@ -234,8 +231,7 @@ void StreamCore::CloseOnOwner(absl::Status reason, bool flush_first, bool notify
   notify_close_ = notify_close_ && notify;
   closed_.store(true, std::memory_order_release);
   if (flush_first && (sending_ || !out_.empty())) {
-    close_after_flush_ = true;
-    UpdateWritingNow();
+    close_after_flush_ = true;  // TryWriteNow is stopped already (sending, or connecting)
     return;
   }
   CloseNow();
