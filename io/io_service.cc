@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "framework/base/futex.h"
 #include "framework/log/log.h"
 
@@ -12,15 +13,25 @@ namespace {
 
 // Actors have stopped and closed their sockets: deliver the last completions (kClose
 // releases each connection's state) before the thread that drives the backend exits.
-void DeliverLastCompletions(IoBackend& backend) {
+// `may_wait`: this thread may wait in the backend's kernel wait for them. Not on a reactor the
+// workers share, whose wait is the seat's (SharedBackendParker): a wait there would consume a
+// Wake() meant for the worker in the seat, which would then sleep on in it (a shutdown that
+// never joined, metrics_server_test under TSan); there it polls, and sleeps between polls.
+void DeliverLastCompletions(IoBackend& backend, bool may_wait) {
+  constexpr absl::Duration kQuiet = absl::Milliseconds(1);
   int quiet = 0;
   for (int i = 0; i < 100 && quiet < 2; ++i) {
-    IoBackend::Hold hold(backend);
-    if (!hold) {  // another worker is delivering them
-      std::this_thread::yield();
-      continue;
+    int handled;
+    {
+      IoBackend::Hold hold(backend);
+      if (!hold) {  // another worker is delivering them
+        std::this_thread::yield();
+        continue;
+      }
+      handled = backend.Poll(may_wait ? kQuiet : absl::ZeroDuration());
     }
-    quiet = backend.Poll(absl::Milliseconds(1)) == 0 ? quiet + 1 : 0;
+    quiet = handled == 0 ? quiet + 1 : 0;
+    if (handled == 0 && !may_wait) absl::SleepFor(kQuiet);
   }
 }
 
@@ -77,7 +88,7 @@ class BackendParker final : public Parker {
   int PollTakenOver() override { return backend_->Poll(absl::ZeroDuration()); }
   void HandBack() override { backend_->Release(); }
 
-  void OnWorkerStop() override { DeliverLastCompletions(*backend_); }
+  void OnWorkerStop() override { DeliverLastCompletions(*backend_, /*may_wait=*/true); }
 
  private:
   IoBackend* const backend_;
@@ -130,7 +141,7 @@ class SharedBackendParker final : public Parker {
   bool WantsPoll() override { return backend_->WantsPoll(); }
   bool SpinBeforePark() override { return backend_->open_fds() == 0; }
   bool SharesIo() const override { return true; }
-  void OnWorkerStop() override { DeliverLastCompletions(*backend_); }
+  void OnWorkerStop() override { DeliverLastCompletions(*backend_, /*may_wait=*/false); }
 
  private:
   enum : uint32_t { kEmpty = 0, kOnFutex = 1, kInBackend = 2, kNotified = 3 };
